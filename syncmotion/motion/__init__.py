@@ -1,0 +1,1 @@
+"""Human motion: the HumanML3D skeleton and representation, text scripts, export."""
