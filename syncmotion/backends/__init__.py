@@ -1,0 +1,1 @@
+"""Model adapters: each turns a model into a denoiser the engine calls."""

@@ -1,0 +1,59 @@
+"""A Gaussian-process oracle: a denoiser whose x0 prediction is the exact posterior mean (DESIGN.md section 6)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from ..engine.coefficients import alpha_bar_at
+
+
+def squared_exponential(size: int, lengthscale: float, jitter: float = 1e-4) -> torch.Tensor:
+    """Stationary squared-exponential covariance over `size` evenly spaced positions, unit variance."""
+    position = torch.arange(size, dtype=torch.float64)
+    distance = position[:, None] - position[None, :]
+    return torch.exp(-0.5 * (distance / lengthscale) ** 2) + jitter * torch.eye(size, dtype=torch.float64)
+
+
+class GaussianOracle:
+    """Exact E[x0 | x_t] for windows drawn from a zero-mean Gaussian process with a separable covariance.
+
+    The covariance of a window is the Kronecker product of one matrix per windowed axis (one for
+    frames, two for height × width); latent channels are independent.
+    """
+
+    prediction_type = "sample"
+
+    def __init__(self, scheduler, axis_covariances: Sequence[torch.Tensor]) -> None:
+        self.alphas_scheduler = scheduler
+        self.eigen = [torch.linalg.eigh(cov.double()) for cov in axis_covariances]
+        spectrum = self.eigen[0].eigenvalues
+        for decomposition in self.eigen[1:]:
+            spectrum = spectrum[..., None] * decomposition.eigenvalues
+        self.spectrum = spectrum
+
+    def covariance(self) -> torch.Tensor:
+        """The full window covariance (Kronecker product of the axis covariances)."""
+        full = self.eigen[0].eigenvectors @ torch.diag(self.eigen[0].eigenvalues) @ self.eigen[0].eigenvectors.T
+        for decomposition in self.eigen[1:]:
+            axis = decomposition.eigenvectors @ torch.diag(decomposition.eigenvalues) @ decomposition.eigenvectors.T
+            full = torch.kron(full, axis)
+        return full
+
+    def _transform(self, x: torch.Tensor, inverse: bool) -> torch.Tensor:
+        axes = len(self.eigen)
+        for axis, decomposition in enumerate(self.eigen):
+            basis = decomposition.eigenvectors if inverse else decomposition.eigenvectors.T
+            x = torch.movedim(torch.movedim(x, x.dim() - axes + axis, -1) @ basis.T, -1, x.dim() - axes + axis)
+        return x
+
+    def __call__(self, sample: torch.Tensor, timesteps: torch.Tensor, conds: Sequence[Any]) -> torch.Tensor:
+        """Posterior mean of x0 given each window's x_t (conditions are ignored)."""
+        alpha_bar = alpha_bar_at(self.alphas_scheduler, timesteps).double()
+        alpha_bar = alpha_bar.reshape(-1, *([1] * (sample.dim() - 1)))
+        # In the eigenbasis the posterior mean is a per-mode gain: √ᾱ s / (ᾱ s + 1 − ᾱ).
+        gain = alpha_bar.sqrt() * self.spectrum / (alpha_bar * self.spectrum + 1 - alpha_bar)
+        coefficients = self._transform(sample.double(), inverse=False)
+        return self._transform(coefficients * gain, inverse=True).to(sample.dtype)

@@ -1,0 +1,101 @@
+"""The synchronized sampler: all windows advance in lockstep, one batched model call per step."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+from tqdm.auto import tqdm
+
+from ..windows import STITCH_MODES, Layout
+from .coefficients import noise_coefficients, to_epsilon_and_x0
+from .strategies import StepState, Strategy, make_strategy
+
+
+class Denoiser(Protocol):
+    """A model as the engine sees it: noisy windows, timesteps and per-window conditions in, a prediction out."""
+
+    prediction_type: str
+
+    def __call__(self, sample: torch.Tensor, timesteps: torch.Tensor, conds: Sequence[Any]) -> torch.Tensor:
+        """The model output for a batch of windows, shaped like `sample`."""
+
+
+@dataclass
+class SampleResult:
+    """What a synchronized sampling run produced."""
+
+    canvas: torch.Tensor  # [batch, *latent_shape, *canvas_dims]
+    windows: torch.Tensor  # [batch, N, *latent_shape, *window_dims]
+    model_calls: int
+    timesteps: torch.Tensor
+
+
+def _epsilon_scheduler(scheduler):
+    """A fresh copy of the scheduler that steps from ε, whatever the model predicts."""
+    return scheduler.__class__.from_config(scheduler.config, prediction_type="epsilon")
+
+
+def _call_denoiser(
+    denoiser: Denoiser, sample: torch.Tensor, timestep: torch.Tensor, conds: list[Any], max_batch: int | None
+) -> tuple[torch.Tensor, int]:
+    """The denoiser's output for every window of [B, N, ...], in chunks of at most max_batch windows."""
+    flat = sample.flatten(0, 1)
+    chunk = flat.shape[0] if max_batch is None else max_batch
+    outputs = []
+    for begin in range(0, flat.shape[0], chunk):
+        part = flat[begin : begin + chunk]
+        timesteps = timestep.expand(part.shape[0]) if timestep.dim() == 0 else timestep
+        outputs.append(denoiser(part, timesteps, conds[begin : begin + chunk]))
+    return torch.cat(outputs).reshape(sample.shape), len(outputs)
+
+
+def sample(
+    denoiser: Denoiser,
+    scheduler,
+    layout: Layout,
+    conds: Sequence[Any],
+    latent_shape: Sequence[int] = (),
+    strategy: str | Strategy = "syncsde",
+    inv_lambda: float = 5.0,
+    steps: int = 50,
+    batch_size: int = 1,
+    generator: torch.Generator | None = None,
+    max_batch: int | None = None,
+    stitch: str = "paste",
+    progress: bool = True,
+) -> SampleResult:
+    """Sample every window of `layout` together under `strategy` and stitch them into one canvas."""
+    if len(conds) != layout.num_windows:
+        raise ValueError(f"got {len(conds)} conditions for {layout.num_windows} windows; give exactly one per window")
+    if steps <= 0:
+        raise ValueError(f"steps must be positive, got {steps}")
+    if max_batch is not None and max_batch <= 0:
+        raise ValueError(f"max_batch must be positive or None, got {max_batch}")
+    if stitch not in STITCH_MODES:
+        raise ValueError(f"unknown stitch mode {stitch!r}; choose one of {', '.join(STITCH_MODES)}")
+    rule = make_strategy(strategy, inv_lambda)
+    scheduler = _epsilon_scheduler(scheduler)
+    scheduler.set_timesteps(steps)
+    timesteps = scheduler.timesteps
+
+    canvas_noise = torch.randn((batch_size, *latent_shape, *layout.canvas_dims), generator=generator)
+    windows = layout.crop(canvas_noise * scheduler.init_noise_sigma)
+    flat_conds = [cond for _ in range(batch_size) for cond in conds]
+    model_calls = 0
+    for index, timestep in enumerate(tqdm(timesteps, desc=f"{rule.name}", disable=not progress, leave=False)):
+        model_input = scheduler.scale_model_input(windows.flatten(0, 1), timestep).reshape(windows.shape)
+        output, calls = _call_denoiser(denoiser, model_input, timestep, flat_conds, max_batch)
+        model_calls += calls
+        a, b = noise_coefficients(scheduler, timestep, index)
+        # The model sees a variance-preserving input; sigma-space samples are scaled down to it.
+        scale = (a * a + b * b) ** -0.5
+        epsilon, x0 = to_epsilon_and_x0(output, model_input, denoiser.prediction_type, a * scale, b * scale)
+        state = StepState(
+            sample=windows, epsilon=epsilon, x0=x0, timestep=timestep, step_index=index, num_steps=len(timesteps),
+            first_timestep=float(timesteps[0]), a=a, b=b, scheduler=scheduler, layout=layout, generator=generator,
+        )
+        windows = rule.step(state)
+    return SampleResult(layout.merge(windows, stitch), windows, model_calls, timesteps)

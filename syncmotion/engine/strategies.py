@@ -1,0 +1,127 @@
+"""Synchronization strategies: each turns every window's x_t and model output into x_{t-1}."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+
+from ..windows import Layout
+
+
+@dataclass
+class StepState:
+    """Everything a strategy may use at one denoising step; tensors are [B, N, *lat, *window_dims]."""
+
+    sample: torch.Tensor
+    epsilon: torch.Tensor
+    x0: torch.Tensor
+    timestep: torch.Tensor
+    step_index: int
+    num_steps: int
+    first_timestep: float
+    a: float
+    b: float
+    scheduler: object
+    layout: Layout
+    generator: torch.Generator | None
+
+
+class Strategy(Protocol):
+    """One synchronization rule."""
+
+    name: str
+
+    def step(self, state: StepState) -> torch.Tensor:
+        """x_{t-1} of every window."""
+
+
+def scheduler_step(state: StepState, epsilon: torch.Tensor) -> torch.Tensor:
+    """One ordinary scheduler step of all windows at once from their ε."""
+    shape = state.sample.shape
+    kwargs = {"return_dict": False}
+    if state.generator is not None and "generator" in inspect.signature(state.scheduler.step).parameters:
+        kwargs["generator"] = state.generator
+    previous = state.scheduler.step(epsilon.flatten(0, 1), state.timestep, state.sample.flatten(0, 1), **kwargs)[0]
+    return previous.reshape(shape)
+
+
+class Independent:
+    """No synchronization: every window denoises on its own."""
+
+    name = "independent"
+
+    def step(self, state: StepState) -> torch.Tensor:
+        """x_{t-1} of every window."""
+        return scheduler_step(state, state.epsilon)
+
+
+class MultiDiffusion:
+    """Step every window, then average the windows' x_{t-1} on the canvas and crop back."""
+
+    name = "multidiffusion"
+
+    def step(self, state: StepState) -> torch.Tensor:
+        """x_{t-1} of every window."""
+        previous = scheduler_step(state, state.epsilon)
+        return state.layout.crop(state.layout.merge(previous, "mean"))
+
+
+class SyncTweedies:
+    """Average the windows' Tweedie estimate x̂0 on the canvas, crop back, then step from it."""
+
+    name = "synctweedies"
+
+    def step(self, state: StepState) -> torch.Tensor:
+        """x_{t-1} of every window."""
+        x0 = state.layout.crop(state.layout.merge(state.x0, "mean"))
+        return scheduler_step(state, (state.sample - state.a * x0) / state.b)
+
+
+LAMBDA_SCHEDULES = ("linear", "constant")
+
+
+class SyncSDE:
+    """SyncSDE: each window's ε is corrected toward X̃ on its mask, with 1/λ_t = (1/λ)·t/T by default.
+
+    ε' = ε − M ⊙ (X̃ − y_t) / (λ_t · b_t); with DDIM this is exactly y_{t-1} = DDIM + (γ_t/λ_t) M ⊙ (X̃ − y_t).
+    """
+
+    name = "syncsde"
+
+    def __init__(self, inv_lambda: float = 5.0, schedule: str = "linear") -> None:
+        if not inv_lambda > 0:
+            raise ValueError(f"inv_lambda must be positive (got {inv_lambda}); the paper's default is 5")
+        if schedule not in LAMBDA_SCHEDULES:
+            raise ValueError(f"unknown lambda schedule {schedule!r}; choose one of {', '.join(LAMBDA_SCHEDULES)}")
+        self.inv_lambda = float(inv_lambda)
+        self.schedule = schedule
+
+    def inv_lambda_at(self, timestep: float, first_timestep: float) -> float:
+        """1/λ_t at this timestep."""
+        if self.schedule == "constant":
+            return self.inv_lambda
+        return self.inv_lambda * float(timestep) / float(first_timestep)
+
+    def step(self, state: StepState) -> torch.Tensor:
+        """x_{t-1} of every window."""
+        x_tilde, mask = state.layout.targets(state.sample)
+        weight = self.inv_lambda_at(state.timestep, state.first_timestep) / state.b
+        epsilon = state.epsilon - weight * mask * (x_tilde - state.sample)
+        return scheduler_step(state, epsilon)
+
+
+STRATEGIES = {"independent": Independent, "multidiffusion": MultiDiffusion, "synctweedies": SyncTweedies, "syncsde": SyncSDE}
+
+
+def make_strategy(name: str | Strategy, inv_lambda: float = 5.0) -> Strategy:
+    """A strategy object from its name (or the object itself)."""
+    if not isinstance(name, str):
+        return name
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+    if name == "syncsde":
+        return SyncSDE(inv_lambda)
+    return STRATEGIES[name]()
