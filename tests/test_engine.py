@@ -1,0 +1,225 @@
+"""The synchronized sampler against diffusers' own sampling, the paper's explicit update and sequential sampling."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler
+
+from syncmotion.backends.oracle import GaussianOracle, squared_exponential
+from syncmotion.engine import SyncSDE, sample
+from syncmotion.windows import SpatialWindows, TemporalWindows
+
+
+class TinyDenoiser:
+    """A fixed random nonlinear map over the window, conditioned on a per-window scalar and the timestep."""
+
+    def __init__(self, channels: int, frames: int, prediction_type: str = "epsilon") -> None:
+        generator = torch.Generator().manual_seed(1)
+        self.weight = torch.randn(channels * frames, channels * frames, generator=generator) / (channels * frames) ** 0.5
+        self.prediction_type = prediction_type
+
+    def __call__(self, x: torch.Tensor, t: torch.Tensor, conds: list) -> torch.Tensor:
+        flat = x.flatten(1)
+        cond = torch.tensor([float(c) for c in conds])[:, None]
+        out = torch.tanh(flat @ self.weight.T) * (1 + 0.1 * cond) + 1e-4 * t.float()[:, None]
+        return out.reshape(x.shape)
+
+
+def ddim(**overrides) -> DDIMScheduler:
+    config = dict(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=False)
+    config.update(overrides)
+    return DDIMScheduler(**config)
+
+
+def test_no_overlap_reproduces_diffusers_ddim_sampling() -> None:
+    """With M = 0 everywhere (windows that do not overlap) every window is plain diffusers DDIM sampling."""
+    scheduler = ddim()
+    layout = TemporalWindows(length=24, window=12, overlap=0)
+    denoiser = TinyDenoiser(channels=3, frames=12)
+    result = sample(denoiser, scheduler, layout, [0, 1], latent_shape=(3,), strategy="syncsde", steps=20,
+                    generator=torch.Generator().manual_seed(7), progress=False)
+
+    noise = torch.randn((1, 3, 24), generator=torch.Generator().manual_seed(7))
+    reference = ddim()
+    reference.set_timesteps(20)
+    for window, cond in enumerate([0, 1]):
+        x = noise[..., window * 12 : (window + 1) * 12].clone()
+        for t in reference.timesteps:
+            x = reference.step(denoiser(x, t.expand(1), [cond]), t, x).prev_sample
+        torch.testing.assert_close(result.windows[:, window], x, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("prediction_type", ["epsilon", "sample", "v_prediction"])
+def test_syncsde_epsilon_form_equals_explicit_ddim_update(prediction_type: str) -> None:
+    """ε' = ε − M(X̃−y)/(λ_t√(1−ᾱ_t)) with DDIM equals y_{t-1} = DDIM(y, ε) + (γ_t/λ_t) M (X̃ − y)."""
+    inv_lambda = 5.0
+    layout = TemporalWindows(length=30, window=12, overlap=3)
+    conds = list(range(layout.num_windows))
+    denoiser = TinyDenoiser(channels=2, frames=12, prediction_type=prediction_type)
+    scheduler = ddim(prediction_type=prediction_type)
+    result = sample(denoiser, scheduler, layout, conds, latent_shape=(2,), strategy=SyncSDE(inv_lambda), steps=15,
+                    generator=torch.Generator().manual_seed(3), progress=False)
+
+    scheduler.set_timesteps(15)
+    alphas = scheduler.alphas_cumprod
+    y = layout.crop(torch.randn((1, 2, 30), generator=torch.Generator().manual_seed(3)))
+    first = float(scheduler.timesteps[0])
+    for t in scheduler.timesteps:
+        prev_t = t - scheduler.config.num_train_timesteps // 15
+        alpha, alpha_prev = alphas[t], (alphas[prev_t] if prev_t >= 0 else scheduler.final_alpha_cumprod)
+        output = denoiser(y.flatten(0, 1), t.expand(y.shape[1]), conds).reshape(y.shape)
+        if prediction_type == "epsilon":
+            eps = output
+        elif prediction_type == "sample":
+            eps = (y - alpha.sqrt() * output) / (1 - alpha).sqrt()
+        else:
+            eps = alpha.sqrt() * output + (1 - alpha).sqrt() * y
+        x0 = (y - (1 - alpha).sqrt() * eps) / alpha.sqrt()
+        plain = alpha_prev.sqrt() * x0 + (1 - alpha_prev).sqrt() * eps
+        gamma = (alpha_prev / alpha).sqrt() - ((1 - alpha_prev) / (1 - alpha)).sqrt()
+        x_tilde, mask = layout.targets(y)
+        y = plain + gamma * inv_lambda * float(t) / first * mask * (x_tilde - y)
+    torch.testing.assert_close(result.windows, y, rtol=1e-4, atol=1e-4)
+
+
+def test_lockstep_equals_sequential_windows() -> None:
+    """Running all windows together equals window 0 to the end, then window 1 against its stored trajectory, ..."""
+    layout = TemporalWindows(length=40, window=16, overlap=4)
+    conds = [0, 1, 2]
+    denoiser = TinyDenoiser(channels=2, frames=16)
+    scheduler = ddim()
+    lockstep = sample(denoiser, scheduler, layout, conds, latent_shape=(2,), strategy="syncsde", steps=12,
+                      generator=torch.Generator().manual_seed(5), progress=False)
+
+    scheduler.set_timesteps(12)
+    first = float(scheduler.timesteps[0])
+    start = layout.crop(torch.randn((1, 2, 40), generator=torch.Generator().manual_seed(5)))
+    trajectories: list[list[torch.Tensor]] = []  # per window, y_t before each step
+    for window in range(layout.num_windows):
+        y = start[:, window]
+        trajectory = []
+        for index, t in enumerate(scheduler.timesteps):
+            trajectory.append(y)
+            eps = denoiser(y, t.expand(1), [conds[window]])
+            if window > 0:
+                previous = trajectories[window - 1][index]
+                shift = layout.starts[window] - layout.starts[window - 1]
+                overlap = 16 - shift
+                x_tilde = torch.zeros_like(y)
+                x_tilde[..., :overlap] = previous[..., shift:]
+                mask = torch.zeros(16)
+                mask[:overlap] = 1
+                b = (1 - scheduler.alphas_cumprod[t]).sqrt()
+                eps = eps - 5.0 * float(t) / first * mask * (x_tilde - y) / b
+            y = scheduler.step(eps, t, y).prev_sample
+        trajectories.append(trajectory)
+        torch.testing.assert_close(lockstep.windows[:, window], y, rtol=1e-5, atol=1e-5)
+
+
+def oracle_seam_error(strategy: str, scheduler=None) -> float:
+    """Relative error of the empirical covariance across seams against the true long process."""
+    scheduler = scheduler or ddim()
+    window, length = 24, 64
+    layout = TemporalWindows(length=length, window=window, overlap=6)
+    oracle = GaussianOracle(scheduler, [squared_exponential(window, 4.0)])
+    truth = GaussianOracle(scheduler, [squared_exponential(length, 4.0)]).covariance().float()
+    result = sample(oracle, scheduler, layout, [None] * layout.num_windows, strategy=strategy, steps=25,
+                    batch_size=3000, generator=torch.Generator().manual_seed(0), progress=False)
+    x = result.canvas
+    empirical = x.T @ x / x.shape[0]
+    frames = torch.arange(length)
+    across = torch.zeros(length, length, dtype=torch.bool)
+    for seam in layout.starts[1:]:
+        across |= (frames[:, None] < seam) & (frames[None, :] >= seam) & (frames[None, :] - frames[:, None] <= window)
+    return float((empirical - truth)[across].norm() / truth[across].norm())
+
+
+def test_syncsde_beats_independent_on_the_oracle_seams() -> None:
+    """Synchronization must restore the cross-seam covariance that independent windows lose."""
+    independent = oracle_seam_error("independent")
+    synchronized = oracle_seam_error("syncsde")
+    assert synchronized < 0.6 * independent, (synchronized, independent)
+
+
+@pytest.mark.parametrize("scheduler_class", [DPMSolverMultistepScheduler, EulerDiscreteScheduler])
+def test_syncsde_works_with_other_diffusers_schedulers(scheduler_class) -> None:
+    """The ε form makes SyncSDE usable with any scheduler: it still repairs the seams."""
+    scheduler = scheduler_class(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012)
+    assert oracle_seam_error("syncsde", scheduler) < 0.6 * oracle_seam_error("independent", scheduler)
+
+
+def test_same_seed_same_result_and_max_batch_does_not_change_it() -> None:
+    layout = SpatialWindows(height=8, width=24, window=8, stride=4)
+    denoiser = TinyDenoiser(channels=2, frames=64)
+    runs = [
+        sample(denoiser, ddim(), layout, [1] * layout.num_windows, latent_shape=(2,), steps=5, max_batch=batch,
+               generator=torch.Generator().manual_seed(11), progress=False)
+        for batch in (None, None, 2)
+    ]
+    assert torch.equal(runs[0].canvas, runs[1].canvas)
+    torch.testing.assert_close(runs[0].canvas, runs[2].canvas)
+    assert runs[0].model_calls == 5 and runs[2].model_calls == 5 * 3
+
+
+def test_multidiffusion_and_synctweedies_keep_overlaps_identical() -> None:
+    """Both canvas-averaging baselines leave every overlap with one value shared by the windows."""
+    layout = TemporalWindows(length=28, window=12, overlap=4)
+    for strategy in ("multidiffusion", "synctweedies"):
+        result = sample(TinyDenoiser(1, 12), ddim(), layout, [0, 1, 2], latent_shape=(1,), strategy=strategy,
+                        steps=8, generator=torch.Generator().manual_seed(2), progress=False)
+        torch.testing.assert_close(layout.crop(layout.merge(result.windows, "mean")), result.windows)
+
+
+def test_stitching_modes() -> None:
+    layout = TemporalWindows(length=10, window=6, overlap=2)
+    windows = torch.stack([torch.zeros(1, 1, 6), torch.ones(1, 1, 6)], dim=1)  # [B=1, N=2, lat=1, 6]
+    pasted = layout.merge(windows, "paste")[0, 0]
+    assert pasted.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
+    faded = layout.merge(windows, "crossfade")[0, 0]
+    torch.testing.assert_close(faded[4:6], torch.tensor([0.25, 0.75]))
+    assert layout.merge(windows, "mean")[0, 0, 4:6].tolist() == [0.5, 0.5]
+
+
+def test_last_window_is_aligned_to_the_canvas_end() -> None:
+    layout = TemporalWindows(length=50, window=20, overlap=5)
+    assert layout.starts == [0, 15, 30]
+    assert layout.mask[2].sum() == 5
+    layout = TemporalWindows(length=52, window=20, overlap=5)
+    assert layout.starts[-1] == 32 and layout.mask[-1].sum() == 20 - (32 - 30)
+
+
+def test_wrapped_spatial_windows_pull_the_last_window_onto_the_first() -> None:
+    layout = SpatialWindows(height=4, width=16, window=4, stride=4, wrap=True)
+    assert layout.num_windows == 4
+    assert layout.mask[0].sum() == 0 and layout.mask[1].sum() == 0
+    layout = SpatialWindows(height=4, width=16, window=(4, 8), stride=4, wrap=True)
+    assert layout.mask[-1].sum() == 4 * 8  # left half on window 2, right half wraps onto window 0
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: TemporalWindows(length=100, window=20, overlap=20), "overlap"),
+        (lambda: TemporalWindows(length=100, window=20, overlap=-1), "overlap"),
+        (lambda: TemporalWindows(length=10, window=20, overlap=2), "longer than the canvas"),
+        (lambda: SpatialWindows(height=8, width=8, window=16, stride=8), "larger than the canvas"),
+        (lambda: SpatialWindows(height=8, width=32, window=8, stride=12), "stride"),
+        (lambda: SyncSDE(inv_lambda=0.0), "positive"),
+        (lambda: SyncSDE(inv_lambda=-1.0), "positive"),
+    ],
+)
+def test_bad_parameters_raise_one_clear_error(build, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_mismatched_condition_count_and_unknown_names() -> None:
+    layout = TemporalWindows(length=30, window=12, overlap=3)
+    denoiser = TinyDenoiser(1, 12)
+    with pytest.raises(ValueError, match="one per window"):
+        sample(denoiser, ddim(), layout, [0], latent_shape=(1,), steps=2, progress=False)
+    with pytest.raises(ValueError, match="unknown strategy"):
+        sample(denoiser, ddim(), layout, [0, 1, 2], latent_shape=(1,), strategy="magic", steps=2, progress=False)
+    with pytest.raises(ValueError, match="stitch"):
+        sample(denoiser, ddim(), layout, [0, 1, 2], latent_shape=(1,), stitch="glue", steps=2, progress=False)
