@@ -6,7 +6,7 @@ import pytest
 import torch
 from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler
 
-from syncmotion.backends.oracle import GaussianOracle, squared_exponential
+from syncmotion.backends.oracle import GaussianOracle, score_samples, squared_exponential
 from syncmotion.engine import SyncSDE, sample
 from syncmotion.windows import SpatialWindows, TemporalWindows
 
@@ -126,13 +126,7 @@ def oracle_seam_error(strategy: str, scheduler=None) -> float:
     truth = GaussianOracle(scheduler, [squared_exponential(length, 4.0)]).covariance().float()
     result = sample(oracle, scheduler, layout, [None] * layout.num_windows, strategy=strategy, steps=25,
                     batch_size=3000, generator=torch.Generator().manual_seed(0), progress=False)
-    x = result.canvas
-    empirical = x.T @ x / x.shape[0]
-    frames = torch.arange(length)
-    across = torch.zeros(length, length, dtype=torch.bool)
-    for seam in layout.starts[1:]:
-        across |= (frames[:, None] < seam) & (frames[None, :] >= seam) & (frames[None, :] - frames[:, None] <= window)
-    return float((empirical - truth)[across].norm() / truth[across].norm())
+    return score_samples(result.canvas, truth, layout.starts[1:], reach=window)["seam_cov_error"]
 
 
 def test_syncsde_beats_independent_on_the_oracle_seams() -> None:

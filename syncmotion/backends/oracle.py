@@ -57,3 +57,37 @@ class GaussianOracle:
         gain = alpha_bar.sqrt() * self.spectrum / (alpha_bar * self.spectrum + 1 - alpha_bar)
         coefficients = self._transform(sample.double(), inverse=False)
         return self._transform(coefficients * gain, inverse=True).to(sample.dtype)
+
+
+def seam_pairs(length: int, seams: Sequence[int], reach: int) -> torch.Tensor:
+    """Boolean [L, L] mask of frame pairs on opposite sides of a seam and at most `reach` frames apart."""
+    frames = torch.arange(length)
+    across = torch.zeros(length, length, dtype=torch.bool)
+    for seam in seams:
+        across |= (frames[:, None] < seam) & (frames[None, :] >= seam) & (frames[None, :] - frames[:, None] <= reach)
+    return across | across.T
+
+
+def score_samples(samples: torch.Tensor, truth: torch.Tensor, seams: Sequence[int], reach: int) -> dict[str, float]:
+    """Distances of the empirical covariance of 1D samples [S, L] to the true covariance [L, L].
+
+    cov_error: relative Frobenius error over the whole canvas; seam_cov_error: the same over frame pairs
+    across a seam within `reach` frames; var_error / max_var_error: mean / largest relative error of the
+    per-position variance; seam_step_error: relative error of the variance of the one-frame step at seams.
+    """
+    samples = samples.double()
+    truth = truth.double()
+    empirical = samples.T @ samples / samples.shape[0]
+    difference = empirical - truth
+    across = seam_pairs(truth.shape[0], seams, reach)
+    variance_error = (empirical.diagonal() - truth.diagonal()).abs() / truth.diagonal()
+    seam_index = torch.tensor(list(seams))
+    step_true = truth[seam_index, seam_index] + truth[seam_index - 1, seam_index - 1] - 2 * truth[seam_index, seam_index - 1]
+    steps = samples[:, seam_index] - samples[:, seam_index - 1]
+    return {
+        "cov_error": float(difference.norm() / truth.norm()),
+        "seam_cov_error": float(difference[across].norm() / truth[across].norm()),
+        "var_error": float(variance_error.mean()),
+        "max_var_error": float(variance_error.max()),
+        "seam_step_error": float(((steps.pow(2).mean(0) - step_true).abs() / step_true).mean()),
+    }

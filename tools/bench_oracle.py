@@ -1,0 +1,138 @@
+"""Score every synchronization strategy against the exact answer of a Gaussian-process oracle.
+
+Windows are drawn from a stationary Gaussian process (squared-exponential kernel over frames); the
+true long sequence is the same process on the whole canvas, so the empirical covariance of many long
+samples can be compared with the truth, across seams and everywhere. Usage:
+
+    python tools/bench_oracle.py [--samples 4000] [--json] [--no-write]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+from diffusers import DDIMScheduler  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchdoc import markdown_table, write_section  # noqa: E402
+
+from syncmotion.backends.oracle import GaussianOracle, score_samples, squared_exponential  # noqa: E402
+from syncmotion.engine import Strategy, SyncSDE, make_strategy, sample  # noqa: E402
+from syncmotion.windows import TemporalWindows  # noqa: E402
+
+PLOT = Path(__file__).resolve().parent.parent / "docs" / "img" / "oracle_variance.png"
+
+
+def configurations() -> list[tuple[str, Strategy, str]]:
+    """(label, strategy, stitch) rows of the table."""
+    rows: list[tuple[str, Strategy, str]] = [
+        ("independent", make_strategy("independent"), "paste"),
+        ("multidiffusion", make_strategy("multidiffusion"), "paste"),
+        ("synctweedies", make_strategy("synctweedies"), "paste"),
+    ]
+    rows += [(f"syncsde 1/λ={v:g}", SyncSDE(v), "paste") for v in (1, 2, 5, 10)]
+    rows += [("syncsde 1/λ=5 crossfade", SyncSDE(5), "crossfade"), ("syncsde 1/λ=5 constant λ", SyncSDE(5, "constant"), "paste")]
+    return rows
+
+
+@click.command()
+@click.option("--samples", default=4000, show_default=True, help="Long samples drawn per strategy (>= 1000).")
+@click.option("--window", default=40, show_default=True, help="Window length in frames.")
+@click.option("--overlap", default=10, show_default=True, help="Overlap between windows in frames.")
+@click.option("--windows", "num_windows", default=4, show_default=True, help="Number of windows.")
+@click.option("--lengthscale", default=6.0, show_default=True, help="Kernel lengthscale in frames.")
+@click.option("--steps", default=50, show_default=True, help="DDIM steps.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON record per strategy instead of the table.")
+@click.option("--no-write", is_flag=True, help="Do not update docs/benchmarks.md and the plot.")
+def main(samples: int, window: int, overlap: int, num_windows: int, lengthscale: float, steps: int, seed: int,
+         as_json: bool, no_write: bool) -> None:
+    """Print (and record) the strategy table on the Gaussian oracle."""
+    if samples < 1000:
+        raise click.BadParameter("use at least 1000 samples so covariance estimates are meaningful", param_hint="--samples")
+    length = window + (num_windows - 1) * (window - overlap)
+    scheduler = DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=False,
+                              timestep_spacing="trailing")
+    layout = TemporalWindows(length=length, window=window, overlap=overlap)
+    oracle = GaussianOracle(scheduler, [squared_exponential(window, lengthscale)])
+    long_oracle = GaussianOracle(scheduler, [squared_exponential(length, lengthscale)])
+    truth = long_oracle.covariance()
+    seams = layout.starts[1:]
+    generator = torch.Generator().manual_seed(seed)
+
+    records, variances = [], {}
+    exact = torch.randn(samples, length, generator=generator, dtype=torch.float64) @ torch.linalg.cholesky(truth).T
+    references = [("exact draws (estimation floor)", exact, 0.0, 0)]
+    start = time.perf_counter()
+    whole = sample(long_oracle, scheduler, TemporalWindows(length, length, 0), [None], strategy="independent",
+                   steps=steps, batch_size=samples, generator=generator, progress=False)
+    references.append(("one window over the canvas (DDIM floor)", whole.canvas, time.perf_counter() - start, whole.model_calls))
+    for label, canvas, seconds, calls in references:
+        records.append({"strategy": label, "inv_lambda": None, "stitch": "-", "seconds": seconds, "model_calls": calls,
+                        **score_samples(canvas, truth, seams, reach=window)})
+        variances[label] = canvas.double().pow(2).mean(0)
+    for label, strategy, stitch in configurations():
+        start = time.perf_counter()
+        result = sample(oracle, scheduler, layout, [None] * layout.num_windows, strategy=strategy, steps=steps,
+                        batch_size=samples, generator=generator, stitch=stitch, progress=False)
+        seconds = time.perf_counter() - start
+        records.append({"strategy": label if not isinstance(strategy, SyncSDE) else "syncsde",
+                        "label": label, "inv_lambda": getattr(strategy, "inv_lambda", None), "stitch": stitch,
+                        "seconds": seconds, "model_calls": result.model_calls,
+                        **score_samples(result.canvas, truth, seams, reach=window)})
+        variances[label] = result.canvas.double().pow(2).mean(0)
+
+    if as_json:
+        for record in records:
+            print(json.dumps(record))
+    headers = ["strategy", "stitch", "seam cov error", "cov error", "var error (mean)", "var error (max)",
+               "seam step error", "wall s"]
+    rows = [[r.get("label", r["strategy"]), r["stitch"], f"{r['seam_cov_error']:.3f}", f"{r['cov_error']:.3f}",
+             f"{r['var_error']:.3f}", f"{r['max_var_error']:.3f}", f"{r['seam_step_error']:.3f}", f"{r['seconds']:.2f}"]
+            for r in records]
+    table = markdown_table(headers, rows)
+    if not as_json:
+        print(table)
+    if no_write:
+        return
+    PLOT.parent.mkdir(parents=True, exist_ok=True)
+    figure, axis = plt.subplots(figsize=(9, 4))
+    for label, variance in variances.items():
+        if "exact" in label or "1/λ=1" in label or "1/λ=2" in label or "1/λ=10" in label:
+            continue
+        axis.plot(variance.numpy(), label=label, linewidth=1.2)
+    for seam in seams:
+        axis.axvline(seam, color="grey", linestyle=":", linewidth=0.8)
+    axis.axhline(1.0, color="black", linewidth=0.8)
+    axis.set(xlabel="frame", ylabel="per-position variance (truth = 1)", title="Variance along the canvas (dotted: seams)")
+    axis.legend(fontsize=7, ncol=2)
+    figure.tight_layout()
+    figure.savefig(PLOT, dpi=110)
+    body = f"""## Gaussian oracle: strategies against the exact long process (`tools/bench_oracle.py`)
+
+Setup: {num_windows} windows of {window} frames, overlap {overlap} (canvas {length} frames), squared-exponential
+kernel with lengthscale {lengthscale:g} frames, {steps} DDIM steps (SD's scaled-linear schedule), {samples} long
+samples per row, seed {seed}. Errors are relative to the true covariance: *seam cov error* over frame pairs on opposite
+sides of a seam at most one window apart (what synchronization must repair), *cov error* over the whole canvas,
+*var error* of the per-position variance, *seam step error* of the variance of the one-frame step at each seam.
+The first two rows are floors: exact draws from the true process (sampling noise of the estimate), and DDIM with the
+oracle on one window covering the whole canvas (discretization error of {steps} DDIM steps).
+
+{table}
+
+![variance along the canvas](img/oracle_variance.png)
+"""
+    write_section("bench_oracle", body)
+
+
+if __name__ == "__main__":
+    main()
