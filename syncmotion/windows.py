@@ -30,6 +30,11 @@ class Layout(ABC):
     def targets(self, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """SyncSDE's X̃ like the windows and precision mask M broadcastable to them, from pre-step windows."""
 
+    def pull(self, windows: torch.Tensor) -> torch.Tensor:
+        """M ⊙ (X̃ − y): how far each window is from what it is pulled toward, zero where M = 0."""
+        x_tilde, mask = self.targets(windows)
+        return mask * (x_tilde - windows)
+
 
 @dataclass
 class CropLayout(Layout):
@@ -70,6 +75,9 @@ class CropLayout(Layout):
         # Flat index into windows flattened to [N * size], so X̃ is a single gather per step.
         self._source_flat = source_window * size + source_position
         self._mask = mask
+        # Masks are sparse (only overlaps), so the pull is gathered on the masked positions alone.
+        self._pulled = mask.flatten().nonzero()[:, 0]
+        self._pulled_from = self._source_flat.flatten()[self._pulled]
         coverage = torch.zeros(canvas_size).index_add_(0, self.indices.flatten(), torch.ones(self.indices.numel()))
         if bool((coverage == 0).any()):
             raise ValueError("the windows leave part of the canvas uncovered; use a smaller stride or larger window")
@@ -114,6 +122,13 @@ class CropLayout(Layout):
         x_tilde = flat[..., self._source_flat].movedim(-2, 1)
         latent_ones = [1] * (windows.dim() - 2 - len(self.window_dims))
         return x_tilde.reshape(windows.shape), self.mask.reshape(self.num_windows, *latent_ones, *self.window_dims).to(windows)
+
+    def pull(self, windows: torch.Tensor) -> torch.Tensor:
+        """M ⊙ (X̃ − y): how far each window is from what it is pulled toward, zero where M = 0."""
+        flat = self._flatten_windows(windows).movedim(1, -2).flatten(-2)  # [B, *lat, N * size]
+        pulled = torch.zeros_like(flat)
+        pulled[..., self._pulled] = flat[..., self._pulled_from] - flat[..., self._pulled]
+        return pulled.unflatten(-1, (self.num_windows, -1)).movedim(-2, 1).reshape(windows.shape)
 
 
 def _window_starts(length: int, window: int, stride: int, wrap: bool) -> list[int]:

@@ -107,9 +107,8 @@ class SyncSDE:
 
     def step(self, state: StepState) -> torch.Tensor:
         """x_{t-1} of every window."""
-        x_tilde, mask = state.layout.targets(state.sample)
         weight = self.inv_lambda_at(state.timestep, state.first_timestep) / state.b
-        epsilon = state.epsilon - weight * mask * (x_tilde - state.sample)
+        epsilon = state.epsilon - weight * state.layout.pull(state.sample)
         return scheduler_step(state, epsilon)
 
 
