@@ -142,6 +142,10 @@ def _gait(scene: Scene, steps: list[Step], frames: int, lean: float, arm_gain: f
           bob: float = 0.0, crouch: float = 0.02, sway: float = 0.025) -> Controls:
     """Controls of a stepping body: feet on the steps, pelvis over them, arms swinging."""
     body = scene.body
+    # Personal style: how much this person swings the arms, rocks sideways and leans.
+    arm_gain *= scene.rng.uniform(0.7, 1.3)
+    sway *= scene.rng.uniform(0.6, 1.4)
+    lean += scene.rng.uniform(-0.03, 0.05)
     c = standing(body, frames)
     swing = apply_steps(c, body, steps, scene.fps)
     follow_feet(c, scene.fps)
@@ -278,9 +282,10 @@ def march(scene: Scene, p: dict[str, Any]) -> Controls:
     c = _gait(scene, steps, frames, 0.0, 0.0, 0.3, sway=0.02)
     # Marching swings the arm against the lifted knee: drive it by the other foot's height.
     lifted = (c.ankles[:, :, 1] - scene.body.ankle_height) / max(p["lift"], 1e-3)
+    active = _activity((lifted > 1e-3).astype(float), scene.fps)
     for hand in range(2):
         flex = 0.9 * lifted[:, 1 - hand] - 0.3 * lifted[:, hand]
-        _pose_arm(c, scene.body, hand, flex, 0.1, 1.2, np.ones(frames))
+        _pose_arm(c, scene.body, hand, flex, 0.1, 1.2, active)
     return c
 
 
@@ -656,7 +661,7 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     Action("walk_turn", {"direction": Param(choices=("left", "right")), "angle": Param(60.0, 120.0),
                          "speed": Param(0.7, 1.4), "seconds": Param(3.5, 8.0)}, walk_turn),
     Action("spin", {"direction": Param(choices=("left", "right")), "turns": Param(1, 2, integer=True)}, spin),
-    Action("march", {"tempo": Param(1.4, 2.2), "lift": Param(0.2, 0.35), "seconds": Param(3.0, 8.0)}, march),
+    Action("march", {"tempo": Param(1.4, 2.2), "lift": Param(0.2, 0.35), "seconds": Param(4.0, 9.0)}, march),
     Action("jump_in_place", {"count": Param(1, 3, integer=True), "height": Param(0.1, 0.35)}, jump_in_place),
     Action("jump_forward", {"count": Param(1, 2, integer=True), "distance": Param(0.4, 1.0)}, jump_forward),
     Action("hop", {"leg": Param(choices=("left", "right")), "count": Param(2, 5, integer=True),

@@ -24,7 +24,7 @@ TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "run": (
         ("a person runs forward{pace}", "someone jogs forward{pace}", "a man is running straight ahead{pace}",
-         "the person runs a short distance{pace}", "a woman sprints forward{pace}", "someone dashes ahead{pace}"),
+         "the person runs a short distance{pace}", "a woman runs ahead{pace}", "someone is running forward{pace}"),
         ("a figure takes off running{pace}", "an individual rushes forward on foot{pace}"),
     ),
     "side_step": (
@@ -34,7 +34,7 @@ TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("a figure slides over to the {dir} with side steps{count}", "an individual shifts {dir}ward sideways{count}"),
     ),
     "turn": (
-        ("a person turns to the {dir}{angle}", "someone turns {dir}{angle}", "a man turns around to his {dir}{angle}",
+        ("a person turns to the {dir}{angle}", "someone turns {dir}{angle}", "a man turns to his {dir}{angle}",
          "the person rotates in place to the {dir}{angle}", "a woman turns her body to the {dir}{angle}"),
         ("a figure pivots on the spot toward the {dir}{angle}", "an individual swivels {dir}{angle}"),
     ),
@@ -67,7 +67,7 @@ TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "hop": (
         ("a person hops on the {leg} leg{count}", "someone hops on one foot{count}", "a man hops on his {leg} foot{count}",
          "the person jumps on one leg{count}", "a woman balances on the {leg} leg and hops{count}"),
-        ("a figure bounces on a single {leg} leg{count}", "an individual skips on one foot, the {leg} one{count}"),
+        ("a figure bounces on a single {leg} leg{count}", "an individual balances on the {leg} foot and bounces{count}"),
     ),
     "squat": (
         ("a person squats down{count}", "someone does squats{count}", "a man bends his knees and squats{count}",
@@ -116,9 +116,9 @@ TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("a figure extends both arms skyward to loosen up", "an individual limbers up with arms overhead"),
     ),
     "bow": (
-        ("a person bows{depth}", "someone bows forward{depth}", "a man takes a bow{depth}",
-         "the person bends forward at the waist and straightens{depth}", "a woman bows politely{depth}"),
-        ("a figure inclines the torso in greeting{depth}", "an individual makes a courteous bow{depth}"),
+        ("a person bows{depth}", "someone bows forward{depth}", "a man takes a{size} bow",
+         "the person bends forward{depth} at the waist and straightens up", "a woman bows{depth} and stands up again"),
+        ("a figure inclines the torso{depth} in greeting", "an individual makes a{size} courteous bow"),
     ),
     "crawl": (
         ("a person crawls forward on hands and knees", "someone gets down and crawls",
@@ -146,19 +146,21 @@ _COUNTS = {1: ("once", "one time"), 2: ("twice", "two times"), 3: ("three times"
            5: ("five times",), 6: ("six times",), 7: ("seven times",), 8: ("eight times",)}
 
 
-def _pace(value: float, low: float, high: float, rng: np.random.Generator) -> str:
+def _pace(value: float, low: float, high: float, rng: np.random.Generator,
+          slow: tuple[str, ...] = ("slowly", "at a slow pace", "leisurely"),
+          fast: tuple[str, ...] = ("quickly", "fast", "at a brisk pace")) -> str:
     """An adverb for a speed or tempo: slow below `low`, fast above `high`, often none in between."""
     if value < low:
-        return " " + str(rng.choice(["slowly", "at a slow pace", "leisurely"]))
+        return " " + str(rng.choice(slow))
     if value > high:
-        return " " + str(rng.choice(["quickly", "fast", "at a brisk pace"]))
+        return " " + str(rng.choice(fast))
     return "" if rng.random() < 0.7 else " " + str(rng.choice(["steadily", "at a normal pace"]))
 
 
 def _words(action: str, p: dict[str, Any], rng: np.random.Generator) -> dict[str, str]:
     """Slot words consistent with the parameters (unused slots are harmless)."""
     words: dict[str, str] = {"pace": "", "count": "", "dir": "", "hand": "", "leg": "", "angle": "",
-                             "turns": "", "way": "", "depth": "", "height": ""}
+                             "turns": "", "way": "", "depth": "", "size": "", "height": ""}
     if "count" in p:
         say = rng.random() < 0.8 or p["count"] > 1
         words["count"] = " " + str(rng.choice(_COUNTS[p["count"]])) if say and p["count"] in _COUNTS else ""
@@ -175,17 +177,24 @@ def _words(action: str, p: dict[str, Any], rng: np.random.Generator) -> dict[str
     if action in ("walk", "walk_backward"):
         words["pace"] = _pace(p["speed"], 0.9 if action == "walk" else 0.55, 1.3 if action == "walk" else 0.8, rng)
     if action == "run":
-        words["pace"] = _pace(p["speed"], 2.2, 2.8, rng)
+        words["pace"] = _pace(p["speed"], 2.2, 2.8, rng, ("slowly", "at an easy pace", "at a gentle jog"),
+                              ("fast", "at full speed", "quickly"))
     if action in ("march", "sway"):
         words["pace"] = _pace(p["tempo"], 1.6 if action == "march" else 1.0, 2.0 if action == "march" else 1.4, rng)
     if action == "turn":
-        words["angle"] = " all the way around" if p["angle"] > 160 else (" a quarter turn" if p["angle"] < 110 else "")
+        if p["angle"] < 75:
+            words["angle"] = " a little"
+        elif p["angle"] < 115:
+            words["angle"] = str(rng.choice([" a quarter turn", " by 90 degrees", ""]))
+        elif p["angle"] > 160:
+            words["angle"] = str(rng.choice([" to face the other way", " 180 degrees", " all the way around"]))
     if action == "spin":
         words["turns"] = " twice" if p["turns"] == 2 else ""
     if action == "raise_arms":
         words["way"] = " out to the sides" if p["way"] == "sides" else (" above the head" if p["height"] > 2.4 else " in front")
     if action == "bow":
         words["depth"] = " deeply" if p["depth"] > 0.85 else (" slightly" if p["depth"] < 0.55 else "")
+        words["size"] = " deep" if p["depth"] > 0.85 else (" small" if p["depth"] < 0.55 else "")
     if action == "kick":
         words["height"] = "high" if p["height"] > 0.65 else "low"
     if action == "wave" and p["hand"] == "both":
@@ -217,7 +226,4 @@ def describe(action: str, params: dict[str, Any], split: str, rng: np.random.Gen
 
 
 def _fill(template: str, words: dict[str, str]) -> str:
-    text = template.format(**words)
-    if "{leg}" in template and not words["leg"]:
-        text = text.replace("the  leg", "one leg")
-    return " ".join(text.split())
+    return " ".join(template.format(**words).split())
