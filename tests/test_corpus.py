@@ -13,7 +13,7 @@ from syncmotion.corpus import ACTIONS, FPS, generate_clip, sample_clip, texts
 from syncmotion.corpus.texts import TEMPLATES, describe
 from syncmotion.motion.skeleton import FOOT_JOINTS, PARENTS
 
-AIRBORNE = {"run", "jump_in_place", "jump_forward", "hop"}
+AIRBORNE = {"run", "jump_in_place", "jump_forward", "hop", "jumping_jacks"}
 STEPPING = ("walk", "walk_backward", "walk_turn", "side_step", "turn", "march", "spin", "run")
 
 

@@ -609,6 +609,49 @@ def crawl(scene: Scene, p: dict[str, Any]) -> Controls:
     return c
 
 
+def jumping_jacks(scene: Scene, p: dict[str, Any]) -> Controls:
+    """Jumping jacks: hop the feet apart while the arms swing up overhead, then back together."""
+    body = scene.body
+    period = 1.0 / p["tempo"]
+    hold = scene.hold()
+    frames = scene.frames(p["count"] * period + 2 * hold + 0.3)
+    c = standing(body, frames)
+    t = scene.time(frames)
+    narrow, wide = body.stance_width, body.stance_width + p["spread"]
+    flight = 0.22
+    steps = []
+    for k in range(p["count"]):
+        for half, x in ((0.0, wide), (0.5, narrow)):
+            start = hold + (k + half) * period
+            steps.extend(Step(foot, start, flight, SIDE[foot] * x, 0.0, 0.0, 0.06) for foot in range(2))
+    apply_steps(c, body, steps, scene.fps)
+    apart = (c.ankles[:, 0, 0] - c.ankles[:, 1, 0] - 2 * narrow) / (2 * p["spread"])
+    airborne = c.ankles[:, :, 1].min(1) - body.ankle_height
+    landing = sum(bump((t - hold - (k + h) * period - flight + 0.05) / 0.3)
+                  for k in range(p["count"]) for h in (0.0, 0.5))
+    c.root[:, 1] = body.stand_height + airborne - 0.04 * landing
+    limit_reach(c, body, 0.0)
+    for hand in range(2):
+        _pose_arm(c, body, hand, 0.1, 0.1 + 2.6 * apart, 0.2, np.ones(frames), hint=np.array([0.0, 1.0, 0.3]))
+    return c
+
+
+def arm_circles(scene: Scene, p: dict[str, Any]) -> Controls:
+    """Hold both arms out to the sides and circle them p['count'] times, forward or backward."""
+    each = scene.rng.uniform(0.6, 0.9)
+    c, t, a, b = _still(scene, p["count"] * each + 1.6)
+    out = envelope(t, a, b, 0.6)
+    turning = envelope(t, a + 0.5, b - 0.5, 0.3)
+    angle = 2 * np.pi * (t - a - 0.5) / each * (1.0 if p["direction"] == "forward" else -1.0)
+    reach = scene.body.upper_arm + scene.body.forearm
+    # Circles are drawn by the wrist in the plane across the outstretched arm (up/down, forward/back).
+    circle = reach * p["size"] * turning[:, None] * np.stack([np.zeros_like(t), np.cos(angle) - 1, np.sin(angle)], -1)
+    for hand in range(2):
+        _pose_arm(c, scene.body, hand, 0.0, 1.45, 0.1, out)
+        c.wrists[:, hand] += circle
+    return c
+
+
 def idle(scene: Scene, p: dict[str, Any]) -> Controls:
     """Stand still, shifting weight a little and breathing."""
     c, t, a, b = _still(scene, p["seconds"])
@@ -683,5 +726,9 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     Action("crawl", {"count": Param(2, 4, integer=True), "tempo": Param(0.6, 0.9), "stride": Param(0.15, 0.3)}, crawl),
     Action("idle", {"seconds": Param(2.0, 8.0)}, idle),
     Action("look_around", {"first": Param(choices=("left", "right")), "count": Param(2, 4, integer=True)}, look_around),
+    Action("jumping_jacks", {"count": Param(2, 6, integer=True), "tempo": Param(0.8, 1.3),
+                             "spread": Param(0.2, 0.35)}, jumping_jacks),
+    Action("arm_circles", {"direction": Param(choices=("forward", "backward")), "count": Param(3, 8, integer=True),
+                           "size": Param(0.2, 0.5)}, arm_circles),
     Action("sway", {"tempo": Param(0.8, 1.6), "amplitude": Param(0.04, 0.1), "seconds": Param(3.0, 8.0)}, sway),
 )}

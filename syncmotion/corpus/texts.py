@@ -135,6 +135,17 @@ TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
          "the person glances from side to side", "a woman looks around her"),
         ("a figure scans the surroundings", "an individual checks both sides with a turn of the head"),
     ),
+    "jumping_jacks": (
+        ("a person does jumping jacks{count}", "someone does star jumps{count}",
+         "a man jumps spreading his legs and raising his arms{count}", "the person does jumping jacks{pace}",
+         "a woman performs jumping jacks{count}"),
+        ("a figure exercises with jumping jacks{count}", "an individual hops feet apart and together, clapping overhead{count}"),
+    ),
+    "arm_circles": (
+        ("a person circles the arms {dir}", "someone makes arm circles{count}", "a man rotates his arms in circles {dir}",
+         "the person holds the arms out and circles them{count}", "a woman does {dir} arm circles"),
+        ("a figure swings both outstretched arms around in loops", "an individual warms up the shoulders with arm rotations"),
+    ),
     "sway": (
         ("a person sways side to side{pace}", "someone dances swaying their hips{pace}",
          "a man sways to the music{pace}", "the person dances in place{pace}", "a woman grooves side to side{pace}"),
@@ -179,6 +190,8 @@ def _words(action: str, p: dict[str, Any], rng: np.random.Generator) -> dict[str
     if action == "run":
         words["pace"] = _pace(p["speed"], 2.2, 2.8, rng, ("slowly", "at an easy pace", "at a gentle jog"),
                               ("fast", "at full speed", "quickly"))
+    if action == "jumping_jacks":
+        words["pace"] = _pace(p["tempo"], 0.9, 1.2, rng)
     if action in ("march", "sway"):
         words["pace"] = _pace(p["tempo"], 1.6 if action == "march" else 1.0, 2.0 if action == "march" else 1.4, rng)
     if action == "turn":
