@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
@@ -10,6 +9,7 @@ import numpy as np
 import pytest
 
 from syncmotion.corpus import ACTIONS, FPS, generate_clip, sample_clip, texts
+from syncmotion.corpus.store import read_corpus
 from syncmotion.corpus.texts import TEMPLATES, describe
 from syncmotion.motion.skeleton import FOOT_JOINTS, PARENTS
 
@@ -150,15 +150,20 @@ def test_make_corpus_writes_a_ragged_npz(tmp_path) -> None:
     result = subprocess.run([sys.executable, "tools/make_corpus.py", "--num", "12", "--seed", "3", "--out", str(out)],
                             capture_output=True, text=True, check=True)
     assert "clips/s" in result.stdout
-    data = np.load(out)
-    offsets = data["offsets"]
-    assert len(offsets) == 13 and offsets[-1] == len(data["positions"])
-    assert len(data["texts"]) == len(data["actions"]) == len(data["params"]) == 12
-    first = sample_clip(np.random.default_rng([3, 0]))
-    np.testing.assert_array_equal(data["positions"][offsets[0]:offsets[1]], first.positions)
-    assert json.loads(str(data["params"][0])) == first.params and str(data["texts"][0]) == first.text
-    if "features" in data:
-        assert data["features"].shape[1] == 263 and data["mean"].shape == data["std"].shape == (263,)
+    with np.load(out) as data:
+        assert data["offsets"][-1] == len(data["positions"]) and len(data["offsets"]) == 13
+    corpus = read_corpus(out)
+    assert len(corpus) == len(corpus.texts) == len(corpus.actions) == len(corpus.params) == 12
+    assert corpus.meta["seed"] == 3 and corpus.meta["split"] == "train"
+    for i in (0, 11):
+        expected = sample_clip(np.random.default_rng([3, i]))
+        np.testing.assert_array_equal(corpus.positions[i], expected.positions)
+        assert corpus.clip(i).params == expected.params and corpus.texts[i] == expected.text
+    if corpus.features is not None:
+        assert len(corpus.features) == 12 and corpus.features[0].shape[1] == 263
+        assert corpus.mean.shape == corpus.std.shape == (263,)
     bad = subprocess.run([sys.executable, "tools/make_corpus.py", "--num", "2", "--out", str(tmp_path / "x.txt")],
                          capture_output=True, text=True)
     assert bad.returncode != 0 and "npz" in bad.stderr and not (tmp_path / "x.txt").exists()
+    with pytest.raises(FileNotFoundError, match="make_corpus"):
+        read_corpus(tmp_path / "missing.npz")

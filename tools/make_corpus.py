@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import json
-import os
 import time
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from syncmotion.corpus import FPS, sample_clip
+from syncmotion.corpus.store import write_corpus
 
 
 def _features_fn():
@@ -41,37 +40,18 @@ def main(num: int, seed: int, split: str, out: Path, features: bool) -> None:
     to_features = _features_fn() if features else None
     if features and to_features is None:
         click.echo("note: syncmotion.motion.features.joints_to_features is missing; writing positions only", err=True)
-    positions, feats, texts, actions, params = [], [], [], [], []
+    clips, feats = [], []
     start = time.perf_counter()
     for i in tqdm(range(num), desc="clips", unit="clip"):
         clip = sample_clip(np.random.default_rng([seed, i]), split)
-        positions.append(clip.positions)
-        texts.append(clip.text)
-        actions.append(clip.action)
-        params.append(json.dumps(clip.params, sort_keys=True))
+        clips.append(clip)
         if to_features is not None:
             feats.append(np.asarray(to_features(clip.positions), dtype=np.float32))
     elapsed = time.perf_counter() - start
-    lengths = np.array([len(p) for p in positions])
-    arrays = {
-        "positions": np.concatenate(positions),
-        "offsets": np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-        "texts": np.array(texts),
-        "actions": np.array(actions),
-        "params": np.array(params),
-        "meta": np.array(json.dumps({"seed": seed, "num": num, "split": split, "fps": FPS})),
-    }
-    if feats:
-        stacked = np.concatenate(feats)
-        arrays["features"] = stacked
-        arrays["feature_offsets"] = np.concatenate([[0], np.cumsum([len(f) for f in feats])]).astype(np.int64)
-        arrays["mean"] = stacked.mean(0)
-        arrays["std"] = stacked.std(0)
-    tmp = out.with_name(out.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, out)
-    click.echo(f"{num} clips, {lengths.sum() / FPS / 3600:.2f} h of motion, {num / elapsed:.0f} clips/s "
-               f"({elapsed:.1f} s) -> {out}" + (" with features" if feats else " (positions only)"))
+    write_corpus(out, clips, {"seed": seed, "num": num, "split": split, "fps": FPS}, feats if feats else None)
+    hours = sum(len(c.positions) for c in clips) / FPS / 3600
+    click.echo(f"{num} clips, {hours:.2f} h of motion, {num / elapsed:.0f} clips/s ({elapsed:.1f} s) -> {out}"
+               + (" with features" if feats else " (positions only)"))
 
 
 if __name__ == "__main__":
