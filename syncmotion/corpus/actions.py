@@ -111,9 +111,13 @@ def _pose_arm(c: Controls, body: Body, hand: int, flex: Any, abduct: Any, elbow:
 
 
 def _swing_arms(c: Controls, body: Body, gain: float, elbow: float, weight: np.ndarray) -> None:
-    """Swing each arm with the opposite leg, as in walking and running."""
+    """Swing each arm with the opposite leg, and turn the pelvis with the legs and the chest against them."""
     rel = c.ankles[:, :, [0, 2]] - c.root[:, None, [0, 2]]
     forward = rel[..., 0] * np.sin(c.yaw)[:, None] + rel[..., 1] * np.cos(c.yaw)[:, None]
+    # A left foot ahead brings the left hip forward (pelvis turned right) and the right shoulder forward.
+    ahead = (forward[:, 0] - forward[:, 1]) * weight
+    c.yaw -= 0.3 * ahead
+    c.twist += 0.45 * ahead
     for hand in range(2):
         flex = gain * forward[:, 1 - hand] * weight
         bent = 0.15 + (elbow - 0.15) * weight + 0.5 * np.maximum(flex, 0)
