@@ -557,52 +557,44 @@ def bow(scene: Scene, p: dict[str, Any]) -> Controls:
 
 
 def crawl(scene: Scene, p: dict[str, Any]) -> Controls:
-    """Get down on hands and knees, crawl forward p['count'] steps, get back up."""
+    """Get down on hands and knees, crawl forward p['count'] cycles, get back up where the crawl ended."""
     body = scene.body
     period = 1.0 / p["tempo"]
     count = p["count"]
-    down_s, up_s = 1.3, 1.3
+    stride = p["stride"]
+    down_s = 1.1
     hold = scene.hold()
-    frames = scene.frames(2 * hold + down_s + up_s + (count + 1) * period)
+    frames = scene.frames(2 * hold + 2 * down_s + (count + 1) * period)
     t = scene.time(frames)
     c = standing(body, frames)
-    start, end = hold, t[-1] - hold
-    low = envelope(t, start, end, down_s)
-    step = p["stride"]
-    # Knees: each one advances by one stride per crawl cycle, the left and right half a cycle apart.
-    crawl_t0 = start + down_s
-    width = body.stance_width
+    low = envelope(t, hold, t[-1] - hold, down_s)
+    crawl_t0 = hold + down_s
+    travel = np.clip((t - crawl_t0) / (count * period), 0, 1) * count * stride
+    travel = gaussian_filter1d(travel, 0.2 * scene.fps, mode="nearest")
+    c.ankles[:, :, 2] += travel[:, None]
     knee_y = 0.07
     hip_y = knee_y + body.thigh * 0.98 + 0.045
-    torso = body.lengths[[3, 6, 9]].sum()
+    hand_reach = body.lengths[[3, 6, 9]].sum() + 0.08
+    c.wrists_world = np.zeros((frames, 2, 3))
+    c.world_weight = np.zeros((frames, 2))
     for i in range(2):
-        offset = 0.5 * i
-        progress = np.zeros(frames)
-        for k in range(count):
-            progress += min_jerk((t - crawl_t0 - (k + offset) * period) / (0.5 * period))
-        lift = sum(bump((t - crawl_t0 - (k + offset) * period) / (0.5 * period)) for k in range(count))
-        knee_z = progress * step
-        ankle = np.stack([np.full(frames, SIDE[i] * width), knee_y + 0.08 + 0.04 * lift,
+        # Each knee moves one stride per cycle, half a cycle after the other; the opposite hand leads it
+        # by a quarter cycle.
+        knee_at = [crawl_t0 + (k + 0.5 * i) * period for k in range(count)]
+        hand_at = [moment - 0.25 * period for moment in knee_at]
+        knee_z = stride * sum(min_jerk((t - m) / (0.5 * period)) for m in knee_at)
+        knee_lift = sum(bump((t - m) / (0.5 * period)) for m in knee_at)
+        hand_z = stride * sum(min_jerk((t - m) / (0.5 * period)) for m in hand_at)
+        hand_lift = sum(bump((t - m) / (0.5 * period)) for m in hand_at)
+        ankle = np.stack([np.full(frames, SIDE[i] * body.stance_width), knee_y + 0.08 + 0.09 * knee_lift,
                           knee_z - body.shin * 0.95], -1)
-        w = low[:, None]
-        c.ankles[:, i] = (1 - w) * c.ankles[:, i] + w * ankle
+        c.ankles[:, i] = (1 - low[:, None]) * c.ankles[:, i] + low[:, None] * ankle
         c.foot_pitch[:, i] += 1.9 * low
-        c.ankles[:, i, 1] += 0.05 * lift * low
-        # Hands lead the opposite knee by half a cycle.
         hand = 1 - i
-        hand_progress = np.zeros(frames)
-        for k in range(count):
-            hand_progress += min_jerk((t - crawl_t0 - (k + offset - 0.5 + 0.5) * period + 0.25 * period) / (0.5 * period))
-        hand_lift = sum(bump((t - crawl_t0 - (k + offset) * period + 0.25 * period) / (0.5 * period)) for k in range(count))
-        if c.wrists_world is None:
-            c.wrists_world = np.zeros((frames, 2, 3))
-            c.world_weight = np.zeros((frames, 2))
-        c.wrists_world[:, hand] = np.stack([np.full(frames, SIDE[hand] * 0.17),
-                                            0.04 + 0.06 * hand_lift, torso + 0.08 + hand_progress * step], -1)
+        c.wrists_world[:, hand] = np.stack([np.full(frames, SIDE[hand] * 0.17), 0.04 + 0.06 * hand_lift,
+                                            hand_reach + hand_z], -1)
         c.world_weight[:, hand] = min_jerk((low - 0.3) / 0.7)
-    travelled = (np.clip((t - crawl_t0) / (count * period), 0, 1)) * count * step
-    travelled = gaussian_filter1d(travelled, 0.2 * scene.fps, mode="nearest")
-    c.root[:, 2] = low * travelled
+    c.root[:, 2] = travel
     c.root[:, 1] = (1 - low) * body.stand_height + low * hip_y
     c.hinge += 1.3 * low
     c.bend += 0.15 * low
@@ -727,7 +719,7 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     Action("clap", {"count": Param(2, 8, integer=True), "tempo": Param(0.8, 1.4)}, clap),
     Action("stretch", {"lean": Param(0.0, 0.35), "seconds": Param(4.0, 8.0)}, stretch),
     Action("bow", {"depth": Param(0.4, 1.1), "seconds": Param(2.5, 5.0)}, bow),
-    Action("crawl", {"count": Param(2, 4, integer=True), "tempo": Param(0.6, 0.9), "stride": Param(0.15, 0.3)}, crawl),
+    Action("crawl", {"count": Param(2, 3, integer=True), "tempo": Param(0.7, 1.0), "stride": Param(0.15, 0.3)}, crawl),
     Action("idle", {"seconds": Param(2.0, 8.0)}, idle),
     Action("look_around", {"first": Param(choices=("left", "right")), "count": Param(2, 4, integer=True)}, look_around),
     Action("jumping_jacks", {"count": Param(2, 6, integer=True), "tempo": Param(0.8, 1.3),

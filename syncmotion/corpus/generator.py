@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from syncmotion.corpus.actions import ACTIONS, MAX_FRAMES, Scene
+from syncmotion.corpus.actions import ACTIONS, Scene
 from syncmotion.corpus.rig import build, sample_body
 from syncmotion.corpus.texts import describe
 from syncmotion.motion.skeleton import FOOT_JOINTS
@@ -49,7 +49,7 @@ def generate_clip(action: str, params: dict[str, Any] | None, rng: np.random.Gen
     full = {name: (p.check(name, given[name]) if name in given else p.sample(rng)) for name, p in spec.params.items()}
     body = sample_body(rng)
     controls = spec.program(Scene(body=body, rng=rng), full)
-    positions = build(controls, body)[:MAX_FRAMES]
+    positions = build(controls, body)
     positions[..., 1] -= positions[:, FOOT_JOINTS, 1].min()
     return Clip(positions=positions.astype(np.float32), action=action, params=full,
                 text=describe(action, full, split, rng))
