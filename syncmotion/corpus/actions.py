@@ -175,8 +175,11 @@ def walk(scene: Scene, p: dict[str, Any], direction: float = 1.0) -> Controls:
     period = 1.0 / cadence * scene.rng.uniform(0.95, 1.05)
     hold = scene.hold() + GAIT_SETTLE
     count = _step_count(p["seconds"], period, hold)
+    # Nobody walks a perfectly straight line: a slight drift of about a degree per step either way.
+    drift = scene.rng.normal(0.0, 0.015)
     steps = walking_steps(scene.body, int(scene.rng.integers(2)), count, (0.0, direction * speed * period),
-                          0.0, period, 0.8, scene.rng.uniform(0.07, 0.11), hold)
+                          drift, period, 0.8, scene.rng.uniform(0.07, 0.11), hold,
+                          width=scene.body.stance_width * scene.rng.uniform(0.8, 1.3))
     frames = scene.frames((count + 1) * period + 2 * hold + 0.2)
     lean = 0.05 + 0.04 * speed if direction > 0 else -0.02
     return _gait(scene, steps, frames, lean, 1.0 * direction, 0.25)

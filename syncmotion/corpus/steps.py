@@ -77,11 +77,12 @@ def follow_feet(c: Controls, fps: float, smooth_s: float = 0.18) -> None:
 
 def walking_steps(
     body: Body, first_foot: int, count: int, stride: tuple[float, float], turn: float, period: float,
-    swing: float, lift: float, start: float,
+    swing: float, lift: float, start: float, width: float | None = None,
 ) -> list[Step]:
     """Alternating steps of a body that advances `stride` (lateral, forward; body frame) and turns `turn` per step.
 
     The last step brings the trailing foot beside the leading one, so the body ends standing still.
+    `width` is half the distance between the footprints (default: the body's stance).
     """
     poses = [(0.0, 0.0, 0.0)]
     for _ in range(count):
@@ -89,7 +90,7 @@ def walking_steps(
         dx, dz = stride
         poses.append((x + dx * np.cos(yaw) + dz * np.sin(yaw), z - dx * np.sin(yaw) + dz * np.cos(yaw), yaw + turn))
     steps = []
-    width = body.stance_width
+    width = body.stance_width if width is None else width
     for k in range(count + 1):
         foot = (first_foot + k) % 2
         x, z, yaw = poses[min(k + 1, count)]
