@@ -89,7 +89,7 @@ def pulses(t: np.ndarray, start: float, end: float, count: int) -> np.ndarray:
     return np.where(inside, bump(phase % 1.0), 0.0)
 
 
-def _set_arm(c: Controls, body: Body, hand: int, wrist: np.ndarray, elbow: np.ndarray, weight: np.ndarray) -> None:
+def _set_arm(c: Controls, hand: int, wrist: np.ndarray, elbow: np.ndarray, weight: np.ndarray) -> None:
     """Blend an arm's wrist target and elbow hint toward a pose with per-frame weight."""
     w = weight[:, None]
     c.wrists[:, hand] = (1 - w) * c.wrists[:, hand] + w * wrist
@@ -107,7 +107,7 @@ def _pose_arm(c: Controls, body: Body, hand: int, flex: Any, abduct: Any, elbow:
     if hint is not None:
         hint = DEFAULT_HINT + weight[:, None] * (hint - DEFAULT_HINT)
     wrist, elb = arm_pose(*angles, SIDE[hand], body.upper_arm, body.forearm, hint)
-    _set_arm(c, body, hand, wrist, elb, np.ones(c.frames))
+    _set_arm(c, hand, wrist, elb, np.ones(c.frames))
 
 
 def _swing_arms(c: Controls, body: Body, gain: float, elbow: float, weight: np.ndarray) -> None:
@@ -157,9 +157,9 @@ def _gait(scene: Scene, steps: list[Step], frames: int, lean: float, arm_gain: f
     _sway_over_support(c, swing, sway, scene.fps)
     flight = (swing > 0).all(1).astype(float)
     c.root[:, 1] = body.stand_height - crouch * active + bob * gaussian_filter1d(flight, 1.0, mode="nearest")
+    _swing_arms(c, body, arm_gain, elbow, active)
     limit_reach(c, body)
     c.hinge += lean * active
-    _swing_arms(c, body, arm_gain, elbow, active)
     c.head_pitch += 0.1 * active
     return c
 
@@ -528,7 +528,7 @@ def clap(scene: Scene, p: dict[str, Any]) -> Controls:
         s = SIDE[hand]
         target = np.stack([(-s * (shoulder[0] - 0.035 - opening)), np.full_like(t, -0.22),
                            np.full_like(t, 0.33)], -1)
-        _set_arm(c, body, hand, target, np.broadcast_to(np.array([s * 0.7, -1.0, -0.2]), target.shape), ready)
+        _set_arm(c, hand, target, np.broadcast_to(np.array([s * 0.7, -1.0, -0.2]), target.shape), ready)
     return c
 
 
