@@ -366,12 +366,24 @@ def hop(scene: Scene, p: dict[str, Any]) -> Controls:
     return _jumps(scene, {**p, "crouch": 0.08}, p["distance"], HAND_INDEX[p["leg"]])
 
 
+def _fidget(scene: Scene, c: Controls, t: np.ndarray, start: float, end: float, shift: float, look: float) -> None:
+    """Slow weight shifts from foot to foot and glances, as people do while standing."""
+    live = envelope(t, start, end, 0.6)
+    phase = scene.rng.uniform(0, 2 * np.pi)
+    side = shift * np.sin(2 * np.pi * t / scene.rng.uniform(2.5, 4.0) + phase) * live
+    c.root[:, 0] += side
+    c.roll += 0.8 * side
+    c.head_yaw += look * np.sin(2 * np.pi * t / scene.rng.uniform(3.0, 5.0) + phase) * live
+
+
 def _still(scene: Scene, seconds: float) -> tuple[Controls, np.ndarray, float, float]:
-    """Standing controls for a clip of about `seconds`, its frame times and the active interval."""
+    """Standing controls (with a little fidgeting) for about `seconds`, the frame times and the active interval."""
     frames = scene.frames(seconds)
     t = scene.time(frames)
     hold = scene.hold()
-    return standing(scene.body, frames), t, hold, t[-1] - hold
+    c = standing(scene.body, frames)
+    _fidget(scene, c, t, hold, t[-1] - hold, scene.rng.uniform(0.0, 0.012), scene.rng.uniform(0.0, 0.06))
+    return c, t, hold, t[-1] - hold
 
 
 def squat(scene: Scene, p: dict[str, Any]) -> Controls:
@@ -654,13 +666,8 @@ def arm_circles(scene: Scene, p: dict[str, Any]) -> Controls:
 def idle(scene: Scene, p: dict[str, Any]) -> Controls:
     """Stand still, shifting weight a little and breathing."""
     c, t, a, b = _still(scene, p["seconds"])
-    live = envelope(t, a, b, 0.6)
-    phase = scene.rng.uniform(0, 2 * np.pi)
-    shift = 0.025 * np.sin(2 * np.pi * t / scene.rng.uniform(2.5, 4.0) + phase) * live
-    c.root[:, 0] += shift
-    c.roll += 0.8 * shift
-    c.root[:, 1] += 0.005 * np.sin(2 * np.pi * t / 3.5) * live
-    c.head_yaw += 0.15 * np.sin(2 * np.pi * t / scene.rng.uniform(3.0, 5.0) + phase) * live
+    _fidget(scene, c, t, a, b, scene.rng.uniform(0.015, 0.03), scene.rng.uniform(0.1, 0.25))
+    c.root[:, 1] += 0.005 * np.sin(2 * np.pi * t / 3.5) * envelope(t, a, b, 0.6)
     return c
 
 
