@@ -316,7 +316,8 @@ def _jumps(scene: Scene, p: dict[str, Any], distance: float, one_leg: int | None
         takeoffs.append(takeoff)
         feet = (0, 1) if one_leg is None else (one_leg,)
         for foot in feet:
-            steps.append(Step(foot, takeoff, flight, SIDE[foot] * width, distance * (k + 1), 0.0, height))
+            # The feet rise a bit more than the pelvis: the knees tuck in the air.
+            steps.append(Step(foot, takeoff, flight, SIDE[foot] * width, distance * (k + 1), 0.0, 1.3 * height))
     apply_steps(c, body, steps, scene.fps)
     if one_leg is not None:
         # The free foot rides along beside and behind the hopping one, knee bent, and lands beside it at the end.
