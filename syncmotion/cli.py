@@ -9,6 +9,7 @@ import click
 # Each command lives in its own module under syncmotion/commands and is imported only when used,
 # so `syncmotion --help` stays fast and a missing optional extra breaks only its own command.
 COMMANDS: dict[str, str] = {
+    "wide": "syncmotion.commands.wide:wide",
 }
 
 

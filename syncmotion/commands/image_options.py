@@ -1,0 +1,68 @@
+"""What the image commands share: model options, input checks and atomic PNG writing."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+import imageio.v3 as iio
+import numpy as np
+
+from ..engine import STRATEGIES
+
+
+def model_options(command: Callable) -> Callable:
+    """Add the options every Stable Diffusion command takes."""
+    options = [
+        click.option("--model", required=True, help="Diffusers Stable Diffusion folder (or a hub id when online)."),
+        click.option("--strategy", type=click.Choice(sorted(STRATEGIES)), default="syncsde", show_default=True),
+        click.option("--inv-lambda", type=float, default=5.0, show_default=True, help="SyncSDE's 1/λ."),
+        click.option("--steps", type=int, default=50, show_default=True, help="DDIM steps."),
+        click.option("--guidance", type=float, default=7.5, show_default=True, help="Classifier-free guidance scale."),
+        click.option("--negative-prompt", default="", help="Prompt the guidance steers away from."),
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--device", default=None, help="torch device (default: cuda when available, else cpu)."),
+        click.option("--half", is_flag=True, help="Run the model in float16 (GPU)."),
+        click.option("--max-batch", type=int, default=None, help="At most this many windows per UNet call."),
+    ]
+    return functools.reduce(lambda wrapped, option: option(wrapped), reversed(options), command)
+
+
+def check_prompt(prompt: str, name: str = "prompt") -> str:
+    """The prompt stripped, or a usage error when it is empty."""
+    if not prompt or not prompt.strip():
+        raise click.UsageError(f"the {name} is empty; give a text describing the image")
+    return prompt.strip()
+
+
+def check_size(height: int, width: int, factor: int) -> tuple[int, int]:
+    """The latent size of an image, or a usage error when the image does not divide into latent pixels."""
+    for name, value in (("height", height), ("width", width)):
+        if value <= 0 or value % factor:
+            raise click.UsageError(f"{name} {value} is not a positive multiple of {factor}; round it to one")
+    return height // factor, width // factor
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    """Write an H×W×3 uint8 image as PNG via a temporary file, so a failure leaves no half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.partial.png")
+    iio.imwrite(temporary, image)
+    os.replace(temporary, path)
+
+
+def numbered(path: Path, index: int, count: int) -> Path:
+    """`path` itself for a single image, else `stem-NNN.suffix` for image `index` of a batch."""
+    return path if count == 1 else path.with_name(f"{path.stem}-{index:03d}{path.suffix}")
+
+
+def read_prompts(path: Path) -> list[str]:
+    """Prompts from a text file, one a line; blank lines and lines starting with # are skipped."""
+    lines = [line.strip() for line in path.read_text().splitlines()]
+    prompts = [line for line in lines if line and not line.startswith("#")]
+    if not prompts:
+        raise click.UsageError(f"{path} holds no prompts; write one prompt per line")
+    return prompts

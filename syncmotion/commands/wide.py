@@ -1,0 +1,75 @@
+"""`syncmotion wide`: panoramas from a Stable Diffusion checkpoint, windows synchronized by the engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import torch
+
+from ..backends.stable_diffusion import StableDiffusionDenoiser, ddim_scheduler, decode, load_pipeline, to_uint8
+from ..engine import SampleResult, sample
+from ..windows import SpatialWindows
+from .image_options import check_prompt, check_size, model_options, numbered, read_prompts, write_png
+
+
+def panorama_latents(
+    denoiser: StableDiffusionDenoiser,
+    prompt: str,
+    latent_height: int,
+    latent_width: int,
+    window: int = 64,
+    stride: int = 16,
+    wrap: bool = False,
+    strategy: str = "syncsde",
+    inv_lambda: float = 5.0,
+    steps: int = 50,
+    seed: int = 0,
+    max_batch: int | None = None,
+    progress: bool = True,
+) -> SampleResult:
+    """A wide latent canvas: windows in raster order, noise cropped from one canvas, pasted in order at the end."""
+    layout = SpatialWindows(latent_height, latent_width, window, stride, wrap=wrap)
+    return sample(
+        denoiser, ddim_scheduler(denoiser.pipeline), layout, [prompt] * layout.num_windows,
+        latent_shape=(denoiser.pipeline.unet.config.in_channels,), strategy=strategy, inv_lambda=inv_lambda,
+        steps=steps, generator=torch.Generator().manual_seed(seed), max_batch=max_batch, stitch="paste",
+        progress=progress,
+    )
+
+
+@click.command()
+@click.argument("prompt", required=False, default=None)
+@click.option("--prompts", "prompts_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Text file with one prompt per line; writes OUT-000.png, OUT-001.png, ...")
+@click.option("--width", type=int, default=2048, show_default=True, help="Image width in pixels.")
+@click.option("--height", type=int, default=512, show_default=True, help="Image height in pixels.")
+@click.option("--window", type=int, default=64, show_default=True, help="Window size in latent pixels (64 = 512 px).")
+@click.option("--stride", type=int, default=16, show_default=True, help="Window stride in latent pixels.")
+@click.option("--wrap", is_flag=True, help="Join the right edge to the left one (360° panorama).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("panorama.png"), show_default=True)
+@model_options
+def wide(prompt, prompts_file, width, height, window, stride, wrap, out, model, strategy, inv_lambda, steps, guidance,
+         negative_prompt, seed, device, half, max_batch) -> None:
+    """Make a wide image (default 512×2048) for PROMPT."""
+    if (prompt is None) == (prompts_file is None):
+        raise click.UsageError("give either a PROMPT or --prompts FILE")
+    prompts = [check_prompt(prompt)] if prompts_file is None else read_prompts(prompts_file)
+    if steps <= 0:
+        raise click.UsageError(f"--steps must be positive, got {steps}")
+    latent_height, latent_width = check_size(height, width, 8)
+    try:
+        # Checked before loading the model, so a bad window costs no model load.
+        SpatialWindows(latent_height, latent_width, window, stride, wrap=wrap)
+        pipeline = load_pipeline(model, device, half)
+    except (ValueError, FileNotFoundError) as error:
+        raise click.UsageError(str(error)) from error
+    denoiser = StableDiffusionDenoiser(pipeline, guidance, negative_prompt)
+    for index, text in enumerate(prompts):
+        result = panorama_latents(
+            denoiser, text, latent_height, latent_width, window, stride, wrap, strategy, inv_lambda, steps, seed,
+            max_batch,
+        )
+        path = numbered(out, index, len(prompts))
+        write_png(path, to_uint8(decode(pipeline, result.canvas, wrap=wrap)[0]))
+        click.echo(f"{path}: {width}x{height}, {result.windows.shape[1]} windows, {result.model_calls} UNet calls")
