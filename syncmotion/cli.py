@@ -10,6 +10,8 @@ import click
 # so `syncmotion --help` stays fast and a missing optional extra breaks only its own command.
 COMMANDS: dict[str, str] = {
     "wide": "syncmotion.commands.wide:wide",
+    "masked-t2i": "syncmotion.commands.masked_t2i:masked_t2i",
+    "anagram": "syncmotion.commands.anagram:anagram",
 }
 
 

@@ -1,19 +1,24 @@
-"""Stable Diffusion backend and `syncmotion wide` on a tiny random pipeline, checked against diffusers' panorama."""
+"""Image tasks on a tiny random SD pipeline: the backend, `wide` checked against diffusers' panorama pipeline,
+and the mask-based T2I and visual-anagram layouts and commands."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import imageio.v3 as iio
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
 from diffusers import StableDiffusionPanoramaPipeline
 
-from syncmotion.backends.stable_diffusion import StableDiffusionDenoiser, ddim_scheduler, decode, load_pipeline
+from syncmotion.backends.stable_diffusion import (
+    StableDiffusionDenoiser, ddim_scheduler, decode, load_pipeline, sample_layout,
+)
 from syncmotion.backends.tiny_sd import tiny_pipeline
 from syncmotion.cli import main
 from syncmotion.commands.wide import panorama_latents
+from syncmotion.image_layouts import VIEWS, AnagramLayout, MaskedLayout, apply_view
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +138,137 @@ def test_bad_input_gives_one_clear_error(model_dir, tmp_path, arguments, message
     filled = [a.format(model=model_dir, missing=tmp_path / "no_such_model") for a in arguments]
     out = tmp_path / "out.png"
     result = CliRunner().invoke(main, ["wide", *filled, "--out", str(out), "--device", "cpu"])
+    assert result.exit_code != 0
+    assert message in result.output
+    assert not out.exists()
+
+
+def random_windows(count: int, size: int = 6, seed: int = 0) -> torch.Tensor:
+    return torch.randn(2, count, 4, size, size, generator=torch.Generator().manual_seed(seed))
+
+
+def half_mask(size: int = 6) -> torch.Tensor:
+    mask = torch.zeros(size, size)
+    mask[:, size // 2 :] = 1
+    return mask
+
+
+def test_masked_pull_is_the_official_correction() -> None:
+    mask = half_mask()
+    windows = random_windows(3)
+    pull = MaskedLayout(mask).pull(windows)
+    y0, y1, y2 = windows.unbind(1)
+    assert torch.equal(pull[:, 0], torch.zeros_like(y0))
+    assert torch.allclose(pull[:, 1], (1 - mask) * (y0 - y1))
+    assert torch.allclose(pull[:, 2], (1 - mask) * (y0 - y2) + mask * (y1 - y2))
+
+
+def test_masked_mean_merge_is_the_region_composite_in_every_slot() -> None:
+    mask = half_mask()
+    layout = MaskedLayout(mask)
+    windows = random_windows(3)
+    assert torch.equal(layout.crop(layout.merge(windows, "paste")), windows)
+    averaged = layout.crop(layout.merge(windows, "mean"))
+    composite = (1 - mask) * windows[:, 0] + mask * windows[:, 1]
+    for slot in range(3):
+        assert torch.allclose(averaged[:, slot], composite)
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_views_invert_and_anagram_pull_targets_the_view_of_window_0(view: str) -> None:
+    windows = random_windows(2)
+    assert torch.equal(apply_view(apply_view(windows, view), view, inverse=True), windows)
+    assert not torch.equal(apply_view(windows, view), windows)
+    layout = AnagramLayout(6, 6, view)
+    pull = layout.pull(windows)
+    assert torch.equal(pull[:, 0], torch.zeros_like(pull[:, 0]))
+    assert torch.allclose(pull[:, 1], apply_view(windows[:, 0], view) - windows[:, 1])
+    averaged = layout.crop(layout.merge(windows, "mean"))
+    assert torch.allclose(averaged[:, 1], apply_view(averaged[:, 0], view))
+
+
+def test_quarter_turn_needs_a_square_and_the_view_must_exist() -> None:
+    with pytest.raises(ValueError, match="square"):
+        AnagramLayout(6, 8, "rotate_cw")
+    with pytest.raises(ValueError, match="unknown view"):
+        AnagramLayout(6, 6, "mirror")
+    AnagramLayout(6, 8, "flip")
+
+
+@pytest.fixture(scope="module")
+def denoiser(pipeline) -> StableDiffusionDenoiser:
+    return StableDiffusionDenoiser(pipeline)
+
+
+def anagram_gap(denoiser, strategy: str) -> float:
+    layout = AnagramLayout(8, 8, "flip")
+    result = sample_layout(denoiser, layout, ["a duck", "a rabbit"], strategy, steps=8, seed=0, progress=False)
+    return float((result.windows[:, 1] - apply_view(result.windows[:, 0], "flip")).abs().mean())
+
+
+def test_syncsde_brings_the_anagram_view_toward_window_0(denoiser) -> None:
+    assert anagram_gap(denoiser, "syncsde") < 0.5 * anagram_gap(denoiser, "independent")
+    assert anagram_gap(denoiser, "multidiffusion") < 1e-6
+
+
+def test_masked_output_follows_the_background_off_the_mask(denoiser) -> None:
+    mask = half_mask(8)
+    gaps = {}
+    for strategy in ("syncsde", "independent"):
+        result = sample_layout(
+            denoiser, MaskedLayout(mask), ["a beach", "a boat", "a beach with a boat"], strategy, steps=8, progress=False
+        )
+        gaps[strategy] = float(((1 - mask) * (result.windows[:, 2] - result.windows[:, 0])).abs().mean())
+    assert gaps["syncsde"] < 0.5 * gaps["independent"]
+
+
+def write_mask(path: Path, white_fraction: float) -> Path:
+    image = np.zeros((64, 64), dtype=np.uint8)
+    image[:, : int(64 * white_fraction)] = 255
+    iio.imwrite(path, image)
+    return path
+
+
+def test_masked_t2i_command_writes_the_output_image(model_dir, tmp_path) -> None:
+    out = tmp_path / "masked.png"
+    result = CliRunner().invoke(main, [
+        "masked-t2i", "a beach", "a boat", "--mask", str(write_mask(tmp_path / "m.png", 0.5)), "--model",
+        str(model_dir), "--width", "64", "--height", "64", "--steps", "2", "--device", "cpu", "--out", str(out),
+    ])
+    assert result.exit_code == 0, result.output
+    assert iio.imread(out).shape == (64, 64, 3)
+
+
+def test_anagram_command_writes_the_image_and_its_view(model_dir, tmp_path) -> None:
+    out = tmp_path / "anagram.png"
+    result = CliRunner().invoke(main, [
+        "anagram", "a duck", "a rabbit", "--view", "rotate_cw", "--model", str(model_dir), "--size", "64",
+        "--steps", "2", "--device", "cpu", "--out", str(out),
+    ])
+    assert result.exit_code == 0, result.output
+    first, turned = iio.imread(out), iio.imread(tmp_path / "anagram-view.png")
+    assert np.array_equal(np.rot90(first, -1), turned)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["masked-t2i", "a beach", "a boat", "--mask", "{black}"], "all black"),
+        (["masked-t2i", "a beach", " ", "--mask", "{half}"], "object prompt is empty"),
+        (["masked-t2i", "a beach", "a boat", "--mask", "{half}", "--width", "100"], "not a positive multiple of 8"),
+        (["anagram", "", "a rabbit"], "first prompt is empty"),
+        (["anagram", "a duck", "a rabbit", "--size", "60"], "not a positive multiple of 8"),
+        (["anagram", "a duck", "a rabbit", "--model", "{tmp}/none"], "model folder not found"),
+    ],
+)
+def test_bad_task_input_gives_one_clear_error(model_dir, tmp_path, arguments, message) -> None:
+    names = {"black": write_mask(tmp_path / "black.png", 0.0), "half": write_mask(tmp_path / "half.png", 0.5),
+             "tmp": tmp_path}
+    filled = [argument.format(**names) for argument in arguments]
+    if "--model" not in filled:
+        filled += ["--model", str(model_dir)]
+    out = tmp_path / "out.png"
+    result = CliRunner().invoke(main, [*filled, "--steps", "1", "--device", "cpu", "--out", str(out)])
     assert result.exit_code != 0
     assert message in result.output
     assert not out.exists()

@@ -11,6 +11,7 @@ import click
 import imageio.v3 as iio
 import numpy as np
 
+from ..backends.stable_diffusion import StableDiffusionDenoiser, load_pipeline
 from ..engine import STRATEGIES
 
 
@@ -20,15 +21,26 @@ def model_options(command: Callable) -> Callable:
         click.option("--model", required=True, help="Diffusers Stable Diffusion folder (or a hub id when online)."),
         click.option("--strategy", type=click.Choice(sorted(STRATEGIES)), default="syncsde", show_default=True),
         click.option("--inv-lambda", type=float, default=5.0, show_default=True, help="SyncSDE's 1/λ."),
-        click.option("--steps", type=int, default=50, show_default=True, help="DDIM steps."),
+        click.option("--steps", type=click.IntRange(min=1), default=50, show_default=True, help="DDIM steps."),
         click.option("--guidance", type=float, default=7.5, show_default=True, help="Classifier-free guidance scale."),
         click.option("--negative-prompt", default="", help="Prompt the guidance steers away from."),
         click.option("--seed", type=int, default=0, show_default=True),
         click.option("--device", default=None, help="torch device (default: cuda when available, else cpu)."),
         click.option("--half", is_flag=True, help="Run the model in float16 (GPU)."),
-        click.option("--max-batch", type=int, default=None, help="At most this many windows per UNet call."),
+        click.option("--max-batch", type=click.IntRange(min=1), default=None, help="At most this many windows per UNet call."),
     ]
     return functools.reduce(lambda wrapped, option: option(wrapped), reversed(options), command)
+
+
+def load_denoiser(
+    model: str, device: str | None, half: bool, guidance: float, negative_prompt: str
+) -> StableDiffusionDenoiser:
+    """The guided denoiser of a checkpoint, or a usage error naming what is wrong with the model folder."""
+    try:
+        pipeline = load_pipeline(model, device, half)
+    except FileNotFoundError as error:
+        raise click.UsageError(str(error)) from error
+    return StableDiffusionDenoiser(pipeline, guidance, negative_prompt)
 
 
 def check_prompt(prompt: str, name: str = "prompt") -> str:

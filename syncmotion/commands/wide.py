@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
-import torch
 
-from ..backends.stable_diffusion import StableDiffusionDenoiser, ddim_scheduler, decode, load_pipeline, to_uint8
-from ..engine import SampleResult, sample
+from ..backends.stable_diffusion import StableDiffusionDenoiser, decode, sample_layout, to_uint8
+from ..engine import SampleResult
 from ..windows import SpatialWindows
-from .image_options import check_prompt, check_size, model_options, numbered, read_prompts, write_png
+from .image_options import check_prompt, check_size, load_denoiser, model_options, numbered, read_prompts, write_png
 
 
 def panorama_latents(
@@ -21,21 +21,14 @@ def panorama_latents(
     window: int = 64,
     stride: int = 16,
     wrap: bool = False,
-    strategy: str = "syncsde",
-    inv_lambda: float = 5.0,
-    steps: int = 50,
-    seed: int = 0,
-    max_batch: int | None = None,
-    progress: bool = True,
+    **sampling: Any,
 ) -> SampleResult:
-    """A wide latent canvas: windows in raster order, noise cropped from one canvas, pasted in order at the end."""
+    """A wide latent canvas: windows in raster order, noise cropped from one canvas, pasted in order at the end.
+
+    `sampling` goes to `sample_layout` (strategy, inv_lambda, steps, seed, max_batch, progress).
+    """
     layout = SpatialWindows(latent_height, latent_width, window, stride, wrap=wrap)
-    return sample(
-        denoiser, ddim_scheduler(denoiser.pipeline), layout, [prompt] * layout.num_windows,
-        latent_shape=(denoiser.pipeline.unet.config.in_channels,), strategy=strategy, inv_lambda=inv_lambda,
-        steps=steps, generator=torch.Generator().manual_seed(seed), max_batch=max_batch, stitch="paste",
-        progress=progress,
-    )
+    return sample_layout(denoiser, layout, [prompt] * layout.num_windows, **sampling)
 
 
 @click.command()
@@ -55,20 +48,18 @@ def wide(prompt, prompts_file, width, height, window, stride, wrap, out, model, 
     if (prompt is None) == (prompts_file is None):
         raise click.UsageError("give either a PROMPT or --prompts FILE")
     prompts = [check_prompt(prompt)] if prompts_file is None else read_prompts(prompts_file)
-    if steps <= 0:
-        raise click.UsageError(f"--steps must be positive, got {steps}")
     latent_height, latent_width = check_size(height, width, 8)
     try:
         # Checked before loading the model, so a bad window costs no model load.
         SpatialWindows(latent_height, latent_width, window, stride, wrap=wrap)
-        pipeline = load_pipeline(model, device, half)
-    except (ValueError, FileNotFoundError) as error:
+    except ValueError as error:
         raise click.UsageError(str(error)) from error
-    denoiser = StableDiffusionDenoiser(pipeline, guidance, negative_prompt)
+    denoiser = load_denoiser(model, device, half, guidance, negative_prompt)
+    pipeline = denoiser.pipeline
     for index, text in enumerate(prompts):
         result = panorama_latents(
-            denoiser, text, latent_height, latent_width, window, stride, wrap, strategy, inv_lambda, steps, seed,
-            max_batch,
+            denoiser, text, latent_height, latent_width, window, stride, wrap, strategy=strategy,
+            inv_lambda=inv_lambda, steps=steps, seed=seed, max_batch=max_batch,
         )
         path = numbered(out, index, len(prompts))
         write_png(path, to_uint8(decode(pipeline, result.canvas, wrap=wrap)[0]))

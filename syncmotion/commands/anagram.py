@@ -1,0 +1,36 @@
+"""`syncmotion anagram`: one image that reads as one prompt as is and as another through a flip or rotation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..backends.stable_diffusion import decode, sample_layout, to_uint8
+from ..image_layouts import VIEWS, AnagramLayout, apply_view
+from .image_options import check_prompt, check_size, load_denoiser, model_options, write_png
+
+
+@click.command()
+@click.argument("first")
+@click.argument("second")
+@click.option("--view", type=click.Choice(VIEWS), default="flip", show_default=True,
+              help="How the image is turned to show SECOND (flip = upside down).")
+@click.option("--size", type=int, default=512, show_default=True, help="Side of the square image in pixels.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("anagram.png"), show_default=True,
+              help="The image as FIRST; the turned one (SECOND) goes to OUT-view.png.")
+@model_options
+def anagram(first, second, view, size, out, model, strategy, inv_lambda, steps, guidance, negative_prompt, seed,
+            device, half, max_batch) -> None:
+    """Make an image that shows FIRST, and SECOND when turned by --view."""
+    prompts = [check_prompt(first, "first prompt"), check_prompt(second, "second prompt")]
+    latent_size, _ = check_size(size, size, 8)
+    layout = AnagramLayout(latent_size, latent_size, view)
+    denoiser = load_denoiser(model, device, half, guidance, negative_prompt)
+    result = sample_layout(denoiser, layout, prompts, strategy, inv_lambda, steps, seed, max_batch)
+    # As in the official code, the synchronized window 1 is the result; the first reading is its inverse view.
+    turned = decode(denoiser.pipeline, result.windows[:, 1])[0]
+    view_path = out.with_name(f"{out.stem}-view{out.suffix}")
+    write_png(view_path, to_uint8(turned))
+    write_png(out, to_uint8(apply_view(turned, view, inverse=True)))
+    click.echo(f"{out} ({prompts[0]!r}) and {view_path} ({prompts[1]!r}): {size}x{size}, {result.model_calls} UNet calls")
