@@ -17,6 +17,7 @@ from syncmotion.backends.stable_diffusion import (
 )
 from syncmotion.backends.tiny_sd import tiny_pipeline
 from syncmotion.cli import main
+from syncmotion.commands.image_options import read_prompts
 from syncmotion.commands.wide import panorama_latents
 from syncmotion.image_layouts import VIEWS, AnagramLayout, MaskedLayout, apply_view
 
@@ -43,11 +44,14 @@ def diffusers_panorama(pipeline, prompt: str, height: int, width: int, steps: in
     ).images
 
 
-@pytest.mark.parametrize("wrap", [False, True])
-def test_multidiffusion_reproduces_diffusers_panorama_pipeline(pipeline, wrap: bool) -> None:
+@pytest.mark.parametrize(("wrap", "prediction_type"), [(False, "epsilon"), (True, "epsilon"), (False, "v_prediction")])
+def test_multidiffusion_reproduces_diffusers_panorama_pipeline(model_dir, wrap: bool, prediction_type: str) -> None:
+    pipeline = load_pipeline(str(model_dir), device="cpu")
+    pipeline.scheduler = ddim_scheduler(pipeline).from_config(pipeline.scheduler.config, prediction_type=prediction_type)
     height, width, steps, seed = 512, 704, 3, 7  # 64x88 latent: 4 windows of 64 at stride 8 (11 when wrapped)
     expected = diffusers_panorama(pipeline, "a red boat", height, width, steps, seed, wrap)
     denoiser = StableDiffusionDenoiser(pipeline, guidance_scale=7.5)
+    assert denoiser.prediction_type == prediction_type
     result = panorama_latents(
         denoiser, "a red boat", height // 8, width // 8, window=64, stride=8, wrap=wrap, strategy="multidiffusion",
         steps=steps, seed=seed, progress=False,
@@ -72,13 +76,6 @@ def test_guidance_batches_both_halves_and_caches_prompt_embeddings(pipeline) -> 
     assert not torch.allclose(out[0], out[1])
 
 
-def test_prediction_type_comes_from_the_scheduler_config(model_dir) -> None:
-    v_pipeline = load_pipeline(str(model_dir), device="cpu")
-    v_pipeline.scheduler = ddim_scheduler(v_pipeline).from_config(v_pipeline.scheduler.config, prediction_type="v_prediction")
-    assert StableDiffusionDenoiser(v_pipeline).prediction_type == "v_prediction"
-    assert ddim_scheduler(v_pipeline).config.prediction_type == "v_prediction"
-
-
 def test_tiled_decode_stays_close_to_the_whole_decode(pipeline) -> None:
     latents = torch.randn(1, 4, 8, 40, generator=torch.Generator().manual_seed(1))
     tiled = decode(pipeline, latents)  # the tiny VAE tiles every 8 latent pixels
@@ -98,6 +95,12 @@ def test_wrapped_decode_joins_the_right_edge_to_the_left(pipeline) -> None:
     middle = rolled[..., 160 - 8 : 160 + 8]
     edge = torch.cat([image[..., -8:], image[..., :8]], dim=-1)
     assert (middle - edge).abs().mean() < 0.1
+
+
+@pytest.mark.parametrize("path", sorted(Path(__file__).resolve().parent.parent.glob("sequences/*.prompts")))
+def test_prompt_files_hold_prompts(path: Path) -> None:
+    prompts = read_prompts(path)
+    assert len(prompts) >= 3 and all(not p.startswith("#") and len(p) > 10 for p in prompts)
 
 
 def test_wide_command_writes_a_png(model_dir, tmp_path) -> None:
