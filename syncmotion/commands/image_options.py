@@ -11,7 +11,7 @@ import click
 import imageio.v3 as iio
 import numpy as np
 
-from ..backends.stable_diffusion import StableDiffusionDenoiser, load_pipeline
+from ..backends.stable_diffusion import StableDiffusionDenoiser, default_device, load_pipeline
 from ..engine import STRATEGIES
 
 
@@ -36,6 +36,8 @@ def load_denoiser(
     model: str, device: str | None, half: bool, guidance: float, negative_prompt: str
 ) -> StableDiffusionDenoiser:
     """The guided denoiser of a checkpoint, or a usage error naming what is wrong with the model folder."""
+    if half and (device or default_device()) == "cpu":
+        raise click.UsageError("--half needs a GPU (float16 is not supported well on the CPU); drop --half")
     try:
         pipeline = load_pipeline(model, device, half)
     except FileNotFoundError as error:

@@ -49,6 +49,11 @@ def wide(prompt, prompts_file, width, height, window, stride, wrap, out, model, 
         raise click.UsageError("give either a PROMPT or --prompts FILE")
     prompts = [check_prompt(prompt)] if prompts_file is None else read_prompts(prompts_file)
     latent_height, latent_width = check_size(height, width, 8)
+    if window > min(latent_height, latent_width):
+        raise click.UsageError(
+            f"--window {window} ({window * 8} px) is larger than the {width}x{height} image; use a smaller --window "
+            "or a larger image"
+        )
     try:
         # Checked before loading the model, so a bad window costs no model load.
         SpatialWindows(latent_height, latent_width, window, stride, wrap=wrap)
