@@ -1,0 +1,163 @@
+"""MDM text-to-motion checkpoints as an engine denoiser: loading, diffusion schedule, classifier-free guidance."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers import DDIMScheduler
+
+from .mdm_network import POSITIONAL_KEYS, MDMConfig, MDMNetwork
+
+HUMANML_FEATURES = 263
+# HumanML3D clips are at most 196 frames (9.8 s at 20 fps): MDM never saw longer windows.
+MDM_MAX_FRAMES = 196
+
+
+class MDMDenoiser:
+    """An MDM network plus a text encoder as an x0-predicting denoiser with batched classifier-free guidance."""
+
+    prediction_type = "sample"
+
+    def __init__(self, network: MDMNetwork, text_encoder: Callable[[Sequence[str]], torch.Tensor], guidance: float = 2.5) -> None:
+        self.network = network.eval()
+        self.text_encoder = text_encoder
+        self.guidance = guidance
+
+    @torch.inference_mode()
+    def __call__(self, sample: torch.Tensor, timesteps: torch.Tensor, conds: Sequence[str]) -> torch.Tensor:
+        """Guided x0 for windows [B, 263, 1, T] conditioned on one prompt each."""
+        text = self.text_encoder(list(conds)).to(sample)
+        if self.guidance == 1.0:
+            return self.network(sample, timesteps, text)
+        both = self.network(torch.cat([sample, sample]), torch.cat([timesteps, timesteps]),
+                            torch.cat([text, torch.zeros_like(text)]))
+        conditional, unconditional = both.chunk(2)
+        return unconditional + self.guidance * (conditional - unconditional)
+
+
+@dataclass
+class MotionBackend:
+    """Everything generation needs from a text-to-motion model."""
+
+    network: MDMNetwork
+    text_encoder: Callable[[Sequence[str]], torch.Tensor]
+    normalizer: Any
+    scheduler: DDIMScheduler
+    window: int
+    name: str
+    default_steps: int = 50
+    fps: float = 20.0
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def denoiser(self, guidance: float = 2.5) -> MDMDenoiser:
+        """The engine's view of this model at a guidance scale."""
+        return MDMDenoiser(self.network, self.text_encoder, guidance)
+
+
+def diffusion_scheduler(noise_schedule: str, diffusion_steps: int) -> DDIMScheduler:
+    """A DDIM scheduler over MDM's training schedule (x0-prediction, no clipping, MDM's step spacing)."""
+    if noise_schedule == "cosine":
+        betas = {"beta_schedule": "squaredcos_cap_v2"}
+    elif noise_schedule == "linear":
+        # improved-diffusion's linear schedule, rescaled to the number of steps as MDM does.
+        scale = 1000 / diffusion_steps
+        betas = {"beta_schedule": "linear", "beta_start": scale * 0.0001, "beta_end": scale * 0.02}
+    else:
+        raise ValueError(f"unsupported noise_schedule {noise_schedule!r} in args.json: syncmotion supports cosine and linear")
+    return DDIMScheduler(
+        num_train_timesteps=diffusion_steps, prediction_type="sample", clip_sample=False, set_alpha_to_one=True,
+        steps_offset=0, timestep_spacing="leading", **betas,
+    )
+
+
+def read_mdm_args(checkpoint: Path) -> dict[str, Any]:
+    """The args.json beside an MDM checkpoint, checked for an architecture syncmotion supports."""
+    args_path = checkpoint.parent / "args.json"
+    if not args_path.exists():
+        raise FileNotFoundError(f"no args.json beside {checkpoint}: MDM checkpoints come with args.json in the same folder")
+    args = json.loads(args_path.read_text())
+    arch = args.get("arch", "trans_enc")
+    if arch != "trans_enc":
+        raise ValueError(f"MDM architecture {arch!r} is not supported: syncmotion runs the trans_enc models (e.g. humanml_trans_enc_512)")
+    encoder = args.get("text_encoder_type", "clip")
+    if encoder != "clip":
+        raise ValueError(f"MDM text encoder {encoder!r} is not supported: syncmotion runs the CLIP-conditioned models")
+    if args.get("dataset", "humanml") != "humanml":
+        raise ValueError(f"MDM dataset {args.get('dataset')!r} is not supported: syncmotion runs HumanML3D (263-dim) models")
+    if args.get("unconstrained", False) or args.get("cond_mode", "text") not in ("text", None):
+        raise ValueError("this MDM checkpoint is not text-conditioned: syncmotion needs a text-to-motion model")
+    return args
+
+
+def mdm_config(args: dict[str, Any]) -> MDMConfig:
+    """The network settings an args.json implies (MDM's defaults where a setting is absent)."""
+    return MDMConfig(
+        njoints=HUMANML_FEATURES, nfeats=1, latent_dim=int(args.get("latent_dim", 512)),
+        ff_size=int(args.get("ff_size", 1024)), layers=int(args.get("layers", 8)), heads=int(args.get("heads", 4)),
+        dropout=float(args.get("dropout", 0.1)), activation=str(args.get("activation", "gelu")),
+        text_dim=int(args.get("clip_dim", 512)), cond_mask_prob=float(args.get("cond_mask_prob", 0.1)),
+    )
+
+
+def read_state_dict(checkpoint: Path) -> dict[str, torch.Tensor]:
+    """Weights from an MDM .pt (preferring the EMA `model_avg`) or a converted .safetensors file."""
+    if not checkpoint.exists():
+        raise FileNotFoundError(f"no MDM checkpoint at {checkpoint}: pass --model PATH/modelXXXXXXXXX.pt")
+    if checkpoint.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(checkpoint)
+    loaded = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    if isinstance(loaded, dict) and "model_avg" in loaded:
+        loaded = loaded["model_avg"]
+    elif isinstance(loaded, dict) and "model" in loaded:
+        loaded = loaded["model"]
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{checkpoint} does not hold a state dict: expected an MDM modelXXXXXXXXX.pt")
+    return loaded
+
+
+def load_weights(network: MDMNetwork, state: dict[str, torch.Tensor], source: str) -> None:
+    """Copy official-layout weights into `network`; any missing, extra or misshaped key is an error."""
+    # CLIP is frozen and left out of MDM checkpoints; the positional tables are fixed sinusoids rebuilt locally.
+    wanted = {k: v for k, v in state.items() if not k.startswith("clip_model.") and k not in POSITIONAL_KEYS}
+    own = {k: v for k, v in network.state_dict().items() if k not in POSITIONAL_KEYS}
+    missing = sorted(set(own) - set(wanted))
+    extra = sorted(set(wanted) - set(own))
+    if missing or extra:
+        raise ValueError(
+            f"{source} does not match the MDM trans_enc layout: missing keys {missing[:5]}, unexpected keys {extra[:5]}"
+            f"{' (and more)' if len(missing) > 5 or len(extra) > 5 else ''}; is args.json the one saved with it?"
+        )
+    for key, value in wanted.items():
+        if value.shape != own[key].shape:
+            raise ValueError(f"{source}: {key} has shape {tuple(value.shape)}, args.json implies {tuple(own[key].shape)}")
+    network.load_state_dict({**network.state_dict(), **wanted})
+
+
+def load_mdm(checkpoint: str | Path, meta: str | Path, clip: str | Path, device: str = "cpu") -> MotionBackend:
+    """An official MDM HumanML3D checkpoint with its mean/std folder and a CLIP text model, ready to generate."""
+    from syncmotion.motion.features import Normalizer
+
+    from .clip_text import CLIPTextEncoder
+
+    checkpoint = Path(checkpoint)
+    args = read_mdm_args(checkpoint)
+    network = MDMNetwork(mdm_config(args))
+    load_weights(network, read_state_dict(checkpoint), str(checkpoint))
+    normalizer = Normalizer.load(meta)
+    steps = int(args.get("diffusion_steps", 1000))
+    text_encoder = CLIPTextEncoder(clip, device=device)
+    if text_encoder.dim != network.config.text_dim:
+        raise ValueError(f"the CLIP model at {clip} gives {text_encoder.dim}-dim embeddings; the checkpoint expects {network.config.text_dim}")
+    return MotionBackend(
+        network=network.to(device).eval(), text_encoder=text_encoder, normalizer=normalizer,
+        scheduler=diffusion_scheduler(args.get("noise_schedule", "cosine"), steps),
+        window=MDM_MAX_FRAMES, name=f"mdm:{checkpoint.name}", default_steps=min(50, steps),
+        info={"args": args},
+    )
