@@ -1,0 +1,143 @@
+"""Text scripts for long motions, and the engine windows a script becomes.
+
+Format, one segment per line::
+
+    # comments and blank lines are ignored
+    @fps 20            optional settings: @fps N, @seed N
+    @seed 7
+    a person walks forward | 8s
+    a person jumps in place | 120f
+
+A duration is seconds (`8s`, `8.5s` or a bare number) or frames (`120f`).
+
+Windows: the canvas is covered by equal windows of the model's length, `overlap` frames shared by
+neighbours (the last one aligned to the end). Each window takes the text of the segment that covers most of
+its frames (ties go to the earlier segment), so a window that straddles a boundary follows the segment it
+mostly belongs to, and the boundary falls where neighbouring windows with different texts overlap.
+A script shorter than one window is sampled as a single window of the script's length.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from syncmotion.windows import CropLayout, TemporalWindows
+
+from .types import Segment
+
+DEFAULT_FPS = 20.0
+_DURATION = re.compile(r"^(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>s|sec|f|frames?)?$")
+
+
+class ScriptError(ValueError):
+    """A script that cannot be read; the message names the file, the line and the fix."""
+
+
+@dataclass
+class Script:
+    """A parsed script: segments with frame ranges, the frame rate and an optional seed."""
+
+    segments: list[Segment]
+    fps: float = DEFAULT_FPS
+    seed: int | None = None
+    source: str = "<script>"
+
+    @property
+    def num_frames(self) -> int:
+        """Total length in frames."""
+        return self.segments[-1].end if self.segments else 0
+
+
+@dataclass
+class WindowPlan:
+    """The engine windows for a script: layout, one text per window, and the first frame of each later window."""
+
+    layout: CropLayout
+    texts: list[str]
+    seams: list[int]
+
+
+def _frames(duration: str, fps: float, where: str) -> int:
+    match = _DURATION.match(duration.strip().lower())
+    if match is None:
+        raise ScriptError(f"{where}: duration {duration.strip()!r} is not understood; write seconds like '4s' or '4.5' or frames like '80f'")
+    value = float(match.group("value"))
+    unit = match.group("unit") or "s"
+    frames = int(round(value)) if unit.startswith("f") else int(round(value * fps))
+    if frames <= 0:
+        raise ScriptError(f"{where}: duration {duration.strip()!r} is shorter than one frame; give a positive duration")
+    return frames
+
+
+def _setting(line: str, where: str, settings: dict[str, float | int]) -> None:
+    parts = line[1:].split()
+    if len(parts) != 2 or parts[0] not in ("fps", "seed"):
+        raise ScriptError(f"{where}: unknown setting {line!r}; the settings are '@fps 20' and '@seed 7'")
+    name, value = parts
+    try:
+        number = float(value) if name == "fps" else int(value)
+    except ValueError:
+        raise ScriptError(f"{where}: @{name} needs a number, got {value!r}") from None
+    if name == "fps" and number <= 0:
+        raise ScriptError(f"{where}: @fps must be positive, got {value}")
+    settings[name] = number
+
+
+def parse_script(source: str | Path) -> Script:
+    """A Script from a file path or from the script text itself."""
+    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and source.endswith(".txt")):
+        path = Path(source)
+        if not path.is_file():
+            raise ScriptError(f"script {path} does not exist; see sequences/demo.txt for an example")
+        text, name = path.read_text(encoding="utf-8"), str(path)
+    else:
+        text, name = str(source), "<script>"
+    settings: dict[str, float | int] = {}
+    entries: list[tuple[str, str, str]] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        where = f"{name}:{number}"
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith("@"):
+            if entries:
+                raise ScriptError(f"{where}: settings must come before the first segment; move {line!r} to the top")
+            _setting(line, where, settings)
+            continue
+        if "|" not in line:
+            raise ScriptError(f"{where}: expected 'TEXT | DURATION', e.g. 'a person walks forward | 6s'; this line has no '|'")
+        prompt, duration = (part.strip() for part in line.rsplit("|", 1))
+        if not prompt:
+            raise ScriptError(f"{where}: the segment has no text before '|'; describe the motion, e.g. 'a person waves'")
+        entries.append((prompt, duration, where))
+    if not entries:
+        raise ScriptError(f"{name}: no segments; add lines like 'a person walks forward | 6s'")
+    fps = float(settings.get("fps", DEFAULT_FPS))
+    segments, start = [], 0
+    for prompt, duration, where in entries:
+        end = start + _frames(duration, fps, where)
+        segments.append(Segment(prompt, start, end))
+        start = end
+    seed = int(settings["seed"]) if "seed" in settings else None
+    return Script(segments=segments, fps=fps, seed=seed, source=name)
+
+
+def _majority_text(script: Script, start: int, end: int) -> str:
+    covered = [min(end, s.end) - max(start, s.start) for s in script.segments]
+    return script.segments[max(range(len(covered)), key=lambda i: (covered[i], -i))].text
+
+
+def plan_windows(script: Script, window: int, overlap: int) -> WindowPlan:
+    """Equal windows of at most `window` frames over the script, each with its majority segment's text."""
+    if window <= 0:
+        raise ValueError(f"window must be positive, got {window}")
+    length = script.num_frames
+    size = min(window, length)
+    if not 0 <= overlap < size:
+        raise ValueError(f"overlap ({overlap} frames) must be at least 0 and smaller than the window ({size} frames); lower --overlap")
+    layout = TemporalWindows(length, size, overlap if size < length else 0)
+    texts = [_majority_text(script, start, start + size) for start in layout.starts]
+    # Pasted in order, each later window takes over the canvas from its first frame on.
+    return WindowPlan(layout=layout, texts=texts, seams=list(layout.starts[1:]))

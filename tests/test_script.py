@@ -1,0 +1,70 @@
+"""Text scripts: parsing good and bad scripts, and the windows a script becomes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from syncmotion.motion.script import ScriptError, parse_script, plan_windows
+
+SEQUENCES = Path(__file__).resolve().parent.parent / "sequences"
+
+
+def test_parses_segments_settings_comments_and_units():
+    script = parse_script("# header\n\n@fps 20\n@seed 7\nwalk | 2s  # trailing comment\njump | 30f\nwave | 1.5\n")
+    assert script.fps == 20 and script.seed == 7
+    assert [(s.text, s.start, s.end) for s in script.segments] == [("walk", 0, 40), ("jump", 40, 70), ("wave", 70, 100)]
+    assert script.num_frames == 100
+
+
+def test_shipped_scripts_parse(tmp_path):
+    for path in [SEQUENCES / "demo.txt", *sorted((SEQUENCES / "examples").glob("*.txt"))]:
+        script = parse_script(path)
+        assert script.num_frames > 0 and script.segments, path
+    demo = parse_script(SEQUENCES / "demo.txt")
+    assert demo.num_frames == 600 and len(demo.segments) == 4
+
+
+@pytest.mark.parametrize("text, line, message", [
+    ("walk | 2s\nrun 3s\n", 2, "no '\\|'"),
+    ("walk | 2s\n | 3s\n", 2, "no text"),
+    ("walk | soon\n", 1, "not understood"),
+    ("walk | 0s\n", 1, "shorter than one frame"),
+    ("@speed 3\nwalk | 2s\n", 1, "unknown setting"),
+    ("@seed x\nwalk | 2s\n", 1, "needs a number"),
+    ("walk | 2s\n@seed 3\n", 2, "before the first segment"),
+])
+def test_errors_name_the_line(text, line, message):
+    with pytest.raises(ScriptError, match=f"<script>:{line}: .*{message}"):
+        parse_script(text)
+
+
+def test_empty_script_and_missing_file(tmp_path):
+    with pytest.raises(ScriptError, match="no segments"):
+        parse_script("# nothing here\n")
+    with pytest.raises(ScriptError, match="does not exist"):
+        parse_script(tmp_path / "missing.txt")
+    path = tmp_path / "bad.txt"
+    path.write_text("walk | 2s\nrun\n")
+    with pytest.raises(ScriptError, match=f"{path}:2"):
+        parse_script(path)
+
+
+def test_windows_take_the_majority_text():
+    script = parse_script("walk | 100f\njump | 100f\n")
+    plan = plan_windows(script, window=80, overlap=20)
+    assert plan.layout.starts == [0, 60, 120]
+    # [60, 140) is 40 frames walk, 40 jump: a tie goes to the earlier segment.
+    assert plan.texts == ["walk", "walk", "jump"]
+    assert plan.seams == [60, 120]
+
+
+def test_short_script_is_one_window():
+    plan = plan_windows(parse_script("walk | 30f\n"), window=80, overlap=20)
+    assert plan.layout.starts == [0] and plan.layout.window_dims == (30,) and plan.seams == []
+
+
+def test_bad_overlap_is_refused():
+    with pytest.raises(ValueError, match="--overlap"):
+        plan_windows(parse_script("walk | 10s\n"), window=80, overlap=80)
