@@ -1,0 +1,130 @@
+"""Motion files: our JSON (the viewer's input) and MDM's results.npy, written atomically and read back."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .skeleton import JOINT_NAMES, KINEMATIC_CHAIN, NUM_JOINTS, PARENTS
+from .types import Motion, Segment
+
+JSON_FORMAT = "syncmotion.motion"
+JSON_VERSION = 1
+# MDM joins nothing: one prompt per sample. A long motion's prompts are joined with this.
+TEXT_SEPARATOR = " / "
+
+
+def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Call write(temporary path) beside `path`, then move it into place, so readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def motion_to_dict(motion: Motion) -> dict:
+    """The JSON document of a motion (schema version 1)."""
+    return {
+        "format": JSON_FORMAT, "version": JSON_VERSION, "fps": motion.fps, "num_frames": motion.num_frames,
+        "joint_names": list(JOINT_NAMES), "parents": list(PARENTS), "kinematic_chain": [list(c) for c in KINEMATIC_CHAIN],
+        "positions": np.round(np.asarray(motion.positions, dtype=np.float64), 4).tolist(),
+        "segments": [{"text": s.text, "start": s.start, "end": s.end} for s in motion.segments],
+        "seams": [int(s) for s in motion.seams], "meta": motion.meta,
+    }
+
+
+def save_json(motion: Motion, path: str | Path) -> None:
+    """Write a motion as syncmotion JSON (what `viz/` opens)."""
+    document = json.dumps(motion_to_dict(motion), separators=(",", ":"), default=str)
+    write_atomically(path, lambda tmp: tmp.write_text(document, encoding="utf-8"))
+
+
+def save_results_npy(motions: list[Motion], path: str | Path, num_repetitions: int = 1) -> None:
+    """Write motions in MDM's results.npy layout: motion [N, 22, 3, T] (zero-padded), text, lengths."""
+    if not motions:
+        raise ValueError("no motions to save")
+    longest = max(m.num_frames for m in motions)
+    stacked = np.zeros((len(motions), NUM_JOINTS, 3, longest), dtype=np.float32)
+    for index, motion in enumerate(motions):
+        stacked[index, :, :, : motion.num_frames] = np.asarray(motion.positions).transpose(1, 2, 0)
+    results = {
+        "motion": stacked,
+        "text": [TEXT_SEPARATOR.join(s.text for s in m.segments) for m in motions],
+        "lengths": np.array([m.num_frames for m in motions], dtype=np.int64),
+        "num_samples": len(motions) // num_repetitions, "num_repetitions": num_repetitions,
+        # Ours, ignored by MDM's tools: what load_motion needs to restore segments and seams.
+        "syncmotion": [{"fps": m.fps, "segments": [[s.text, s.start, s.end] for s in m.segments], "seams": list(m.seams),
+                        "meta": m.meta} for m in motions],
+    }
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            np.save(handle, results, allow_pickle=True)
+
+    write_atomically(path, write)
+
+
+def _from_json(path: Path) -> Motion:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not JSON ({error}); expected a motion exported by syncmotion") from None
+    if not isinstance(document, dict) or document.get("format") != JSON_FORMAT:
+        raise ValueError(f"{path} is not a syncmotion motion (format should be {JSON_FORMAT!r})")
+    if document.get("version") != JSON_VERSION:
+        raise ValueError(f"{path} has motion format version {document.get('version')}; this syncmotion reads version {JSON_VERSION}")
+    positions = np.asarray(document["positions"], dtype=np.float32)
+    if positions.ndim != 3 or positions.shape[1:] != (NUM_JOINTS, 3):
+        raise ValueError(f"{path}: positions must be [frames, 22, 3], got {list(positions.shape)}")
+    segments = [Segment(s["text"], int(s["start"]), int(s["end"])) for s in document.get("segments", [])]
+    return Motion(positions, float(document.get("fps", 20)), segments, [int(s) for s in document.get("seams", [])],
+                  document.get("meta", {}))
+
+
+def _from_results(path: Path, index: int | None) -> Motion | list[Motion]:
+    try:
+        results = np.load(path, allow_pickle=True).item()
+    except (ValueError, OSError) as error:
+        raise ValueError(f"{path} is not an MDM results.npy ({error})") from None
+    if not isinstance(results, dict) or "motion" not in results:
+        raise ValueError(f"{path} is not an MDM results.npy: it has no 'motion' entry")
+    stacked = np.asarray(results["motion"])
+    if stacked.ndim != 4 or stacked.shape[1:3] != (NUM_JOINTS, 3):
+        raise ValueError(f"{path}: motion must be [N, 22, 3, T], got {list(stacked.shape)}")
+    lengths = np.asarray(results.get("lengths", [stacked.shape[-1]] * len(stacked)))
+    texts = list(results.get("text", [""] * len(stacked)))
+    extras = results.get("syncmotion", [None] * len(stacked))
+    motions = []
+    for i in range(len(stacked)):
+        positions = stacked[i, :, :, : int(lengths[i])].transpose(2, 0, 1).astype(np.float32)
+        extra = extras[i] or {}
+        segments = [Segment(t, int(a), int(b)) for t, a, b in extra.get("segments", [])] or [Segment(str(texts[i]), 0, len(positions))]
+        motions.append(Motion(positions, float(extra.get("fps", 20)), segments, list(extra.get("seams", [])), extra.get("meta", {})))
+    if index is None:
+        return motions
+    if not 0 <= index < len(motions):
+        raise ValueError(f"{path} holds {len(motions)} motions; --index must be between 0 and {len(motions) - 1}")
+    return motions[index]
+
+
+def load_motion(path: str | Path, index: int | None = None) -> Motion | list[Motion]:
+    """A motion from syncmotion JSON, or the motions (or the index-th one) of an MDM results.npy."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no motion file at {path}")
+    if path.suffix == ".json":
+        return _from_json(path)
+    if path.suffix == ".npy":
+        return _from_results(path, index)
+    raise ValueError(f"{path}: unknown motion file type {path.suffix!r}; give a .json or MDM results .npy")

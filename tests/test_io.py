@@ -1,0 +1,95 @@
+"""Motion files: JSON and MDM results.npy round trips, MDM's reading habits, errors, atomic writes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from syncmotion.corpus import sample_clip
+from syncmotion.motion.io import load_motion, save_json, save_results_npy, write_atomically
+from syncmotion.motion.types import Motion, Segment
+
+
+@pytest.fixture
+def motions():
+    rng = np.random.default_rng(5)
+    out = []
+    for index in range(2):
+        positions = sample_clip(rng).positions.astype(np.float32)
+        half = len(positions) // 2
+        out.append(Motion(positions, 20.0, [Segment("walk", 0, half), Segment("wave", half, len(positions))], [half],
+                          {"strategy": "syncsde", "seed": index}))
+    return out
+
+
+def test_json_round_trip_and_schema(tmp_path, motions):
+    path = tmp_path / "motion.json"
+    save_json(motions[0], path)
+    document = json.loads(path.read_text())
+    assert document["format"] == "syncmotion.motion" and document["version"] == 1
+    assert document["num_frames"] == motions[0].num_frames and len(document["joint_names"]) == 22
+    loaded = load_motion(path)
+    np.testing.assert_allclose(loaded.positions, motions[0].positions, atol=6e-5)
+    assert loaded.segments == motions[0].segments and loaded.seams == motions[0].seams
+    assert loaded.meta["strategy"] == "syncsde"
+
+
+def test_results_npy_reads_like_mdm_and_round_trips(tmp_path, motions):
+    path = tmp_path / "results.npy"
+    save_results_npy(motions, path)
+    results = np.load(path, allow_pickle=True).item()  # how MDM's tools read it
+    longest = max(m.num_frames for m in motions)
+    assert results["motion"].shape == (2, 22, 3, longest)
+    assert list(results["lengths"]) == [m.num_frames for m in motions]
+    assert results["text"][0] == "walk / wave" and results["num_samples"] == 2 and results["num_repetitions"] == 1
+    loaded = load_motion(path)
+    for original, back in zip(motions, loaded):
+        np.testing.assert_array_equal(back.positions, original.positions)
+        assert back.segments == original.segments and back.seams == original.seams
+    assert load_motion(path, index=1).meta["seed"] == 1
+
+
+def test_plain_mdm_results_load(tmp_path):
+    motion = np.random.default_rng(0).normal(size=(1, 22, 3, 50)).astype(np.float32)
+    np.save(tmp_path / "results.npy", {"motion": motion, "text": ["a person jumps"], "lengths": np.array([40]),
+                                       "num_samples": 1, "num_repetitions": 1})
+    loaded = load_motion(tmp_path / "results.npy", index=0)
+    assert loaded.num_frames == 40 and loaded.segments == [Segment("a person jumps", 0, 40)]
+
+
+@pytest.mark.parametrize("content, message", [
+    ("not json", "is not JSON"),
+    ('{"format": "other"}', "is not a syncmotion motion"),
+    ('{"format": "syncmotion.motion", "version": 9}', "version 9"),
+    ('{"format": "syncmotion.motion", "version": 1, "positions": [[[0, 0]]]}', r"\[frames, 22, 3\]"),
+])
+def test_bad_json_files_are_explained(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=message):
+        load_motion(path)
+
+
+def test_bad_paths_and_indices(tmp_path, motions):
+    with pytest.raises(FileNotFoundError):
+        load_motion(tmp_path / "missing.json")
+    (tmp_path / "motion.bvh").write_text("HIERARCHY")
+    with pytest.raises(ValueError, match="unknown motion file type"):
+        load_motion(tmp_path / "motion.bvh")
+    save_results_npy(motions, tmp_path / "results.npy")
+    with pytest.raises(ValueError, match="--index must be between 0 and 1"):
+        load_motion(tmp_path / "results.npy", index=5)
+
+
+def test_failed_write_leaves_no_file(tmp_path):
+    def write_half_then_fail(tmp):
+        tmp.write_text("half a file")
+        raise RuntimeError("disk full")
+
+    (tmp_path / "out.json").write_text("previous")
+    with pytest.raises(RuntimeError):
+        write_atomically(tmp_path / "out.json", write_half_then_fail)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+    assert (tmp_path / "out.json").read_text() == "previous"
