@@ -12,6 +12,8 @@ COMMANDS: dict[str, str] = {
     "wide": "syncmotion.commands.wide:wide",
     "masked-t2i": "syncmotion.commands.masked_t2i:masked_t2i",
     "anagram": "syncmotion.commands.anagram:anagram",
+    "motion": "syncmotion.commands.motion:motion",
+    "render": "syncmotion.commands.render:render",
 }
 
 

@@ -1,0 +1,5 @@
+"""Rendering of motions: animations (mp4, gif) and keyframe filmstrips."""
+
+from .video import render_filmstrip, render_video
+
+__all__ = ["render_filmstrip", "render_video"]
