@@ -1,0 +1,89 @@
+"""The small text-to-motion model shipped in models/: MDM's architecture, MiniLM text, one safetensors file."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from syncmotion.resources import resource_dir
+
+from .mdm import MotionBackend, diffusion_scheduler
+from .mdm_network import POSITIONAL_KEYS, MDMConfig, MDMNetwork
+
+DEFAULT_NAME = "embedded.safetensors"
+FORMAT = "syncmotion.embedded/1"
+
+
+def default_model_path() -> Path:
+    """Where the shipped embedded model lives."""
+    return resource_dir("models") / DEFAULT_NAME
+
+
+def save_embedded(path: str | Path, network: MDMNetwork, mean: torch.Tensor, std: torch.Tensor, settings: dict[str, Any]) -> None:
+    """Write weights, normalization and settings (window, schedule, text encoder, recipe) to one safetensors file."""
+    path = Path(path)
+    tensors = {k: v.detach().contiguous().cpu() for k, v in network.state_dict().items() if k not in POSITIONAL_KEYS}
+    tensors["normalizer.mean"] = mean.detach().float().contiguous().cpu()
+    tensors["normalizer.std"] = std.detach().float().contiguous().cpu()
+    metadata = {"format": FORMAT, "config": json.dumps(network.config.to_dict()), "settings": json.dumps(settings)}
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata=metadata)
+    os.replace(tmp, path)
+
+
+def is_embedded_file(path: str | Path) -> bool:
+    """Whether `path` is a safetensors file written by save_embedded."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if path.suffix != ".safetensors" or not path.is_file():
+        return False
+    with safe_open(str(path), framework="pt") as handle:
+        return (handle.metadata() or {}).get("format") == FORMAT
+
+
+def read_embedded(path: str | Path) -> tuple[MDMNetwork, torch.Tensor, torch.Tensor, dict[str, Any]]:
+    """The network, mean, std and settings stored by save_embedded."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no embedded model at {path}: reinstall syncmotion, train one with tools/train_embedded.py, "
+            "or pass --model PATH/modelXXXXXXXXX.pt for an official MDM checkpoint"
+        )
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata() or {}
+    if metadata.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a syncmotion embedded model (format {metadata.get('format')!r}, expected {FORMAT})")
+    tensors = load_file(str(path))
+    network = MDMNetwork(MDMConfig(**json.loads(metadata["config"])))
+    mean, std = tensors.pop("normalizer.mean"), tensors.pop("normalizer.std")
+    network.load_state_dict({**network.state_dict(), **tensors})
+    return network.eval(), mean, std, json.loads(metadata["settings"])
+
+
+def load_embedded(path: str | Path | None = None, device: str = "cpu") -> MotionBackend:
+    """The embedded model (the shipped one by default) as a generation backend."""
+    from syncmotion.motion.features import Normalizer
+
+    from .minilm import MiniLMTextEncoder
+
+    path = Path(path) if path is not None else default_model_path()
+    network, mean, std, settings = read_embedded(path)
+    return MotionBackend(
+        network=network.to(device), text_encoder=MiniLMTextEncoder(device=device), normalizer=Normalizer(mean, std),
+        scheduler=diffusion_scheduler(settings["noise_schedule"], int(settings["diffusion_steps"])),
+        window=int(settings["window"]), name=f"embedded:{path.name}", default_steps=int(settings.get("sample_steps", 50)),
+        info={"settings": settings},
+    )
+
+
+def load_default(device: str = "cpu") -> MotionBackend:
+    """The shipped embedded model."""
+    return load_embedded(None, device)

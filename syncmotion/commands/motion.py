@@ -1,0 +1,156 @@
+"""`syncmotion motion`: a text script (or a few prompts) -> one long synchronized motion, exported and rendered."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from syncmotion.engine import STRATEGIES
+
+FORMATS = ("npy", "json", "bvh", "mp4", "gif", "png")
+DEFAULT_FORMATS = "npy,json,bvh,mp4,png"
+
+
+def _script_from_prompts(text: str, seconds: str) -> str:
+    """Script text for `--text "a; b; c"` with one duration or one per prompt."""
+    prompts = [p.strip() for p in text.split(";")]
+    if not all(prompts):
+        raise click.UsageError("--text has an empty prompt; separate prompts with ';', e.g. --text \"a person walks; a person sits\"")
+    durations = [d.strip() for d in seconds.split(",")]
+    if len(durations) == 1:
+        durations *= len(prompts)
+    if len(durations) != len(prompts):
+        raise click.UsageError(f"--seconds gives {len(durations)} durations for {len(prompts)} prompts; give one, or one per prompt")
+    for duration in durations:
+        try:
+            float(duration)
+        except ValueError:
+            raise click.UsageError(f"--seconds {duration!r} is not a number of seconds, e.g. --seconds 6 or --seconds 6,4,8") from None
+    return "\n".join(f"{prompt} | {duration}s" for prompt, duration in zip(prompts, durations)) + "\n"
+
+
+def _load_backend(model: Path | None, meta: Path | None, clip: Path | None, device: str):
+    """The MDM checkpoint given by --model, or the embedded model."""
+    if model is None:
+        from syncmotion.backends.embedded import load_default
+
+        try:
+            return load_default(device)
+        except FileNotFoundError as error:
+            raise click.ClickException(f"{error}") from None
+    if model.suffix not in (".pt", ".safetensors"):
+        raise click.UsageError(f"--model {model} is not an MDM checkpoint: pass PATH/modelXXXXXXXXX.pt")
+    from syncmotion.backends.embedded import is_embedded_file, load_embedded
+
+    if is_embedded_file(model):
+        return load_embedded(model, device)
+    missing = [name for name, value in (("--meta DIR (HumanML3D Mean.npy/Std.npy)", meta), ("--clip PATH (CLIP ViT-B/32 folder)", clip)) if value is None]
+    if missing:
+        raise click.UsageError(f"an MDM checkpoint also needs {' and '.join(missing)}; see the README, section 'MDM checkpoints'")
+    from syncmotion.backends.mdm import load_mdm
+
+    try:
+        return load_mdm(model, meta, clip, device)
+    except (FileNotFoundError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _export(motions, out: Path, formats: set[str]) -> list[Path]:
+    """Write every requested format of every sample into `out`; returns the paths written."""
+    from syncmotion.motion.io import save_json, save_results_npy
+
+    written = []
+    if "npy" in formats:
+        save_results_npy(motions, out / "results.npy")
+        written.append(out / "results.npy")
+    for index, motion in enumerate(motions):
+        stem = out / ("motion" if len(motions) == 1 else f"motion_{index:02d}")
+        if "json" in formats:
+            save_json(motion, stem.with_suffix(".json"))
+            written.append(stem.with_suffix(".json"))
+        if "bvh" in formats:
+            from syncmotion.motion.bvh import save_bvh
+
+            save_bvh(motion, stem.with_suffix(".bvh"))
+            written.append(stem.with_suffix(".bvh"))
+        if "png" in formats:
+            from syncmotion.render import render_filmstrip
+
+            render_filmstrip(motion, stem.with_suffix(".png"))
+            written.append(stem.with_suffix(".png"))
+        for video in ("mp4", "gif"):
+            if video in formats:
+                from syncmotion.render import render_video
+
+                render_video(motion, stem.with_suffix(f".{video}"))
+                written.append(stem.with_suffix(f".{video}"))
+    return written
+
+
+@click.command()
+@click.argument("script", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--text", "--text_prompt", "text", default=None, help='Prompts separated by ";" instead of a script file.')
+@click.option("--seconds", "--motion_length", "seconds", default="6", show_default=True,
+              help="With --text: seconds per prompt, one number or one per prompt (6,4,8).")
+@click.option("--model", "--model_path", "model", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Official MDM checkpoint modelXXXXXXXXX.pt (args.json beside it); default: the embedded model.")
+@click.option("--meta", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder with HumanML3D Mean.npy and Std.npy (MDM).")
+@click.option("--clip", type=click.Path(path_type=Path), default=None, help="CLIP ViT-B/32 text model folder (MDM).")
+@click.option("--out", "--output_dir", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder; default: out/<script name>.")
+@click.option("--strategy", type=click.Choice(sorted(STRATEGIES)), default="syncsde", show_default=True)
+@click.option("--inv-lambda", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True, help="SyncSDE's 1/λ.")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampling steps (default: the model's, 50).")
+@click.option("--overlap", type=click.IntRange(min=0), default=20, show_default=True, help="Frames shared by neighbouring windows.")
+@click.option("--seed", type=int, default=None, help="Random seed (default: the script's @seed, else 0).")
+@click.option("--guidance", "--guidance_param", "guidance", type=click.FloatRange(min=0, min_open=True), default=2.5, show_default=True,
+              help="Classifier-free guidance scale.")
+@click.option("--num-samples", "--num_samples", "num_samples", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--stitch", type=click.Choice(["paste", "crossfade", "mean"]), default="paste", show_default=True,
+              help="How overlapping windows become one motion.")
+@click.option("--formats", default=DEFAULT_FORMATS, show_default=True, help=f"What to write, from {','.join(FORMATS)}.")
+@click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cpu or cuda.")
+def motion(script: Path | None, text: str | None, seconds: str, model: Path | None, meta: Path | None, clip: Path | None,
+           out: Path | None, strategy: str, inv_lambda: float, steps: int | None, overlap: int, seed: int | None,
+           guidance: float, num_samples: int, stitch: str, formats: str, device: str) -> None:
+    """Generate one long motion from SCRIPT (lines `TEXT | 6s`) or from --text, and write it to --out."""
+    from syncmotion.motion.generate import generate_motion
+    from syncmotion.motion.script import ScriptError, parse_script
+
+    wanted = {f.strip() for f in formats.split(",") if f.strip()}
+    if not wanted or wanted - set(FORMATS):
+        raise click.UsageError(f"--formats {formats!r}: choose from {','.join(FORMATS)}")
+    if (script is None) == (text is None):
+        raise click.UsageError("give a SCRIPT file or --text \"prompt; prompt\" (exactly one of them)")
+    try:
+        if script is not None:
+            if not script.exists():
+                raise click.UsageError(f"script {script} does not exist; see sequences/demo.txt for an example")
+            parsed = parse_script(script)
+            name = script.stem
+        else:
+            parsed = parse_script(_script_from_prompts(text, seconds))
+            name = "prompts"
+    except ScriptError as error:
+        raise click.ClickException(str(error)) from None
+    out = out if out is not None else Path("out") / name
+    backend = _load_backend(model, meta, clip, device)
+    click.echo(f"{backend.name}: {parsed.num_frames / parsed.fps:.1f} s in {len(parsed.segments)} segments, "
+               f"strategy {strategy}" + (f" 1/λ={inv_lambda:g}" if strategy == "syncsde" else ""))
+    started = time.perf_counter()
+    try:
+        motions = generate_motion(parsed, backend, strategy=strategy, inv_lambda=inv_lambda, steps=steps, overlap=overlap,
+                                  guidance=guidance, seed=seed, num_samples=num_samples, stitch=stitch)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    generated = time.perf_counter() - started
+    out.mkdir(parents=True, exist_ok=True)
+    written = _export(motions, out, wanted)
+    click.echo(f"generated in {generated:.1f} s, exported in {time.perf_counter() - started - generated:.1f} s")
+    for path in written:
+        click.echo(f"  {path}")
+    json_files = [p for p in written if p.suffix == ".json"]
+    if json_files:
+        click.echo(f"watch it in the browser: syncmotion view {out}")

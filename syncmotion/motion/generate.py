@@ -1,0 +1,59 @@
+"""A text script -> long motions: windows from the script, the synchronized sampler, features -> joints."""
+
+from __future__ import annotations
+
+import torch
+
+from syncmotion.backends.mdm import MotionBackend
+from syncmotion.engine import sample
+
+from .features import FEATURE_DIM, features_to_joints
+from .script import Script, plan_windows
+from .types import Motion
+
+__all__ = ["MotionBackend", "generate_motion"]
+
+
+def generate_motion(
+    script: Script,
+    backend: MotionBackend,
+    strategy: str = "syncsde",
+    inv_lambda: float = 5.0,
+    steps: int | None = None,
+    overlap: int = 20,
+    guidance: float = 2.5,
+    seed: int | None = None,
+    num_samples: int = 1,
+    stitch: str = "paste",
+    max_batch: int | None = None,
+    progress: bool = True,
+) -> list[Motion]:
+    """`num_samples` continuous motions that follow `script`, one window per model-length stretch, synchronized."""
+    if num_samples <= 0:
+        raise ValueError(f"num_samples must be positive, got {num_samples}")
+    if guidance <= 0:
+        raise ValueError(f"guidance must be positive (1 = no guidance), got {guidance}")
+    if script.fps != backend.fps:
+        raise ValueError(f"{backend.name} makes {backend.fps:g} fps motion but the script asks for @fps {script.fps:g}; "
+                         f"remove the @fps line or set it to {backend.fps:g}")
+    seed = seed if seed is not None else (script.seed if script.seed is not None else 0)
+    steps = steps or backend.default_steps
+    plan = plan_windows(script, backend.window, overlap)
+    generator = torch.Generator().manual_seed(seed)
+    result = sample(
+        backend.denoiser(guidance), backend.scheduler, plan.layout, plan.texts, latent_shape=(FEATURE_DIM, 1),
+        strategy=strategy, inv_lambda=inv_lambda, steps=steps, batch_size=num_samples, generator=generator,
+        max_batch=max_batch, stitch=stitch, progress=progress,
+    )
+    features = backend.normalizer.denormalize(result.canvas[:, :, 0, :].transpose(1, 2).float())
+    joints = features_to_joints(features).numpy()
+    meta = {
+        "model": backend.name, "strategy": strategy, "inv_lambda": inv_lambda, "steps": steps, "overlap": overlap,
+        "guidance": guidance, "seed": seed, "window": int(plan.layout.window_dims[0]),
+        "model_calls": result.model_calls, "stitch": stitch, "window_texts": list(plan.texts),
+    }
+    return [
+        Motion(positions=joints[i], fps=script.fps, segments=list(script.segments), seams=list(plan.seams),
+               meta={**meta, "sample": i})
+        for i in range(num_samples)
+    ]

