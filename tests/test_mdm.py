@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
 import pytest
 import torch
-from transformers import CLIPTextConfig, CLIPTextModelWithProjection
 
 from syncmotion.backends.clip_text import CLIPTextEncoder
 from syncmotion.backends.mdm import MDMDenoiser, diffusion_scheduler, load_mdm, load_weights, read_mdm_args, read_state_dict
 from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
-from syncmotion.backends.tiny_sd import tiny_tokenizer
+from syncmotion.backends.tiny_mdm import save_clip_text_model, save_identity_meta, save_official_checkpoint
 
 TINY_ARGS = {"arch": "trans_enc", "dataset": "humanml", "latent_dim": 16, "layers": 1, "cond_mask_prob": 0.1,
              "noise_schedule": "cosine", "diffusion_steps": 1000, "text_encoder_type": "clip", "sigma_small": True}
@@ -34,38 +32,19 @@ OFFICIAL_KEYS = {
 }
 
 
-def tiny_clip(folder, projection_dim=512):
-    """A random CLIP text tower with CLIP's 77-token context, saved with its tokenizer."""
-    torch.manual_seed(0)
-    tokenizer = tiny_tokenizer()
-    tokenizer.model_max_length = 77
-    model = CLIPTextModelWithProjection(CLIPTextConfig(
-        vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_attention_heads=2, num_hidden_layers=1,
-        max_position_embeddings=77, projection_dim=projection_dim, bos_token_id=0, eos_token_id=1, pad_token_id=1,
-    ))
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+def tiny_clip(folder):
+    return save_clip_text_model(folder)
 
 
 def official_checkpoint(folder, args=TINY_ARGS, pe_length=5000, wrap=True):
-    """A random tiny MDM saved as the official code does: args.json + modelXXXXXXXXX.pt, no CLIP keys."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "args.json").write_text(json.dumps(args))
+    """A random tiny MDM saved in the official layout, and the network it came from."""
     torch.manual_seed(1)
     network = MDMNetwork(MDMConfig(latent_dim=args["latent_dim"], layers=args["layers"]))
-    # Releases store positional tables of different lengths; the loader must not care.
-    state = {k: v[:pe_length] if k.endswith(".pe") else v for k, v in network.state_dict().items()}
-    path = folder / "model000000000.pt"
-    torch.save({"model": state, "model_avg": state} if wrap else state, path)
-    return path, network
+    return save_official_checkpoint(folder, args, network, pe_length, wrap), network
 
 
 def meta_dir(folder):
-    folder.mkdir(parents=True, exist_ok=True)
-    np.save(folder / "Mean.npy", np.zeros(263, dtype=np.float32))
-    np.save(folder / "Std.npy", np.ones(263, dtype=np.float32))
-    return folder
+    return save_identity_meta(folder)
 
 
 def test_network_has_official_key_names():

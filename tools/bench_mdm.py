@@ -9,23 +9,20 @@ covers exactly what a user with the real checkpoint runs; only the motion it mak
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import click
-import numpy as np
 import torch
-from transformers import CLIPTextConfig, CLIPTextModelWithProjection
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchdoc import markdown_table, write_section  # noqa: E402
 
 from syncmotion.backends.mdm import load_mdm  # noqa: E402
 from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork  # noqa: E402
-from syncmotion.backends.tiny_sd import tiny_tokenizer  # noqa: E402
+from syncmotion.backends.tiny_mdm import save_clip_text_model, save_identity_meta, save_official_checkpoint  # noqa: E402
 from syncmotion.motion.generate import generate_motion  # noqa: E402
 from syncmotion.motion.script import parse_script  # noqa: E402
 
@@ -36,20 +33,9 @@ MDM_ARGS = {"arch": "trans_enc", "dataset": "humanml", "latent_dim": 512, "layer
 def full_size_mdm(folder: Path) -> tuple[Path, Path, Path]:
     """Random full-size MDM checkpoint + args.json, identity mean/std, and a ViT-B/32-sized CLIP text tower."""
     torch.manual_seed(0)
-    (folder / "ckpt").mkdir(parents=True)
-    (folder / "ckpt" / "args.json").write_text(json.dumps(MDM_ARGS))
-    torch.save({"model_avg": MDMNetwork(MDMConfig()).state_dict()}, folder / "ckpt" / "model000600000.pt")
-    (folder / "meta").mkdir()
-    np.save(folder / "meta" / "Mean.npy", np.zeros(263, dtype=np.float32))
-    np.save(folder / "meta" / "Std.npy", np.ones(263, dtype=np.float32))
-    tokenizer = tiny_tokenizer()
-    tokenizer.model_max_length = 77
-    CLIPTextModelWithProjection(CLIPTextConfig(
-        vocab_size=len(tokenizer), hidden_size=512, intermediate_size=2048, num_attention_heads=8, num_hidden_layers=12,
-        max_position_embeddings=77, projection_dim=512, bos_token_id=0, eos_token_id=1, pad_token_id=1,
-    )).save_pretrained(folder / "clip")
-    tokenizer.save_pretrained(folder / "clip")
-    return folder / "ckpt" / "model000600000.pt", folder / "meta", folder / "clip"
+    checkpoint = save_official_checkpoint(folder / "ckpt", MDM_ARGS, MDMNetwork(MDMConfig()), name="model000600000.pt")
+    clip = save_clip_text_model(folder / "clip", hidden=512, layers=12, heads=8, projection_dim=512)
+    return checkpoint, save_identity_meta(folder / "meta"), clip
 
 
 @click.command()
