@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from scipy.ndimage import gaussian_filter1d
 
 from syncmotion.corpus import generate_clip, sample_clip
 from syncmotion.motion.features import (
-    FEATURE_DIM, Normalizer, canonicalize, facing_angle, features_to_joints, joints_to_features,
+    FEATURE_DIM, Normalizer, canonicalize, facing_angle, features_to_joints, joints_to_features, root_heading,
 )
+from syncmotion.motion.skeleton import KINEMATIC_CHAIN, REST_DIRECTIONS
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +39,56 @@ def test_canonical_pose_is_on_the_floor_at_the_origin_facing_z(clips):
     assert walk[-1, 0, 2] > 1.0  # walking forward goes along +z
 
 
-def test_features_do_not_depend_on_where_the_motion_happens(clips):
+ROTATION_DIMS = slice(67, 193)
+
+
+def test_features_other_than_rotations_do_not_depend_on_where_the_motion_happens(clips):
     joints = clips[1].positions
     angle = 0.7
     rotation = np.array([[np.cos(angle), 0, np.sin(angle)], [0, 1, 0], [-np.sin(angle), 0, np.cos(angle)]], dtype=np.float32)
     moved = joints @ rotation.T + np.array([5.0, 0.0, -3.0], dtype=np.float32)
-    np.testing.assert_allclose(joints_to_features(moved), joints_to_features(joints), atol=1e-4)
+    keep = np.r_[0:67, 193:FEATURE_DIM]
+    np.testing.assert_allclose(joints_to_features(moved)[:, keep], joints_to_features(joints)[:, keep], atol=1e-4)
+
+
+def test_root_heading_is_humanml3d_smoothed_facing(clips):
+    joints = clips[3].positions
+    across = joints[:, 2] - joints[:, 1] + joints[:, 17] - joints[:, 16]
+    across /= np.linalg.norm(across, axis=-1, keepdims=True)
+    forward = gaussian_filter1d(np.cross([0.0, 1.0, 0.0], across), 20, axis=0, mode="nearest")
+    expected = np.arctan2(forward[:, 0], forward[:, 2])
+    heading = root_heading(torch.from_numpy(joints)).numpy()
+    shift = float(facing_angle(torch.from_numpy(joints[:1]))[0]) - expected[0]
+    np.testing.assert_allclose(heading, expected + shift, atol=1e-4)
+    turn = joints_to_features(joints)[:, 0]
+    np.testing.assert_allclose(turn, np.diff(heading) / -2, atol=1e-5)
+
+
+def _matrices_from_6d(six: np.ndarray) -> np.ndarray:
+    first, second = six[..., :3], six[..., 3:]
+    return np.stack([first, second, np.cross(first, second)], axis=-1)
+
+
+def test_rotation_features_pose_the_humanml3d_chains(clips):
+    """Forward kinematics along the chains, as HumanML3D's forward_kinematics_cont6d, rebuilds the joints."""
+    for clip in clips[:4]:
+        joints = canonicalize(clip.positions)
+        features = joints_to_features(joints)
+        local = _matrices_from_6d(features[:, ROTATION_DIMS].reshape(-1, 21, 6))
+        yaw = -root_heading(torch.from_numpy(joints)).numpy()[:-1]
+        root = np.zeros((len(yaw), 3, 3), dtype=np.float32)
+        root[:, 0, 0] = root[:, 2, 2] = np.cos(yaw)
+        root[:, 0, 2], root[:, 2, 0], root[:, 1, 1] = np.sin(yaw), -np.sin(yaw), 1
+        rebuilt = np.zeros_like(joints[:-1])
+        rebuilt[:, 0] = joints[:-1, 0]
+        for chain in KINEMATIC_CHAIN:
+            world = root
+            for previous, joint in zip(chain, chain[1:]):
+                world = world @ local[:, joint - 1]
+                length = np.linalg.norm(joints[:-1, joint] - joints[:-1, previous], axis=-1, keepdims=True)
+                rest = np.asarray(REST_DIRECTIONS[joint], dtype=np.float32)
+                rebuilt[:, joint] = rebuilt[:, previous] + (world @ rest) * length
+        np.testing.assert_allclose(rebuilt, joints[:-1], atol=1e-4, err_msg=clip.action)
 
 
 def test_layout_of_the_263_vector(clips):

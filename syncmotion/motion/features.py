@@ -4,50 +4,71 @@ Layout per frame (HumanML3D, 22 joints): root angular velocity about y (1, as Hu
 per-frame yaw change), root linear velocity in x/z in the facing frame (2), root height (1), joint positions
 1..21 relative to the root in the facing frame (63), 6D local rotations of joints 1..21 (126), joint
 velocities in the facing frame (66), left/right foot contacts (4). T frames of joints give T-1 feature frames.
+
+As HumanML3D's motion_representation, the facing frame follows the hips-and-shoulders heading smoothed over
+time (Gaussian, sigma 20 frames, edges held), and the rotations are its inverse kinematics per limb chain in
+the world frame. One deliberate difference: the smoothed heading is shifted to agree with the raw heading at
+frame 0, so joints recovered from the features start exactly where the input starts (HumanML3D's own
+recovered joints carry that small initial turn); for canonical input the features differ from HumanML3D's by
+that constant turn only.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 import torch
 
+from .arrays import check_joints, like_input, to_tensor
+from .ik import rotation_between
 from .skeleton import KINEMATIC_CHAIN, LEFT_FOOT_JOINTS, NUM_JOINTS, REST_DIRECTIONS, RIGHT_FOOT_JOINTS
 
 FEATURE_DIM = 263
 FPS = 20
 # HumanML3D's contact rule: squared per-frame foot displacement below this many square metres.
 FOOT_VELOCITY_THRESHOLD = 0.002
+# HumanML3D smooths the facing direction with scipy's gaussian_filter1d(sigma=20, mode="nearest", truncate=4).
+HEADING_SMOOTHING_SIGMA = 20.0
 RIGHT_HIP, LEFT_HIP, RIGHT_SHOULDER, LEFT_SHOULDER = 2, 1, 17, 16
 
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
 
 
-def _as_tensor(data: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, bool]:
-    if isinstance(data, np.ndarray):
-        return torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32)), True
-    return data.float(), False
-
-
-def _like(result: torch.Tensor, was_numpy: bool) -> np.ndarray | torch.Tensor:
-    return result.numpy() if was_numpy else result
-
-
-def _check_joints(positions: torch.Tensor, minimum_frames: int) -> None:
-    if positions.ndim < 3 or positions.shape[-2:] != (NUM_JOINTS, 3):
-        raise ValueError(f"joint positions must be shaped [..., T, 22, 3], got {tuple(positions.shape)}")
-    if positions.shape[-3] < minimum_frames:
-        raise ValueError(f"need at least {minimum_frames} frames of joint positions, got {positions.shape[-3]}")
+def _forward(positions: torch.Tensor) -> torch.Tensor:
+    """Unnormalized horizontal facing directions [..., T, 2] (x, z): up x (hips + shoulders, right to left)."""
+    across = (positions[..., RIGHT_HIP, :] - positions[..., LEFT_HIP, :]
+              + positions[..., RIGHT_SHOULDER, :] - positions[..., LEFT_SHOULDER, :])
+    across = torch.nn.functional.normalize(across, dim=-1)
+    return torch.stack([across[..., 2], -across[..., 0]], dim=-1)
 
 
 def facing_angle(positions: torch.Tensor) -> torch.Tensor:
-    """Heading φ [..., T] of the body (0 = facing +z), from the hips and shoulders as HumanML3D does."""
-    across = (positions[..., RIGHT_HIP, :] - positions[..., LEFT_HIP, :]
-              + positions[..., RIGHT_SHOULDER, :] - positions[..., LEFT_SHOULDER, :])
-    # forward = up × across = (across_z, 0, -across_x)
-    return torch.atan2(across[..., 2], -across[..., 0])
+    """Heading [..., T] of the body in each frame (0 = facing +z), from the hips and shoulders as HumanML3D does."""
+    forward = _forward(positions)
+    return torch.atan2(forward[..., 0], forward[..., 1])
+
+
+def _smooth_over_time(signal: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian smoothing of [..., T, C] along T with held edges (scipy's gaussian_filter1d, mode='nearest')."""
+    radius = int(4 * sigma + 0.5)
+    taps = torch.arange(-radius, radius + 1, dtype=signal.dtype, device=signal.device)
+    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    frames, channels = signal.shape[-2:]
+    flat = signal.movedim(-2, -1).reshape(-1, 1, frames)
+    padded = torch.nn.functional.pad(flat, (radius, radius), mode="replicate")
+    smooth = torch.nn.functional.conv1d(padded, kernel.view(1, 1, -1))
+    return smooth.reshape(*signal.shape[:-2], channels, frames).movedim(-1, -2)
+
+
+def root_heading(positions: torch.Tensor) -> torch.Tensor:
+    """Heading [..., T] of the root's facing frame: smoothed as HumanML3D, equal to the raw heading at frame 0."""
+    forward = _smooth_over_time(_forward(positions), HEADING_SMOOTHING_SIGMA)
+    smooth = torch.atan2(forward[..., 0], forward[..., 1])
+    return smooth - smooth[..., :1] + facing_angle(positions[..., :1, :, :])
 
 
 def rotate_y(vectors: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
@@ -57,33 +78,21 @@ def rotate_y(vectors: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
     return torch.cat([x * cos + z * sin, y, z * cos - x * sin], dim=-1)
 
 
+def _yaw_matrix(angle: torch.Tensor) -> torch.Tensor:
+    """Rotation matrices [..., 3, 3] about +y by `angle`."""
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    zero, one = torch.zeros_like(angle), torch.ones_like(angle)
+    return torch.stack([cos, zero, sin, zero, one, zero, -sin, zero, cos], dim=-1).reshape(*angle.shape, 3, 3)
+
+
 def canonicalize(positions: Array) -> Array:
     """Feet on the floor (y=0), root x/z at the origin and facing +z at frame 0."""
-    joints, was_numpy = _as_tensor(positions)
-    _check_joints(joints, 1)
+    joints, was_numpy = to_tensor(positions)
+    check_joints(joints, 1)
     floor = joints[..., 1].amin(dim=(-2, -1), keepdim=True)
     shifted = joints - torch.stack([joints[..., :1, :1, 0], floor, joints[..., :1, :1, 2]], dim=-1)
     heading = facing_angle(joints[..., :1, :, :])[..., None]
-    return _like(rotate_y(shifted, -heading), was_numpy)
-
-
-def _rotation_between(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The smallest rotation matrices [..., 3, 3] turning unit vectors `source` into unit vectors `target`."""
-    axis = torch.cross(source, target, dim=-1)
-    cos = (source * target).sum(-1)
-    # Opposite vectors: turn half a circle about an axis perpendicular to the source.
-    opposite = cos < -1 + 1e-6
-    fallback = torch.cross(source, torch.tensor([0.0, 0.0, 1.0]).expand_as(source), dim=-1)
-    fallback = torch.where(fallback.norm(dim=-1, keepdim=True) < 1e-6,
-                           torch.cross(source, torch.tensor([1.0, 0.0, 0.0]).expand_as(source), dim=-1), fallback)
-    quaternion = torch.cat([(1 + cos)[..., None], axis], dim=-1)
-    quaternion = torch.where(opposite[..., None], torch.cat([torch.zeros_like(cos)[..., None], fallback], dim=-1), quaternion)
-    w, x, y, z = torch.nn.functional.normalize(quaternion, dim=-1).unbind(-1)
-    return torch.stack([
-        1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
-        2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
-        2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y),
-    ], dim=-1).reshape(*w.shape, 3, 3)
+    return like_input(rotate_y(shifted, -heading), was_numpy)
 
 
 def _bone_parents() -> tuple[list[int], list[int]]:
@@ -99,27 +108,29 @@ def _bone_parents() -> tuple[list[int], list[int]]:
 PREVIOUS_JOINT, PREVIOUS_BONE = _bone_parents()
 
 
-def local_rotations_6d(positions: torch.Tensor, heading: torch.Tensor) -> torch.Tensor:
-    """6D rotations [..., T, 21, 6]: each bone's turn from its rest direction, relative to the bone before it.
+def chain_rotations(positions: torch.Tensor, heading: torch.Tensor) -> torch.Tensor:
+    """HumanML3D's local rotations [..., T, 21, 3, 3] of joints 1..21 along the kinematic chains.
 
-    As HumanML3D's inverse kinematics, but measured in the facing frame, so the features do not depend on
-    the heading of the body (HumanML3D measures them in the world frame of its canonicalized clips).
+    Each bone's world rotation is the smallest turn from its rest direction to where it points; a joint's local
+    rotation is that relative to the bone before it in its chain, or to the root rotation (the world-to-facing
+    turn) for the first bone of a chain.
     """
     bones = positions[..., 1:, :] - positions[..., PREVIOUS_JOINT, :]
-    directions = torch.nn.functional.normalize(rotate_y(bones, -heading[..., None]), dim=-1)
-    rest = torch.tensor(REST_DIRECTIONS[1:], dtype=positions.dtype).expand_as(directions)
-    world = _rotation_between(rest, directions)
-    identity = torch.eye(3, dtype=positions.dtype).expand(*heading.shape, 1, 3, 3)
-    before = torch.cat([identity, world], dim=-3)[..., [max(bone, 0) for bone in PREVIOUS_BONE], :, :]
-    local = before.transpose(-1, -2) @ world
-    return torch.cat([local[..., 0], local[..., 1]], dim=-1)
+    rest = torch.tensor(REST_DIRECTIONS[1:], dtype=positions.dtype, device=positions.device).expand_as(bones)
+    world = rotation_between(rest, bones)
+    root = _yaw_matrix(-heading)[..., None, :, :]
+    # Index b of [root, world of joints 1..21] is the world rotation of the bone ending at joint b.
+    before = torch.cat([root, world], dim=-3)[..., [max(bone, 0) for bone in PREVIOUS_BONE], :, :]
+    return before.transpose(-1, -2) @ world
 
 
 def joints_to_features(positions: Array) -> Array:
     """263-dim HumanML3D features [..., T-1, 263] from joint positions [..., T, 22, 3] (metres, y up, 20 fps)."""
-    joints, was_numpy = _as_tensor(positions)
-    _check_joints(joints, 2)
-    heading = facing_angle(joints)
+    joints, was_numpy = to_tensor(positions)
+    check_joints(joints, 2)
+    # Double precision inside: differences of large world coordinates lose millimetres in float32 over minutes.
+    joints = joints.double()
+    heading = root_heading(joints)
     yaw = -heading  # the root rotation (world -> facing frame) is a turn by -heading about y
     root = joints[..., 0, :]
     turn = torch.remainder(yaw[..., 1:] - yaw[..., :-1] + torch.pi, 2 * torch.pi) - torch.pi
@@ -129,29 +140,33 @@ def joints_to_features(positions: Array) -> Array:
     velocity = rotate_y(joints[..., 1:, :, :] - joints[..., :-1, :, :], yaw[..., :-1, None])
     step = ((joints[..., 1:, :, :] - joints[..., :-1, :, :]) ** 2).sum(-1)
     contacts = (step[..., list(LEFT_FOOT_JOINTS) + list(RIGHT_FOOT_JOINTS)] < FOOT_VELOCITY_THRESHOLD).float()
-    rotations = local_rotations_6d(joints, heading)
+    rotations = chain_rotations(joints[..., :-1, :, :], heading[..., :-1])
+    # 6D: the first two columns of each rotation matrix, as HumanML3D's quaternion_to_cont6d.
+    rotations_6d = torch.cat([rotations[..., 0], rotations[..., 1]], dim=-1)
     features = torch.cat([
         (turn / 2)[..., None], root_velocity[..., [0, 2]], root[..., :-1, 1:2],
-        local[..., :-1, 1:, :].flatten(-2), rotations[..., :-1, :, :].flatten(-2), velocity.flatten(-2), contacts,
+        local[..., :-1, 1:, :].flatten(-2), rotations_6d.flatten(-2), velocity.flatten(-2), contacts,
     ], dim=-1)
-    return _like(features, was_numpy)
+    return like_input(features.float(), was_numpy)
 
 
 def features_to_joints(features: Array) -> Array:
     """Joint positions [..., T, 22, 3] from features [..., T, 263] (MDM's recover_from_ric: starts at the origin facing +z)."""
-    data, was_numpy = _as_tensor(features)
+    data, was_numpy = to_tensor(features)
     if data.shape[-1] != FEATURE_DIM or data.ndim < 2:
         raise ValueError(f"features must be shaped [..., T, {FEATURE_DIM}], got {tuple(data.shape)}")
+    # Double precision inside: the root path is a running sum over every frame.
+    data = data.double()
     # Twice the cumulative half-angle velocity: the yaw of each frame, 0 at the first.
     yaw = 2 * torch.cat([torch.zeros_like(data[..., :1, 0]), torch.cumsum(data[..., :-1, 0], dim=-1)], dim=-1)
-    step = torch.zeros(*data.shape[:-1], 3, dtype=data.dtype)
+    step = torch.zeros(*data.shape[:-1], 3, dtype=data.dtype, device=data.device)
     step[..., 1:, 0], step[..., 1:, 2] = data[..., :-1, 1], data[..., :-1, 2]
     root = torch.cumsum(rotate_y(step, -yaw), dim=-2)
     root[..., 1] = data[..., 3]
     local = data[..., 4:67].reshape(*data.shape[:-1], NUM_JOINTS - 1, 3)
     world = rotate_y(local, -yaw[..., None])
     world = world + torch.stack([root[..., 0], torch.zeros_like(root[..., 0]), root[..., 2]], dim=-1)[..., None, :]
-    return _like(torch.cat([root[..., None, :], world], dim=-2), was_numpy)
+    return like_input(torch.cat([root[..., None, :], world], dim=-2).float(), was_numpy)
 
 
 class Normalizer:
@@ -177,7 +192,10 @@ class Normalizer:
         """Write mean and std to a safetensors file."""
         from safetensors.torch import save_file
 
-        save_file({"mean": self.mean.contiguous(), "std": self.std.contiguous()}, str(path))
+        path = Path(path)
+        temporary = path.with_name(path.name + ".tmp")
+        save_file({"mean": self.mean.contiguous(), "std": self.std.contiguous()}, str(temporary))
+        os.replace(temporary, path)
 
     @classmethod
     def load(cls, path: str | Path) -> Normalizer:
