@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import os
 
 import click
+
+# transformers warns on import about optional image backends (torchvision) that no command here uses;
+# users should see our progress and results, not that. Real errors still show.
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 # Each command lives in its own module under syncmotion/commands and is imported only when used,
 # so `syncmotion --help` stays fast and a missing optional extra breaks only its own command.
