@@ -1,0 +1,66 @@
+"""BVH export: bvhio reads the file back to the same joint positions."""
+
+from __future__ import annotations
+
+import bvhio
+import numpy as np
+import pytest
+
+from syncmotion.corpus import generate_clip, sample_clip
+from syncmotion.motion.bvh import save_bvh
+from syncmotion.motion.skeleton import JOINT_NAMES
+from syncmotion.motion.types import Motion
+
+
+def _world_positions(path) -> tuple[np.ndarray, bvhio.BvhContainer]:
+    """World joint positions [T, 22, 3] (in JOINT_NAMES order) computed by bvhio from the file."""
+    container = bvhio.readAsBvh(str(path))
+    root = bvhio.readAsHierarchy(str(path))
+    joints = {joint.Name: joint for joint, _, _ in root.layout()}
+    positions = np.zeros((container.FrameCount, len(joints), 3))
+    for frame in range(container.FrameCount):
+        root.loadPose(frame)
+        for index, name in enumerate(JOINT_NAMES):
+            positions[frame, index] = tuple(joints[name].PositionWorld)
+    return positions, container
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_bvh_reads_back_to_the_same_joints(tmp_path, seed):
+    clip = sample_clip(np.random.default_rng(seed))
+    path = save_bvh(Motion(positions=clip.positions, fps=20.0), tmp_path / "motion.bvh")
+    positions, container = _world_positions(path)
+    assert container.FrameCount == len(clip.positions)
+    assert container.FrameTime == pytest.approx(0.05)
+    names = [joint.Name for joint, _, _ in container.Root.layout()]
+    assert names[0] == "pelvis" and len(names) == 22 and set(names) == set(JOINT_NAMES)
+    np.testing.assert_allclose(positions, clip.positions, atol=1e-3, err_msg=clip.action)
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_rest_pose_is_a_t_pose(tmp_path):
+    clip = generate_clip("walk", None, np.random.default_rng(4))
+    path = save_bvh(Motion(positions=clip.positions), tmp_path / "walk.bvh")
+    offsets = {joint.Name: np.array(tuple(joint.Offset)) for joint, _, _ in bvhio.readAsBvh(str(path)).Root.layout()}
+    for name, axis, sign in [("left_elbow", 0, 1), ("right_elbow", 0, -1), ("left_wrist", 0, 1), ("left_knee", 1, -1),
+                             ("right_ankle", 1, -1), ("spine2", 1, 1), ("head", 1, 1), ("left_foot", 2, 1)]:
+        direction = offsets[name] / np.linalg.norm(offsets[name])
+        assert direction[axis] == pytest.approx(sign, abs=1e-6), name
+
+
+def test_frame_time_follows_fps(tmp_path):
+    clip = sample_clip(np.random.default_rng(5))
+    path = save_bvh(Motion(positions=clip.positions[:10], fps=30.0), tmp_path / "m.bvh")
+    assert bvhio.readAsBvh(str(path)).FrameTime == pytest.approx(1 / 30)
+
+
+def test_bad_motion_is_refused_without_writing(tmp_path):
+    with pytest.raises(ValueError, match=r"\[T, 22, 3\]"):
+        save_bvh(Motion(positions=np.zeros((4, 21, 3), dtype=np.float32)), tmp_path / "bad.bvh")
+    with pytest.raises(ValueError, match="fps"):
+        save_bvh(Motion(positions=np.zeros((4, 22, 3), dtype=np.float32), fps=0.0), tmp_path / "bad.bvh")
+    broken = sample_clip(np.random.default_rng(6)).positions.copy()
+    broken[3, 5, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        save_bvh(Motion(positions=broken), tmp_path / "bad.bvh")
+    assert not any(tmp_path.iterdir())
