@@ -1,0 +1,120 @@
+"""Long-motion metrics: action accuracy, FID and diversity in evaluator features, foot skating, jerk at transitions.
+
+Jerk follows FlowMDM (Barquero et al., CVPR 2024; utils/metrics.py and data_loaders/humanml/utils/metrics.py of
+BarqueroGerman/FlowMDM): the per-frame jerk is the largest, over the 22 joints, L1 norm (over x, y, z) of the third
+finite difference of joint positions, in metres per frame³ at 20 fps as FlowMDM reports it (×8000 for m/s³).
+Around every transition a window of `TRANSITION_FRAMES` = 60 frames (30 before the boundary, 30 after, FlowMDM's
+HumanML3D setting) gives a jerk curve of 57 values; the curves are averaged over all transitions. Peak Jerk is the
+largest value of that mean curve; Area Under Jerk is the sum over it of |mean curve − reference|, where the reference
+is the mean per-frame jerk of real motion (FlowMDM uses 0.033 for HumanML3D's ground truth; we use the corpus's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import linalg
+
+from syncmotion.motion.skeleton import LEFT_FOOT_JOINTS, RIGHT_FOOT_JOINTS
+
+TRANSITION_FRAMES = 60
+# Foot skating: a foot joint below this height (m) at two consecutive frames moving faster than this
+# horizontally (m/s) skates; 0.5 m/s is 2.5 cm per frame at 20 fps (the 5 cm / 2.5 cm rule used by GMD).
+SKATE_HEIGHT = 0.05
+SKATE_SPEED = 0.5
+FOOT_JOINTS = (*LEFT_FOOT_JOINTS, *RIGHT_FOOT_JOINTS)
+
+
+def top_k_accuracy(logits: np.ndarray, labels: Sequence[int], k: int = 1) -> float:
+    """Fraction of rows of logits [N, C] whose label is among the k largest entries."""
+    logits, labels = np.asarray(logits), np.asarray(labels)
+    if logits.ndim != 2 or len(labels) != len(logits) or len(labels) == 0:
+        raise ValueError(f"need logits [N, C] and N labels (N > 0), got {logits.shape} and {labels.shape}")
+    top = np.argsort(-logits, axis=1, kind="stable")[:, :k]
+    return float((top == labels[:, None]).any(axis=1).mean())
+
+
+def cut_segments(positions: np.ndarray, ranges: Sequence[tuple[int, int]]) -> list[np.ndarray]:
+    """The frames [start, end) of each range from positions [T, 22, 3]."""
+    for start, end in ranges:
+        if not 0 <= start < end <= len(positions):
+            raise ValueError(f"segment [{start}, {end}) is outside the motion's {len(positions)} frames")
+    return [positions[start:end] for start, end in ranges]
+
+
+def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
+    """FID between two feature sets [N, D]: |mu_a - mu_b|² + Tr(C_a + C_b - 2 (C_a C_b)^½)."""
+    if len(features_a) < 2 or len(features_b) < 2:
+        raise ValueError("FID needs at least two feature vectors on each side")
+    mu_a, mu_b = features_a.mean(0), features_b.mean(0)
+    cov_a, cov_b = np.atleast_2d(np.cov(features_a, rowvar=False)), np.atleast_2d(np.cov(features_b, rowvar=False))
+    root, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
+    if not np.isfinite(root).all():
+        # A near-singular product (few samples): regularize both covariances slightly.
+        offset = np.eye(len(cov_a)) * 1e-6
+        root = linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
+    root = np.real(root)
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(root))
+
+
+def diversity(features: np.ndarray, pairs: int | None = 300, rng: np.random.Generator | None = None) -> float:
+    """Mean Euclidean distance between `pairs` random pairs of distinct rows (all pairs when `pairs` is None)."""
+    count = len(features)
+    if count < 2:
+        raise ValueError("diversity needs at least two feature vectors")
+    if pairs is None:
+        first, second = np.triu_indices(count, k=1)
+    else:
+        rng = rng if rng is not None else np.random.default_rng(0)
+        first = rng.integers(0, count, pairs)
+        second = (first + rng.integers(1, count, pairs)) % count
+    return float(np.linalg.norm(features[first] - features[second], axis=1).mean())
+
+
+def foot_skating_ratio(positions: np.ndarray, fps: float = 20.0, height: float = SKATE_HEIGHT,
+                       speed: float = SKATE_SPEED) -> float:
+    """Fraction of frame steps in which some foot joint stays below `height` m yet slides faster than `speed` m/s."""
+    if len(positions) < 2:
+        raise ValueError("foot skating needs at least two frames")
+    feet = positions[:, FOOT_JOINTS, :]
+    low = (feet[1:, :, 1] < height) & (feet[:-1, :, 1] < height)
+    slide = np.linalg.norm(feet[1:, :, [0, 2]] - feet[:-1, :, [0, 2]], axis=-1) * fps
+    return float((low & (slide > speed)).any(axis=1).mean())
+
+
+def jerk_curve(positions: np.ndarray) -> np.ndarray:
+    """FlowMDM's per-frame jerk [T-3]: max over joints of the L1 norm of the third difference of positions [T, J, 3]."""
+    if len(positions) < 4:
+        raise ValueError("jerk needs at least four frames")
+    third = np.diff(positions, n=3, axis=0)
+    return np.abs(third).sum(-1).max(-1)
+
+
+def transition_windows(positions: np.ndarray, boundaries: Sequence[int],
+                       length: int = TRANSITION_FRAMES) -> list[np.ndarray]:
+    """The `length` frames centred on each boundary frame (length//2 before it); boundaries too near an end are skipped."""
+    before = length // 2
+    return [positions[b - before:b - before + length] for b in boundaries if b - before >= 0 and b - before + length <= len(positions)]
+
+
+def mean_transition_jerk(windows: Sequence[np.ndarray]) -> np.ndarray:
+    """The jerk curve averaged over equal-length transition windows [L, J, 3]."""
+    if not windows:
+        raise ValueError("no transition windows to measure (motions too short for the transition length?)")
+    return np.mean([jerk_curve(w) for w in windows], axis=0)
+
+
+def peak_jerk(mean_curve: np.ndarray) -> float:
+    """FlowMDM's Peak Jerk: the largest value of the mean transition jerk curve."""
+    return float(np.max(mean_curve))
+
+
+def area_under_jerk(mean_curve: np.ndarray, reference: float) -> float:
+    """FlowMDM's Area Under Jerk: sum over the mean transition curve of its distance to the real-motion jerk."""
+    return float(np.abs(np.asarray(mean_curve) - reference).sum())
+
+
+def mean_jerk(motions: Sequence[np.ndarray]) -> float:
+    """Mean per-frame jerk over all frames of real motions: the reference of Area Under Jerk."""
+    return float(np.concatenate([jerk_curve(m) for m in motions]).mean())

@@ -1,0 +1,118 @@
+"""Train the motion evaluator (action classifier + feature space) on a procedural corpus draw, on CPU."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from syncmotion.corpus import ACTIONS, sample_clip
+from syncmotion.eval.evaluator import Evaluator, MotionEncoder, motion_inputs, pad_batch
+
+# The embedded model trains on corpus seed 0; the evaluator must see other draws.
+MODEL_CORPUS_SEED = 0
+MIN_CROP = 40
+JITTER_METRES = 0.005
+
+
+def _views(positions: np.ndarray, rng: np.random.Generator, crops: int) -> list[np.ndarray]:
+    """The whole clip plus random crops (some with positional jitter): segments of long motions are cut anywhere."""
+    views = [positions]
+    for _ in range(crops):
+        length = int(rng.integers(min(MIN_CROP, len(positions)), len(positions) + 1))
+        start = int(rng.integers(0, len(positions) - length + 1))
+        view = positions[start:start + length]
+        if rng.random() < 0.5:
+            view = view + rng.normal(0.0, JITTER_METRES, view.shape).astype(np.float32)
+        views.append(view)
+    return views
+
+
+def _draw(seed: int, num: int, crops: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """Evaluator inputs and action labels of `num` corpus clips drawn with `seed` (clip i from rng [seed, i])."""
+    names = sorted(ACTIONS)
+    inputs, labels = [], []
+    augment = np.random.default_rng([seed, 10**9])
+    for i in tqdm(range(num), desc=f"corpus seed {seed}", unit="clip", leave=False):
+        clip = sample_clip(np.random.default_rng([seed, i]))
+        for view in _views(clip.positions, augment, crops):
+            inputs.append(motion_inputs(view))
+            labels.append(names.index(clip.action))
+    return inputs, np.array(labels)
+
+
+def _accuracy(evaluator: Evaluator, inputs: list[np.ndarray], labels: np.ndarray) -> float:
+    with torch.no_grad():
+        correct = 0
+        for start in range(0, len(inputs), 256):
+            batch, lengths = pad_batch([(x - evaluator.mean.numpy()) / evaluator.std.numpy() for x in inputs[start:start + 256]])
+            correct += int((evaluator.network(batch, lengths)[1].argmax(-1).numpy() == labels[start:start + 256]).sum())
+    return correct / len(inputs)
+
+
+@click.command()
+@click.option("--seed", type=int, default=1000, show_default=True, help="Corpus seed of the training draw (not 0: the model's).")
+@click.option("--num", type=click.IntRange(min=27), default=6000, show_default=True, help="Training clips.")
+@click.option("--test-num", type=click.IntRange(min=27), default=1000, show_default=True, help="Held-out clips (corpus seed + 1).")
+@click.option("--crops", type=click.IntRange(min=0), default=2, show_default=True, help="Random crops per training clip.")
+@click.option("--minutes", type=click.FloatRange(min=0.1), default=6.0, show_default=True, help="Training time budget.")
+@click.option("--batch", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--lr", type=float, default=2e-3, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch CPU threads (the CPU is shared).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output .safetensors (config .json beside it).")
+def main(seed: int, num: int, test_num: int, crops: int, minutes: float, batch: int, lr: float, threads: int, out: Path) -> None:
+    """Train the evaluator on corpus draw SEED and report its accuracy on draw SEED+1."""
+    if seed in (MODEL_CORPUS_SEED, MODEL_CORPUS_SEED - 1):
+        raise click.UsageError(f"--seed {seed} overlaps the embedded model's training draw (seed {MODEL_CORPUS_SEED}); use e.g. 1000")
+    if out.suffix != ".safetensors":
+        raise click.UsageError(f"--out must end in .safetensors, got {out}")
+    if not out.parent.is_dir():
+        raise click.UsageError(f"output folder {out.parent} does not exist; create it first")
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    started = time.perf_counter()
+    train_inputs, train_labels = _draw(seed, num, crops)
+    test_inputs, test_labels = _draw(seed + 1, test_num, 0)
+    stacked = np.concatenate(train_inputs)
+    mean, std = torch.from_numpy(stacked.mean(0)), torch.from_numpy(np.maximum(stacked.std(0), 1e-3))
+    click.echo(f"data: {len(train_inputs)} training views, {len(test_inputs)} held-out clips ({time.perf_counter() - started:.0f} s)")
+    names = sorted(ACTIONS)
+    network = MotionEncoder(num_classes=len(names))
+    evaluator = Evaluator(network, mean, std, names)
+    standardized = [(x - mean.numpy()) / std.numpy() for x in train_inputs]
+    optimizer = torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=1e-4)
+    rng = np.random.default_rng(seed)
+    budget, train_start, step = minutes * 60, time.perf_counter(), 0
+    network.train()
+    with tqdm(total=int(budget), desc="train", unit="s") as bar:
+        while (elapsed := time.perf_counter() - train_start) < budget:
+            for group in optimizer.param_groups:
+                group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * elapsed / budget))
+            picks = rng.integers(0, len(standardized), batch)
+            inputs, lengths = pad_batch([standardized[i] for i in picks])
+            loss = torch.nn.functional.cross_entropy(network(inputs, lengths)[1], torch.from_numpy(train_labels[picks]),
+                                                     label_smoothing=0.05)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            step += 1
+            bar.n = int(min(elapsed, budget))
+            bar.set_postfix(step=step, loss=f"{loss.item():.3f}", refresh=False)
+            bar.refresh() if step % 20 == 0 else None
+    network.eval()
+    accuracy = _accuracy(evaluator, test_inputs, test_labels)
+    evaluator.info = {"corpus_seed": seed, "train_clips": num, "crops": crops, "steps": step, "minutes": minutes,
+                      "heldout_seed": seed + 1, "heldout_clips": test_num, "heldout_top1": round(accuracy, 4)}
+    evaluator.save(out)
+    params = sum(p.numel() for p in network.parameters())
+    click.echo(f"{step} steps, {params} parameters; held-out top-1 accuracy {accuracy:.3f} on {test_num} clips "
+               f"(corpus seed {seed + 1}) -> {out} ({out.stat().st_size / 1e6:.2f} MB)")
+
+
+if __name__ == "__main__":
+    main()
