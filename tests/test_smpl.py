@@ -1,0 +1,97 @@
+"""SMPL export through smplx, with a tiny synthetic SMPL model written by the test."""
+
+from __future__ import annotations
+
+import pickle
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from syncmotion.corpus import sample_clip
+from syncmotion.motion.ik import joint_rotations
+from syncmotion.motion.skeleton import PARENTS, forward_kinematics
+from syncmotion.motion.smpl import fit_smpl, load_smpl, save_smpl, smpl_joints
+from syncmotion.motion.types import Motion
+
+SMPL_PARENTS = list(PARENTS) + [20, 21]
+CORNERS = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], dtype=np.float32) * 0.01
+
+
+def tiny_smpl_fields(rest_joints: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
+    """An SMPL-format model: four vertices around each of the 24 rest joints, regressed back to the joint."""
+    rng = np.random.default_rng(seed)
+    vertices = (rest_joints[:, None, :] + CORNERS).reshape(-1, 3)
+    regressor = np.kron(np.eye(24), np.full((1, 4), 0.25))
+    weights = np.kron(np.eye(24), np.ones((4, 1)))
+    kintree = np.array([[4294967295] + SMPL_PARENTS[1:], list(range(24))], dtype=np.int64)
+    return {
+        "v_template": vertices, "shapedirs": rng.normal(0, 0.01, (96, 3, 10)), "posedirs": np.zeros((96, 3, 207)),
+        "J_regressor": regressor, "weights": weights, "kintree_table": kintree,
+        "f": rng.integers(0, 96, (40, 3)).astype(np.int64),
+    }
+
+
+def t_pose_joints(positions: np.ndarray) -> np.ndarray:
+    """The motion's own T-pose (22 joints) plus SMPL's two hand joints beyond the wrists: [24, 3]."""
+    _, _, offsets = joint_rotations(positions)
+    rest = offsets.mean(axis=0)
+    joints = forward_kinematics(torch.eye(3).expand(22, 3, 3), torch.tensor([0.0, 0.9, 0.0]), torch.from_numpy(rest)).numpy()
+    return np.concatenate([joints, joints[20:22] + [[0.08, 0, 0], [-0.08, 0, 0]]]).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return sample_clip(np.random.default_rng(21))
+
+
+def _error(params: dict[str, np.ndarray], model_path, positions: np.ndarray) -> float:
+    model = load_smpl(model_path)
+    joints = smpl_joints(model, {name: torch.from_numpy(value) for name, value in params.items()})
+    return float(np.linalg.norm(joints[:, :22].detach().numpy() - positions, axis=-1).mean())
+
+
+def test_ik_start_on_a_matching_skeleton_is_close(tmp_path, clip):
+    path = tmp_path / "SMPL_NEUTRAL.npz"
+    np.savez(path, **tiny_smpl_fields(t_pose_joints(clip.positions)))
+    params = fit_smpl(Motion(positions=clip.positions), path, steps=0)
+    frames = len(clip.positions)
+    assert params["global_orient"].shape == (frames, 3) and params["body_pose"].shape == (frames, 69)
+    assert params["transl"].shape == (frames, 3) and params["betas"].shape == (10,)
+    assert _error(params, path, clip.positions) < 0.005
+
+
+def test_optimizer_steps_fit_a_different_body(tmp_path, clip):
+    rest = t_pose_joints(clip.positions)
+    rest = rest * 1.08 + np.random.default_rng(1).normal(0, 0.01, rest.shape).astype(np.float32)
+    path = tmp_path / "model.npz"
+    np.savez(path, **tiny_smpl_fields(rest))
+    positions = clip.positions[:40]
+    start = _error(fit_smpl(Motion(positions=positions), path, steps=0), path, positions)
+    refined = _error(fit_smpl(Motion(positions=positions), path, steps=40), path, positions)
+    assert refined < 0.8 * start and refined < 0.03, (start, refined)
+
+
+def test_save_smpl_from_a_pickled_model_folder(tmp_path, clip):
+    with open(tmp_path / "SMPL_NEUTRAL.pkl", "wb") as file:
+        pickle.dump(tiny_smpl_fields(t_pose_joints(clip.positions)), file)
+    out = save_smpl(Motion(positions=clip.positions[:20], fps=20.0), tmp_path, tmp_path / "motion_smpl.npz", steps=2)
+    with np.load(out) as saved:
+        assert {"global_orient", "body_pose", "transl", "betas", "fps", "gender"} <= set(saved.files)
+        assert saved["body_pose"].shape == (20, 69) and float(saved["fps"]) == 20.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["SMPL_NEUTRAL.pkl", "motion_smpl.npz"]
+
+
+def test_missing_model_and_missing_smplx_are_named(tmp_path, clip, monkeypatch):
+    motion = Motion(positions=clip.positions[:5])
+    with pytest.raises(FileNotFoundError, match="nowhere.pkl"):
+        fit_smpl(motion, tmp_path / "nowhere.pkl")
+    with pytest.raises(FileNotFoundError, match="SMPL_NEUTRAL.npz"):
+        fit_smpl(motion, tmp_path)
+    np.savez(tmp_path / "broken.npz", v_template=np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="lacks"):
+        fit_smpl(motion, tmp_path / "broken.npz")
+    monkeypatch.setitem(sys.modules, "smplx", None)
+    with pytest.raises(ImportError, match=r"pip install syncmotion\[smpl\]"):
+        fit_smpl(motion, tmp_path / "broken.npz")
