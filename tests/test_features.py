@@ -51,15 +51,15 @@ def test_features_other_than_rotations_do_not_depend_on_where_the_motion_happens
     np.testing.assert_allclose(joints_to_features(moved)[:, keep], joints_to_features(joints)[:, keep], atol=1e-4)
 
 
-def test_root_heading_is_humanml3d_smoothed_facing(clips):
+def test_root_heading_is_humanml3d_smoothed_ik_facing(clips):
+    """HumanML3D's inverse_kinematics_np: hips left-minus-right plus shoulders right-minus-left, smoothed (sigma 20)."""
     joints = clips[3].positions
-    across = joints[:, 2] - joints[:, 1] + joints[:, 17] - joints[:, 16]
+    across = joints[:, 1] - joints[:, 2] + joints[:, 17] - joints[:, 16]
     across /= np.linalg.norm(across, axis=-1, keepdims=True)
     forward = gaussian_filter1d(np.cross([0.0, 1.0, 0.0], across), 20, axis=0, mode="nearest")
-    expected = np.arctan2(forward[:, 0], forward[:, 2])
     heading = root_heading(torch.from_numpy(joints)).numpy()
-    shift = float(facing_angle(torch.from_numpy(joints[:1]))[0]) - expected[0]
-    np.testing.assert_allclose(heading, expected + shift, atol=1e-4)
+    np.testing.assert_allclose(heading[1:], np.arctan2(forward[1:, 0], forward[1:, 2]), atol=1e-4)
+    assert heading[0] == pytest.approx(float(facing_angle(torch.from_numpy(joints[:1]))[0]), abs=1e-6)
     turn = joints_to_features(joints)[:, 0]
     np.testing.assert_allclose(turn, np.diff(heading) / -2, atol=1e-5)
 

@@ -5,12 +5,14 @@ per-frame yaw change), root linear velocity in x/z in the facing frame (2), root
 1..21 relative to the root in the facing frame (63), 6D local rotations of joints 1..21 (126), joint
 velocities in the facing frame (66), left/right foot contacts (4). T frames of joints give T-1 feature frames.
 
-As HumanML3D's motion_representation, the facing frame follows the hips-and-shoulders heading smoothed over
-time (Gaussian, sigma 20 frames, edges held), and the rotations are its inverse kinematics per limb chain in
-the world frame. One deliberate difference: the smoothed heading is shifted to agree with the raw heading at
-frame 0, so joints recovered from the features start exactly where the input starts (HumanML3D's own
-recovered joints carry that small initial turn); for canonical input the features differ from HumanML3D's by
-that constant turn only.
+The root's facing frame follows the released HumanML3D data (checked against its sample 012314, whose
+heading these reproduce to 0.015 rad): from frame 1 on it is the facing of HumanML3D's inverse_kinematics_np,
+which takes the hip pair left-minus-right but the shoulder pair right-minus-left (so it follows the shoulders'
+heading against the hips', not the plain body facing), smoothed over time with a Gaussian of sigma 20 frames
+(edges held); frame 0 keeps the body's own facing (identity for canonical clips: HumanML3D resets the first
+root rotation). The 6D rotations are HumanML3D's inverse kinematics per limb chain in the world frame relative
+to that root rotation. `canonicalize` and `facing_angle` use the plain facing (both pairs right-minus-left), as
+HumanML3D's canonicalization does.
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ RIGHT_HIP, LEFT_HIP, RIGHT_SHOULDER, LEFT_SHOULDER = 2, 1, 17, 16
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
 
 
-def _forward(positions: torch.Tensor) -> torch.Tensor:
-    """Unnormalized horizontal facing directions [..., T, 2] (x, z): up x (hips + shoulders, right to left)."""
-    across = (positions[..., RIGHT_HIP, :] - positions[..., LEFT_HIP, :]
+def _forward(positions: torch.Tensor, hips: tuple[int, int] = (RIGHT_HIP, LEFT_HIP)) -> torch.Tensor:
+    """Unnormalized horizontal facing directions [..., T, 2] (x, z): up × (hips + shoulders, right to left)."""
+    first, second = hips
+    across = (positions[..., first, :] - positions[..., second, :]
               + positions[..., RIGHT_SHOULDER, :] - positions[..., LEFT_SHOULDER, :])
     across = torch.nn.functional.normalize(across, dim=-1)
     return torch.stack([across[..., 2], -across[..., 0]], dim=-1)
@@ -65,10 +68,10 @@ def _smooth_over_time(signal: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def root_heading(positions: torch.Tensor) -> torch.Tensor:
-    """Heading [..., T] of the root's facing frame: smoothed as HumanML3D, equal to the raw heading at frame 0."""
-    forward = _smooth_over_time(_forward(positions), HEADING_SMOOTHING_SIGMA)
+    """Heading [..., T] of the root's facing frame, as in the released HumanML3D data (see the module docstring)."""
+    forward = _smooth_over_time(_forward(positions, hips=(LEFT_HIP, RIGHT_HIP)), HEADING_SMOOTHING_SIGMA)
     smooth = torch.atan2(forward[..., 0], forward[..., 1])
-    return smooth - smooth[..., :1] + facing_angle(positions[..., :1, :, :])
+    return torch.cat([facing_angle(positions[..., :1, :, :]), smooth[..., 1:]], dim=-1)
 
 
 def rotate_y(vectors: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
