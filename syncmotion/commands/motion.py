@@ -57,7 +57,7 @@ def _load_backend(model: Path | None, meta: Path | None, clip: Path | None, devi
         raise click.ClickException(str(error)) from None
 
 
-def _export(motions, out: Path, formats: set[str]) -> list[Path]:
+def _export(motions, out: Path, formats: set[str], smpl: Path | None) -> list[Path]:
     """Write every requested format of every sample into `out`; returns the paths written."""
     from syncmotion.motion.io import save_json, save_results_npy
 
@@ -75,6 +75,10 @@ def _export(motions, out: Path, formats: set[str]) -> list[Path]:
 
             save_bvh(motion, stem.with_suffix(".bvh"))
             written.append(stem.with_suffix(".bvh"))
+        if smpl is not None:
+            from syncmotion.motion.smpl import save_smpl
+
+            written.append(save_smpl(motion, smpl, stem.with_name(stem.name + "_smpl.npz")))
         if "png" in formats:
             from syncmotion.render import render_filmstrip
 
@@ -111,10 +115,12 @@ def _export(motions, out: Path, formats: set[str]) -> list[Path]:
 @click.option("--stitch", type=click.Choice(["paste", "crossfade", "mean"]), default="paste", show_default=True,
               help="How overlapping windows become one motion.")
 @click.option("--formats", default=DEFAULT_FORMATS, show_default=True, help=f"What to write, from {','.join(FORMATS)}.")
+@click.option("--smpl", type=click.Path(exists=True, path_type=Path), default=None,
+              help="SMPL body model file or folder (pip install syncmotion[smpl]): also write SMPL parameters (*_smpl.npz).")
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cpu or cuda.")
 def motion(script: Path | None, text: str | None, seconds: str, model: Path | None, meta: Path | None, clip: Path | None,
            out: Path | None, strategy: str, inv_lambda: float, steps: int | None, overlap: int, seed: int | None,
-           guidance: float, num_samples: int, stitch: str, formats: str, device: str) -> None:
+           guidance: float, num_samples: int, stitch: str, formats: str, smpl: Path | None, device: str) -> None:
     """Generate one long motion from SCRIPT (lines `TEXT | 6s`) or from --text, and write it to --out."""
     from syncmotion.motion.generate import generate_motion
     from syncmotion.motion.script import ScriptError, parse_script
@@ -147,7 +153,10 @@ def motion(script: Path | None, text: str | None, seconds: str, model: Path | No
         raise click.ClickException(str(error)) from None
     generated = time.perf_counter() - started
     out.mkdir(parents=True, exist_ok=True)
-    written = _export(motions, out, wanted)
+    try:
+        written = _export(motions, out, wanted, smpl)
+    except (ImportError, FileNotFoundError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
     click.echo(f"generated in {generated:.1f} s, exported in {time.perf_counter() - started - generated:.1f} s")
     for path in written:
         click.echo(f"  {path}")
