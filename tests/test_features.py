@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import save_file
 from scipy.ndimage import gaussian_filter1d
 
 from syncmotion.corpus import generate_clip, sample_clip
@@ -134,5 +135,8 @@ def test_normalizer_round_trip_and_files(tmp_path):
         Normalizer.load(tmp_path)
     np.save(tmp_path / "Std.npy", std.numpy())
     torch.testing.assert_close(Normalizer.load(tmp_path).mean, mean)
+    save_file({"mean": mean}, str(tmp_path / "half.safetensors"))
+    with pytest.raises(ValueError, match="no std"):
+        Normalizer.load(tmp_path / "half.safetensors")
     with pytest.raises(ValueError, match="positive std"):
         Normalizer(mean, torch.zeros(FEATURE_DIM))

@@ -92,6 +92,10 @@ def test_missing_model_and_missing_smplx_are_named(tmp_path, clip, monkeypatch):
     np.savez(tmp_path / "broken.npz", v_template=np.zeros((3, 3)))
     with pytest.raises(ValueError, match="lacks"):
         fit_smpl(motion, tmp_path / "broken.npz")
+    broken = clip.positions[:5].copy()
+    broken[2, 3, 0] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        fit_smpl(Motion(positions=broken), tmp_path / "broken.npz")
     monkeypatch.setitem(sys.modules, "smplx", None)
     with pytest.raises(ImportError, match=r"pip install syncmotion\[smpl\]"):
         fit_smpl(motion, tmp_path / "broken.npz")

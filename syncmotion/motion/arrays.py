@@ -28,3 +28,9 @@ def check_joints(positions: torch.Tensor, minimum_frames: int) -> None:
         raise ValueError(f"joint positions must be shaped [..., T, 22, 3], got {tuple(positions.shape)}")
     if positions.shape[-3] < minimum_frames:
         raise ValueError(f"need at least {minimum_frames} frames of joint positions, got {positions.shape[-3]}")
+
+
+def check_finite(positions: torch.Tensor, purpose: str) -> None:
+    """Raise a ValueError naming `purpose` when `positions` holds NaN or infinite values."""
+    if not bool(torch.isfinite(positions).all()):
+        raise ValueError(f"{purpose} needs finite joint positions; this motion has NaN or infinite values")

@@ -13,10 +13,9 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 from scipy.spatial.transform import Rotation
 
-from .arrays import to_tensor
+from .arrays import check_finite, to_tensor
 from .ik import BRANCH_FRAMES, CHILDREN, joint_rotations
 from .skeleton import JOINT_NAMES, NUM_JOINTS
 from .types import Motion
@@ -74,8 +73,7 @@ def bvh_text(motion: Motion) -> str:
     positions, _ = to_tensor(motion.positions)
     if positions.ndim != 3 or positions.shape[1:] != (NUM_JOINTS, 3):
         raise ValueError(f"BVH export needs positions shaped [T, 22, 3], got {tuple(positions.shape)}")
-    if not bool(torch.isfinite(positions).all()):
-        raise ValueError("BVH export needs finite joint positions; this motion has NaN or infinite values")
+    check_finite(positions, "BVH export")
     if not motion.fps > 0:
         raise ValueError(f"BVH export needs a positive frame rate, got fps={motion.fps}")
     rotations, root, offsets = (part.double().numpy() for part in joint_rotations(positions))

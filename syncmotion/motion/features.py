@@ -214,4 +214,7 @@ class Normalizer:
         from safetensors.torch import load_file
 
         tensors = load_file(str(path))
+        missing = [name for name in ("mean", "std") if name not in tensors]
+        if missing:
+            raise ValueError(f"{path} holds no {' or '.join(missing)} tensor; a normalizer file has 'mean' and 'std'")
         return cls(tensors["mean"], tensors["std"])

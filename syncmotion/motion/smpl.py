@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from scipy.spatial.transform import Rotation
 
-from .arrays import check_joints, to_tensor
+from .arrays import check_finite, check_joints, to_tensor
 from .ik import solve_rotations
 from .skeleton import NUM_JOINTS, PARENTS
 from .types import Motion
@@ -102,6 +102,7 @@ def fit_smpl(motion: Motion, model_path: str | Path, gender: str = "neutral", st
     check_joints(positions, 1)
     if positions.ndim != 3:
         raise ValueError(f"SMPL export needs one motion shaped [T, 22, 3], got {tuple(positions.shape)}")
+    check_finite(positions, "SMPL export")
     if steps < 0:
         raise ValueError(f"steps must be 0 or more, got {steps}")
     model = load_smpl(model_path, gender)
