@@ -5,8 +5,9 @@ per-frame yaw change), root linear velocity in x/z in the facing frame (2), root
 1..21 relative to the root in the facing frame (63), 6D local rotations of joints 1..21 (126), joint
 velocities in the facing frame (66), left/right foot contacts (4). T frames of joints give T-1 feature frames.
 
-The root's facing frame follows the released HumanML3D data (checked against its sample 012314, whose
-heading these reproduce to 0.015 rad): from frame 1 on it is the facing of HumanML3D's inverse_kinematics_np,
+The conventions are those of the released HumanML3D data: on its sample 012314 (new_joints -> features) all 263
+numbers agree with its new_joint_vecs to 3e-5, except in the last 60 frames, where HumanML3D smoothed the heading
+over one more frame than it stores (tools/check_humanml3d.py). The root's facing frame: from frame 1 on it is the facing of HumanML3D's inverse_kinematics_np,
 which takes the hip pair left-minus-right but the shoulder pair right-minus-left (so it follows the shoulders'
 heading against the hips', not the plain body facing), smoothed over time with a Gaussian of sigma 20 frames
 (edges held); frame 0 keeps the body's own facing (identity for canonical clips: HumanML3D resets the first
