@@ -6,14 +6,14 @@ per-frame yaw change), root linear velocity in x/z in the facing frame (2), root
 velocities in the facing frame (66), left/right foot contacts (4). T frames of joints give T-1 feature frames.
 
 The conventions are those of the released HumanML3D data: on its sample 012314 (new_joints -> features) all 263
-numbers agree with its new_joint_vecs to 3e-5, except in the last 60 frames, where HumanML3D smoothed the heading
-over one more frame than it stores (tools/check_humanml3d.py). The root's facing frame: from frame 1 on it is the facing of HumanML3D's inverse_kinematics_np,
-which takes the hip pair left-minus-right but the shoulder pair right-minus-left (so it follows the shoulders'
-heading against the hips', not the plain body facing), smoothed over time with a Gaussian of sigma 20 frames
-(edges held); frame 0 keeps the body's own facing (identity for canonical clips: HumanML3D resets the first
-root rotation). The 6D rotations are HumanML3D's inverse kinematics per limb chain in the world frame relative
-to that root rotation. `canonicalize` and `facing_angle` use the plain facing (both pairs right-minus-left), as
-HumanML3D's canonicalization does.
+numbers agree with its new_joint_vecs to 3e-5, except in the last 60 frames, where HumanML3D smoothed the
+heading over one more frame than it stores (tools/check_humanml3d.py). The root's facing frame: from frame 1 on
+it is the facing of HumanML3D's inverse_kinematics_np, which takes the hip pair left-minus-right but the
+shoulder pair right-minus-left (so it follows the shoulders' heading against the hips', not the plain body
+facing), smoothed over time with a Gaussian of sigma 20 frames (edges held); frame 0 keeps the body's own facing
+(identity for canonical clips: HumanML3D resets the first root rotation). The 6D rotations are HumanML3D's
+inverse kinematics per limb chain in the world frame relative to that root rotation. `canonicalize` and
+`facing_angle` use the plain facing (both pairs right-minus-left), as HumanML3D's canonicalization does.
 """
 
 from __future__ import annotations
