@@ -58,9 +58,10 @@ class MotionEncoder(nn.Module):
         hidden = inputs.transpose(1, 2)
         for conv in self.convs:
             hidden = nn.functional.gelu(conv(hidden))
-            if conv.stride[0] > 1:
-                lengths = (lengths - 1) // conv.stride[0] + 1
-        mask = (torch.arange(hidden.shape[-1])[None, :] < lengths[:, None]).unsqueeze(1)
+            lengths = (lengths - 1) // conv.stride[0] + 1
+            # Zero the padding so a clip scores the same alone and in a batch of longer ones.
+            mask = (torch.arange(hidden.shape[-1])[None, :] < lengths[:, None]).unsqueeze(1)
+            hidden = hidden * mask
         mean = (hidden * mask).sum(-1) / lengths[:, None].clamp(min=1)
         peak = hidden.masked_fill(~mask, float("-inf")).amax(-1)
         features = self.project(torch.cat([mean, peak], dim=-1))

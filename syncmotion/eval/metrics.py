@@ -49,7 +49,7 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
         raise ValueError("FID needs at least two feature vectors on each side")
     mu_a, mu_b = features_a.mean(0), features_b.mean(0)
     cov_a, cov_b = np.atleast_2d(np.cov(features_a, rowvar=False)), np.atleast_2d(np.cov(features_b, rowvar=False))
-    root, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
+    root = linalg.sqrtm(cov_a @ cov_b)
     if not np.isfinite(root).all():
         # A near-singular product (few samples): regularize both covariances slightly.
         offset = np.eye(len(cov_a)) * 1e-6

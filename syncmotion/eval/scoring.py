@@ -1,0 +1,58 @@
+"""Score a set of long motions, each cut into segments of known actions, with the evaluator and the metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import metrics
+from .evaluator import Evaluator
+
+
+@dataclass
+class LongMotion:
+    """Joint positions [T, 22, 3] with the frame ranges of its segments and the action each segment should show."""
+
+    positions: np.ndarray
+    ranges: list[tuple[int, int]]
+    actions: list[str]
+
+
+@dataclass
+class Reference:
+    """Real motion to compare with: evaluator features of real clips and their mean per-frame jerk."""
+
+    features: np.ndarray
+    jerk: float
+
+
+def make_reference(evaluator: Evaluator, clips: list[np.ndarray]) -> Reference:
+    """The reference statistics of real clips [T_i, 22, 3]."""
+    features, _ = evaluator.encode(clips)
+    return Reference(features=features, jerk=metrics.mean_jerk(clips))
+
+
+def score_long_motions(evaluator: Evaluator, motions: list[LongMotion], reference: Reference,
+                       fps: float = 20.0) -> tuple[dict[str, float], np.ndarray]:
+    """Metrics of `motions` (accuracy, FID, diversity, foot skating, Peak Jerk, AUJ) and their mean transition jerk curve."""
+    segments, labels, windows, skating = [], [], [], []
+    for motion in motions:
+        if len(motion.ranges) != len(motion.actions):
+            raise ValueError(f"{len(motion.ranges)} segment ranges but {len(motion.actions)} actions; give one action per segment")
+        segments += metrics.cut_segments(motion.positions, motion.ranges)
+        labels += [evaluator.action_index(a) for a in motion.actions]
+        windows += metrics.transition_windows(motion.positions, [start for start, _ in motion.ranges[1:]])
+        skating.append(metrics.foot_skating_ratio(motion.positions, fps))
+    features, logits = evaluator.encode(segments)
+    curve = metrics.mean_transition_jerk(windows)
+    scores = {
+        "top1": metrics.top_k_accuracy(logits, labels, 1),
+        "top3": metrics.top_k_accuracy(logits, labels, 3),
+        "fid": metrics.frechet_distance(features, reference.features),
+        "diversity": metrics.diversity(features, rng=np.random.default_rng(0)),
+        "foot_skate": float(np.mean(skating)),
+        "peak_jerk": metrics.peak_jerk(curve),
+        "auj": metrics.area_under_jerk(curve, reference.jerk),
+    }
+    return scores, curve

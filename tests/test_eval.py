@@ -1,0 +1,239 @@
+"""The evaluator, the long-motion metrics, the benchmark set and the long-motion benchmark tool."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from syncmotion.corpus import ACTIONS, sample_clip
+from syncmotion.eval import load_evaluator, motion_inputs
+from syncmotion.eval import metrics
+from syncmotion.eval.benchset import draw_segments, join_end_to_end, load_index, real_clip
+from syncmotion.eval.evaluator import Evaluator, MotionEncoder
+from syncmotion.eval.scoring import LongMotion, make_reference, score_long_motions
+from syncmotion.motion.features import canonicalize, facing_angle, rotate_y
+from syncmotion.motion.script import parse_script
+
+ROOT = Path(__file__).resolve().parent.parent
+# A corpus draw neither the embedded model (0), the evaluator (1000, 1001) nor the benchmark (4000-6999) uses.
+TEST_SEED = 7000
+
+
+def _clip(i: int) -> np.ndarray:
+    return sample_clip(np.random.default_rng([TEST_SEED, i])).positions
+
+
+def test_top_k_accuracy_counts_labels_among_the_largest():
+    logits = np.array([[3.0, 2.0, 1.0, 0.0], [0.0, 1.0, 2.0, 3.0], [1.0, 3.0, 2.0, 0.0]])
+    assert metrics.top_k_accuracy(logits, [0, 0, 1], 1) == pytest.approx(2 / 3)
+    assert metrics.top_k_accuracy(logits, [0, 2, 2], 1) == pytest.approx(1 / 3)
+    assert metrics.top_k_accuracy(logits, [0, 2, 2], 2) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="labels"):
+        metrics.top_k_accuracy(logits, [0, 1], 1)
+
+
+def test_frechet_distance_of_shifted_and_scaled_gaussians():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((20000, 3))
+    assert metrics.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    shift = np.array([1.0, 2.0, 0.0])
+    # Equal covariances: FID is the squared distance of the means.
+    assert metrics.frechet_distance(a, a + shift) == pytest.approx(5.0, rel=1e-6)
+    # N(0, I) against N(0, 4I) in 3 dims: Tr(I + 4I - 2*2I) = 3.
+    assert metrics.frechet_distance(rng.standard_normal((50000, 3)), 2 * rng.standard_normal((50000, 3))) == pytest.approx(3.0, rel=0.03)
+
+
+def test_diversity_of_equidistant_points():
+    simplex = np.eye(5) * 3.0  # every pair at distance 3 * sqrt(2)
+    assert metrics.diversity(simplex, pairs=None) == pytest.approx(3 * np.sqrt(2))
+    assert metrics.diversity(simplex, pairs=50, rng=np.random.default_rng(1)) == pytest.approx(3 * np.sqrt(2))
+    assert metrics.diversity(np.zeros((4, 2))) == 0.0
+
+
+def _feet_on_floor(frames: int) -> np.ndarray:
+    positions = np.zeros((frames, 22, 3))
+    positions[:, :, 1] = 1.0
+    positions[:, list(metrics.FOOT_JOINTS), 1] = 0.02
+    return positions
+
+
+def test_foot_skating_ratio_counts_low_sliding_feet():
+    positions = _feet_on_floor(11)
+    assert metrics.foot_skating_ratio(positions) == 0.0
+    # One foot slides 5 cm per frame (1 m/s) on the floor during the first 4 of 10 frame steps.
+    positions[1:5, 10, 0] = 0.05 * np.arange(1, 5)
+    positions[5:, 10, 0] = 0.2
+    assert metrics.foot_skating_ratio(positions) == pytest.approx(0.4)
+    # The same slide in the air (20 cm up) is not skating; a slow slide (1 cm per frame = 0.2 m/s) neither.
+    lifted = positions.copy()
+    lifted[:, 10, 1] = 0.2
+    assert metrics.foot_skating_ratio(lifted) == 0.0
+    slow = _feet_on_floor(11)
+    slow[:, 11, 2] = 0.01 * np.arange(11)
+    assert metrics.foot_skating_ratio(slow) == 0.0
+
+
+def test_jerk_is_zero_for_quadratic_motion_and_peaks_at_a_step():
+    t = np.arange(40, dtype=float)
+    positions = np.zeros((40, 22, 3))
+    positions[:, :, 0] = 0.01 * t[:, None] ** 2  # constant acceleration: no jerk
+    assert np.allclose(metrics.jerk_curve(positions), 0.0)
+    cubic = np.zeros((40, 22, 3))
+    cubic[:, 3, 1] = t ** 3 / 6  # third difference 1 on one coordinate of one joint
+    assert np.allclose(metrics.jerk_curve(cubic), 1.0)
+    step = np.zeros((40, 22, 3))
+    step[20:, 5, :] = 0.1  # a 10 cm jump of one joint in x, y and z at frame 20
+    curve = metrics.jerk_curve(step)
+    # Third differences of a step are (1, -2, 1) x 0.1 per coordinate, L1 over 3 coordinates.
+    assert curve[17:20] == pytest.approx([0.3, 0.6, 0.3])
+    assert np.count_nonzero(curve) == 3
+
+
+def test_peak_jerk_and_area_under_jerk_over_transition_windows():
+    step = np.zeros((100, 22, 3))
+    step[50:, 0, 0] = 0.1
+    windows = metrics.transition_windows(step, [50, 5, 90])  # 5 and 90 are too near the ends for 60 frames
+    assert len(windows) == 1 and windows[0].shape == (60, 22, 3)
+    curve = metrics.mean_transition_jerk(windows + [np.zeros((60, 22, 3))])
+    assert curve.shape == (57,)
+    assert metrics.peak_jerk(curve) == pytest.approx(0.2 / 2)
+    assert metrics.area_under_jerk(curve, 0.0) == pytest.approx((0.1 + 0.2 + 0.1) / 2)
+    assert metrics.area_under_jerk(np.full(57, 0.02), 0.01) == pytest.approx(0.57)
+    assert metrics.mean_jerk([np.zeros((10, 22, 3))]) == 0.0
+
+
+def test_cut_segments_names_bad_ranges():
+    positions = np.zeros((30, 22, 3))
+    assert [len(s) for s in metrics.cut_segments(positions, [(0, 10), (10, 30)])] == [10, 20]
+    with pytest.raises(ValueError, match="outside"):
+        metrics.cut_segments(positions, [(20, 31)])
+
+
+def test_evaluator_inputs_ignore_start_position_and_heading():
+    clip = _clip(0)
+    moved = rotate_y(torch.from_numpy(clip), torch.tensor(1.2)).numpy() + np.array([3.0, 0.0, -2.0], dtype=np.float32)
+    assert np.abs(motion_inputs(moved) - motion_inputs(clip)).max() < 1e-3
+    assert np.abs(canonicalize(moved) - clip).max() < 1e-3
+    with pytest.raises(ValueError, match="at least"):
+        motion_inputs(clip[:3])
+
+
+def test_evaluator_round_trip_and_clear_errors(tmp_path):
+    network = MotionEncoder(num_classes=3, width=8, feature_dim=4)
+    evaluator = Evaluator(network, torch.zeros(133), torch.ones(133), ["a", "b", "c"], {"note": "test"})
+    path = tmp_path / "ev.safetensors"
+    evaluator.save(path)
+    loaded = load_evaluator(path)
+    clips = [_clip(1), _clip(2)[:30]]
+    for mine, theirs in zip(evaluator.encode(clips), loaded.encode(clips)):
+        np.testing.assert_allclose(mine, theirs, atol=1e-6)
+    assert evaluator.encode(clips)[0].shape == (2, 4) and loaded.info == {"note": "test"}
+    # A clip alone and in a padded batch gives the same features (padding is masked out).
+    np.testing.assert_allclose(evaluator.encode(clips[1:])[0], evaluator.encode(clips)[0][1:], atol=1e-5)
+    with pytest.raises(FileNotFoundError, match="train_evaluator"):
+        load_evaluator(tmp_path / "missing.safetensors")
+    with pytest.raises(ValueError, match="does not know"):
+        loaded.action_index("fly")
+
+
+def test_shipped_evaluator_classifies_a_fresh_corpus_draw():
+    evaluator = load_evaluator()
+    assert evaluator.actions == sorted(ACTIONS)
+    assert (ROOT / "models" / "evaluator.safetensors").stat().st_size < 2_000_000
+    clips = [sample_clip(np.random.default_rng([TEST_SEED, i])) for i in range(200)]
+    _, logits = evaluator.encode([c.positions for c in clips])
+    labels = [evaluator.action_index(c.action) for c in clips]
+    assert metrics.top_k_accuracy(logits, labels, 1) > 0.9
+    assert metrics.top_k_accuracy(logits, labels, 3) > 0.97
+
+
+def test_bench_scripts_match_their_index_and_use_heldout_texts():
+    index = load_index()
+    assert len(index["scripts"]) >= 30
+    from syncmotion.corpus.texts import TEMPLATES
+
+    for name, segments in index["scripts"].items():
+        script = parse_script(ROOT / "sequences" / "bench" / name)
+        assert 3 <= len(segments) <= 6
+        assert [s.end - s.start for s in script.segments] == [s["frames"] for s in segments]
+        for segment, parsed in zip(segments, script.segments):
+            assert parsed.text == segment["text"]
+            # Slot words (pace, counts) vary; the words before the first slot identify the template.
+            heldout = [t.split("{")[0].strip() for t in TEMPLATES[segment["action"]][1]]
+            assert any(segment["text"].startswith(prefix) for prefix in heldout), segment["text"]
+    assert draw_segments(0) == index["scripts"]["bench_00.txt"]
+
+
+def test_join_end_to_end_continues_position_and_heading():
+    a, b = _clip(3), _clip(4)
+    joined = join_end_to_end([a, b])
+    assert len(joined) == len(a) + len(b)
+    np.testing.assert_allclose(joined[len(a), 0, [0, 2]], a[-1, 0, [0, 2]], atol=1e-5)
+    headings = facing_angle(torch.from_numpy(joined[[len(a) - 1, len(a)]])[None])[0]
+    assert abs(float(torch.remainder(headings[1] - headings[0] + torch.pi, 2 * torch.pi) - torch.pi)) < 1e-4
+
+
+def test_scoring_real_motion_against_itself():
+    evaluator = load_evaluator()
+    segments = load_index()["scripts"]["bench_01.txt"]
+    clips = [real_clip(s, 11, 1, i) for i, s in enumerate(segments)]
+    ends = np.cumsum([len(c) for c in clips])
+    motion = LongMotion(join_end_to_end(clips), list(zip([0, *ends[:-1]], ends)), [s["action"] for s in segments])
+    reference = make_reference(evaluator, clips + [real_clip(s, 12, 1, i) for i, s in enumerate(segments)])
+    scores, curve = score_long_motions(evaluator, [motion], reference)
+    assert scores["top1"] >= 0.75 and scores["top3"] == 1.0
+    assert curve.shape == (57,) and scores["peak_jerk"] == pytest.approx(curve.max())
+    with pytest.raises(ValueError, match="one action per segment"):
+        score_long_motions(evaluator, [LongMotion(motion.positions, motion.ranges, ["walk"])], reference)
+
+
+def _bench_tool():
+    sys.path.insert(0, str(ROOT / "tools"))
+    spec = importlib.util.spec_from_file_location("bench_long_motion", ROOT / "tools" / "bench_long_motion.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _stand_in_backend():
+    """A random tiny MDM with hashed text vectors and corpus feature statistics: runs the tool, says nothing of quality."""
+    from syncmotion.backends.mdm import MotionBackend, diffusion_scheduler
+    from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
+    from syncmotion.motion.features import Normalizer, joints_to_features
+
+    torch.manual_seed(0)
+    network = MDMNetwork(MDMConfig(latent_dim=16, ff_size=32, layers=1, heads=2, text_dim=8)).eval()
+    features = np.concatenate([joints_to_features(_clip(i)) for i in range(5)])
+
+    def encode(texts):
+        return torch.stack([torch.randn(8, generator=torch.Generator().manual_seed(sum(map(ord, t)))) for t in texts])
+
+    return MotionBackend(network=network, text_encoder=encode,
+                         normalizer=Normalizer(features.mean(0), np.maximum(features.std(0), 1e-3)),
+                         scheduler=diffusion_scheduler("cosine", 1000), window=60, name="stand-in", default_steps=2)
+
+
+def test_bench_tool_runs_every_row_with_a_stand_in_backend(tmp_path):
+    tool = _bench_tool()
+    scripts = tool.load_scripts(ROOT / "sequences" / "bench", 2)
+    result = tool.run_benchmark(scripts, load_evaluator(), _stand_in_backend(), ["independent", "syncsde:2"], 1,
+                                {"steps": 2, "overlap": 10, "guidance": 2.5}, progress=False)
+    assert list(result["rows"]) == ["real corpus", "independent", "syncsde:2"]
+    for name in ("independent", "syncsde:2"):
+        row = result["rows"][name]
+        assert set(row["metrics"]) == set(tool.METRICS) and row["calls_per_second"] > 0 and row["wall_per_second"] > 0
+        assert len(row["curve"]) == 57
+    assert result["rows"]["real corpus"]["metrics"]["top1"]["mean"] > 0.7
+    text = tool.document(result, "python tools/bench_long_motion.py --scripts 2", "CPU")
+    assert "| syncsde:2 |" in text and "| real corpus |" in text
+    tool.plot_curves(result, tmp_path / "jerk.png")
+    assert (tmp_path / "jerk.png").stat().st_size > 1000
+    json.dumps(result)
+    with pytest.raises(Exception, match="1/λ must be a number"):
+        tool.parse_strategy("syncsde:x")

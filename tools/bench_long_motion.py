@@ -1,0 +1,247 @@
+"""Long-motion benchmark: every script x seed x strategy generated, scored by the evaluator, beside real corpus motion.
+
+Rows: each strategy (generate_motion with the embedded model), and "real corpus": for every script, real corpus
+clips of the segments' actions and parameters (fresh bodies) joined end to end, each turned and moved to start where
+the previous one ended. Its per-segment numbers are what a perfect generator would score; its transitions are hard
+cuts between independent clips, so its jerk columns show an unsmoothed cut, not a target. FID is against a separate
+draw of real clips of the same segments; Area Under Jerk's reference is those clips' mean per-frame jerk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchdoc import BENCHMARKS_MD, markdown_table, write_section  # noqa: E402
+
+from syncmotion.eval import Evaluator, load_evaluator  # noqa: E402
+from syncmotion.eval.benchset import REAL_SEED, REFERENCE_SEED, bench_folder, join_end_to_end, load_index, real_clip  # noqa: E402
+from syncmotion.eval.metrics import TRANSITION_FRAMES  # noqa: E402
+from syncmotion.eval.scoring import LongMotion, Reference, make_reference, score_long_motions  # noqa: E402
+from syncmotion.motion.script import parse_script  # noqa: E402
+
+DEFAULT_STRATEGIES = ("independent", "multidiffusion", "synctweedies", "syncsde:2", "syncsde:5", "syncsde:10")
+METRICS = ("top1", "top3", "fid", "diversity", "foot_skate", "peak_jerk", "auj")
+PLOT = Path(__file__).resolve().parent.parent / "docs" / "img" / "seam_jerk.png"
+
+
+def parse_strategy(spec: str) -> tuple[str, float]:
+    """'syncsde:5' -> ('syncsde', 5.0); a bare name gets 1/λ = 5 (only SyncSDE uses it)."""
+    name, _, value = spec.partition(":")
+    try:
+        return name, float(value) if value else 5.0
+    except ValueError:
+        raise click.UsageError(f"strategy {spec!r}: 1/λ must be a number, as in syncsde:5") from None
+
+
+def load_scripts(folder: Path, count: int | None) -> list[tuple[str, Any, list[dict[str, Any]]]]:
+    """The first `count` benchmark scripts: (name, parsed script, index segments), checked against each other."""
+    index = load_index(folder)
+    names = sorted(index["scripts"])[:count]
+    scripts = []
+    for name in names:
+        script = parse_script(folder / name)
+        segments = index["scripts"][name]
+        if [s.text for s in script.segments] != [s["text"] for s in segments]:
+            raise click.UsageError(f"{folder / name} and index.json disagree; rewrite both with tools/make_bench_scripts.py")
+        scripts.append((name, script, segments))
+    return scripts
+
+
+def reference_set(evaluator: Evaluator, scripts: list, draws: int) -> Reference:
+    """Real clips of every segment (`draws` fresh draws each): the FID and jerk reference."""
+    clips = [real_clip(segment, REFERENCE_SEED + draw, number, position)
+             for draw in range(draws) for number, (_, _, segments) in enumerate(scripts)
+             for position, segment in enumerate(segments)]
+    return make_reference(evaluator, clips)
+
+
+def real_motions(scripts: list, seed: int) -> list[LongMotion]:
+    """For every script, real clips of its segments joined end to end (draw `seed`)."""
+    motions = []
+    for number, (_, _, segments) in enumerate(scripts):
+        clips = [real_clip(segment, REAL_SEED + seed, number, position) for position, segment in enumerate(segments)]
+        ends = np.cumsum([len(c) for c in clips])
+        motions.append(LongMotion(join_end_to_end(clips), list(zip([0, *ends[:-1]], ends)), [s["action"] for s in segments]))
+    return motions
+
+
+def generated_motions(scripts: list, backend: Any, strategy: str, inv_lambda: float, seed: int,
+                      options: dict[str, Any]) -> tuple[list[LongMotion], float, int, float]:
+    """Every script generated once with `seed` offsets: motions, wall seconds, model calls, seconds of motion."""
+    from syncmotion.motion.generate import generate_motion
+
+    motions, wall, calls, seconds = [], 0.0, 0, 0.0
+    for _, script, segments in scripts:
+        start = time.perf_counter()
+        motion = generate_motion(script, backend, strategy=strategy, inv_lambda=inv_lambda,
+                                 seed=100 * (script.seed or 0) + seed, progress=False, **options)[0]
+        wall += time.perf_counter() - start
+        calls += int(motion.meta["model_calls"])
+        seconds += motion.seconds
+        motions.append(LongMotion(motion.positions, [(s.start, s.end) for s in motion.segments],
+                                  [s["action"] for s in segments]))
+    return motions, wall, calls, seconds
+
+
+def _summary(per_seed: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    return {k: {"mean": float(np.mean([s[k] for s in per_seed])), "std": float(np.std([s[k] for s in per_seed]))}
+            for k in per_seed[0]}
+
+
+def run_benchmark(scripts: list, evaluator: Evaluator, backend: Any | None, strategies: list[str], seeds: int,
+                  options: dict[str, Any], progress: bool = True) -> dict[str, Any]:
+    """Score the real-corpus row and every strategy over `seeds` draws of all scripts; rows, curves and settings."""
+    reference = reference_set(evaluator, scripts, max(3, seeds))
+    rows: dict[str, Any] = {}
+    per_seed, curves = [], []
+    for seed in range(seeds):
+        scores, curve = score_long_motions(evaluator, real_motions(scripts, seed), reference)
+        per_seed.append(scores)
+        curves.append(curve)
+    rows["real corpus"] = {"metrics": _summary(per_seed), "curve": np.mean(curves, 0).tolist()}
+    runs = [(spec, seed) for spec in (strategies if backend is not None else []) for seed in range(seeds)]
+    results: dict[str, list] = {}
+    for spec, seed in tqdm(runs, desc="strategy x seed", disable=not progress):
+        name, inv_lambda = parse_strategy(spec)
+        motions, wall, calls, seconds = generated_motions(scripts, backend, name, inv_lambda, seed, options)
+        scores, curve = score_long_motions(evaluator, motions, reference)
+        results.setdefault(spec, []).append((scores, curve, wall, calls, seconds))
+    for spec, runs_of_spec in results.items():
+        seconds = sum(r[4] for r in runs_of_spec)
+        rows[spec] = {"metrics": _summary([r[0] for r in runs_of_spec]), "curve": np.mean([r[1] for r in runs_of_spec], 0).tolist(),
+                      "wall_per_second": sum(r[2] for r in runs_of_spec) / seconds,
+                      "calls_per_second": sum(r[3] for r in runs_of_spec) / seconds}
+    return {"rows": rows, "reference_jerk": reference.jerk, "scripts": [s[0] for s in scripts], "seeds": seeds,
+            "options": options, "evaluator": evaluator.info}
+
+
+def _cell(row: dict[str, Any], key: str, digits: int) -> str:
+    value = row["metrics"][key]
+    return f"{value['mean']:.{digits}f} ± {value['std']:.{digits}f}"
+
+
+def table(result: dict[str, Any]) -> str:
+    """The markdown table of a benchmark result."""
+    headers = ["strategy", "top-1 ↑", "top-3 ↑", "FID ↓", "diversity →", "foot skate ↓", "Peak Jerk ↓", "AUJ ↓",
+               "wall s / motion s", "model calls / motion s"]
+    rows = []
+    for name, row in result["rows"].items():
+        rows.append([name, _cell(row, "top1", 3), _cell(row, "top3", 3), _cell(row, "fid", 2), _cell(row, "diversity", 2),
+                     _cell(row, "foot_skate", 3), _cell(row, "peak_jerk", 3), _cell(row, "auj", 2),
+                     f"{row['wall_per_second']:.3f}" if "wall_per_second" in row else "—",
+                     f"{row['calls_per_second']:.2f}" if "calls_per_second" in row else "—"])
+    return markdown_table(headers, rows)
+
+
+def plot_curves(result: dict[str, Any], path: Path) -> None:
+    """Mean jerk around segment transitions per row, with the real clips' mean jerk, to `path` (png)."""
+    figure, axes = plt.subplots(figsize=(7, 4))
+    for name, row in result["rows"].items():
+        curve = np.asarray(row["curve"])
+        # Value i is the third difference over frames i..i+3 of the window; centre it on those frames.
+        offsets = np.arange(len(curve)) + 1.5 - TRANSITION_FRAMES // 2
+        axes.plot(offsets, curve, label=name, linestyle="--" if name == "real corpus" else "-")
+    axes.axhline(result["reference_jerk"], color="grey", linewidth=0.8, label="real clips, mean jerk")
+    axes.axvline(0, color="black", linewidth=0.5)
+    axes.set_xlabel("frame relative to the segment transition (20 fps)")
+    axes.set_ylabel("jerk: max over joints of |Δ³x|₁ (m / frame³)")
+    axes.set_title("Jerk around transitions, averaged over scripts and seeds")
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.stem + ".tmp.png")
+    figure.savefig(temporary, dpi=120)
+    plt.close(figure)
+    os.replace(temporary, path)
+
+
+def document(result: dict[str, Any], command: str, device: str) -> str:
+    """The docs/benchmarks.md section of a result."""
+    options = result["options"]
+    return "\n".join([
+        "## Long motions: strategies on the embedded model, scored by the evaluator",
+        "",
+        f"`{command}` ({device}; {len(result['scripts'])} scripts of sequences/bench/ x {result['seeds']} seeds; "
+        f"steps {options.get('steps') or 'model default'}, overlap {options['overlap']}, guidance {options['guidance']}). "
+        "Mean ± std over seeds. Accuracy: the evaluator's top-1/top-3 action of each segment (cut by its frame range) "
+        "against the action its held-out text came from. FID and diversity in the evaluator's 64-dim features, FID "
+        "against a separate draw of real clips of the same segments. Foot skate: fraction of frame steps where a foot "
+        "joint below 5 cm slides faster than 0.5 m/s. Peak Jerk and AUJ: FlowMDM's definitions over 60-frame windows "
+        f"centred on segment transitions (AUJ reference: real clips' mean jerk {result['reference_jerk']:.4f} m/frame³). "
+        "Real corpus: real clips of the same actions and parameters joined end to end (hard cuts, so its jerk columns "
+        "show a cut, not a target).",
+        "",
+        table(result),
+        "",
+        "![jerk around transitions](img/seam_jerk.png)",
+    ])
+
+
+@click.command()
+@click.option("--scripts", "num_scripts", type=click.IntRange(min=1), default=None, help="Use the first N scripts (default all).")
+@click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--strategies", default=",".join(DEFAULT_STRATEGIES), show_default=True,
+              help="Comma-separated; syncsde:K sets 1/λ = K.")
+@click.option("--real-only", is_flag=True, help="Only the real-corpus row (no model needed).")
+@click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Embedded model file (default: the shipped one).")
+@click.option("--evaluator", "evaluator_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Evaluator .safetensors (default: the shipped one).")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Denoising steps (default: the model's).")
+@click.option("--overlap", type=click.IntRange(min=0), default=20, show_default=True)
+@click.option("--guidance", type=float, default=2.5, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--bench", "folder", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Folder of scripts with index.json (default: sequences/bench).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the results as JSON.")
+@click.option("--doc/--no-doc", default=True, show_default=True, help="Write the docs/benchmarks.md section and docs/img/seam_jerk.png.")
+def main(num_scripts: int | None, seeds: int, strategies: str, real_only: bool, model: Path | None, evaluator_path: Path | None,
+         steps: int | None, overlap: int, guidance: float, device: str, folder: Path | None, json_path: Path | None, doc: bool) -> None:
+    """Generate every benchmark script with every strategy and seed; print and record the metrics table."""
+    specs = [s.strip() for s in strategies.split(",") if s.strip()]
+    for spec in specs:
+        name, _ = parse_strategy(spec)
+        if name not in ("independent", "multidiffusion", "synctweedies", "syncsde"):
+            raise click.UsageError(f"unknown strategy {name!r}; choose from independent, multidiffusion, synctweedies, syncsde[:1/λ]")
+    scripts = load_scripts(folder or bench_folder(), num_scripts)
+    evaluator = load_evaluator(evaluator_path)
+    backend = None
+    if not real_only:
+        from syncmotion.backends.embedded import load_default, load_embedded
+
+        try:
+            backend = load_embedded(model, device) if model is not None else load_default(device)
+        except FileNotFoundError as error:
+            raise click.UsageError(f"{error} (or run with --real-only)") from None
+    options = {"steps": steps, "overlap": overlap, "guidance": guidance}
+    result = run_benchmark(scripts, evaluator, backend, specs, seeds, options)
+    click.echo(table(result))
+    if json_path is not None:
+        temporary = json_path.with_name(json_path.name + ".tmp")
+        temporary.write_text(json.dumps(result, indent=1))
+        os.replace(temporary, json_path)
+    if doc:
+        plot_curves(result, PLOT)
+        command = "python tools/bench_long_motion.py " + " ".join(sys.argv[1:])
+        where = f"CPU, {torch.get_num_threads()} threads" if device == "cpu" else device
+        write_section("bench_long_motion", document(result, command.strip(), where))
+        click.echo(f"wrote {BENCHMARKS_MD} (section bench_long_motion) and {PLOT}")
+
+
+if __name__ == "__main__":
+    main()
