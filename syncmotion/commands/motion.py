@@ -142,6 +142,13 @@ def motion(script: Path | None, text: str | None, seconds: str, model: Path | No
     except ScriptError as error:
         raise click.ClickException(str(error)) from None
     out = out if out is not None else Path("out") / name
+    if smpl is not None:
+        from syncmotion.motion.smpl import load_smpl
+
+        try:  # a bad body model should stop us before minutes of generation, not after
+            load_smpl(smpl)
+        except (ImportError, FileNotFoundError, ValueError) as error:
+            raise click.ClickException(str(error)) from None
     backend = _load_backend(model, meta, clip, device)
     click.echo(f"{backend.name}: {parsed.num_frames / parsed.fps:.1f} s in {len(parsed.segments)} segments, "
                f"strategy {strategy}" + (f" 1/λ={inv_lambda:g}" if strategy == "syncsde" else ""))
