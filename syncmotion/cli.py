@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "anagram": "syncmotion.commands.anagram:anagram",
     "motion": "syncmotion.commands.motion:motion",
     "render": "syncmotion.commands.render:render",
+    "view": "syncmotion.commands.view:view",
 }
 
 

@@ -1,0 +1,83 @@
+"""A local web server for the viewer in viz/ and the motion files it shows (127.0.0.1 only)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+from .resources import resource_dir
+
+
+def motion_files(paths: list[Path]) -> list[Path]:
+    """The motion files named by `paths`: files as given, folders as their *.json (or results.npy when none)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(path.glob("*.json")) or sorted(path.glob("*.npy"))
+            if not inside:
+                raise FileNotFoundError(f"{path} has no motion files (*.json or results.npy); run `syncmotion motion` first")
+            found.extend(inside)
+        elif path.is_file():
+            if path.suffix not in (".json", ".npy"):
+                raise ValueError(f"{path} is not a motion file: the viewer opens .json exports and MDM results .npy")
+            found.append(path)
+        else:
+            raise FileNotFoundError(f"no motion file or folder at {path}")
+    return found
+
+
+def _documents(files: list[Path]) -> dict[str, bytes]:
+    """URL name -> JSON bytes; results.npy files become one JSON document per motion they hold."""
+    from .motion.io import load_motion, motion_to_dict
+
+    served: dict[str, bytes] = {}
+    names = [path.name for path in files]
+    for index, path in enumerate(files):
+        # The page labels panels with these names: keep the file's own name unless two files share it.
+        name = path.name if names.count(path.name) == 1 else f"{index:02d}-{path.name}"
+        if path.suffix == ".json":
+            served[name] = path.read_bytes()
+            continue
+        for number, motion in enumerate(load_motion(path)):
+            served[f"{Path(name).stem}-{number:02d}.json"] = json.dumps(motion_to_dict(motion), default=str).encode()
+    return served
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    """Static files from viz/, plus /motion/NAME from memory."""
+
+    def __init__(self, *args, documents: dict[str, bytes], **kwargs) -> None:
+        self.documents = documents
+        super().__init__(*args, **kwargs)
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        """Serve a motion document or a static file."""
+        if self.path.startswith("/motion/"):
+            body = self.documents.get(unquote(self.path[len("/motion/"):].split("?")[0]))
+            if body is None:
+                self.send_error(404, "no such motion")
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        super().do_GET()
+
+    def log_message(self, format: str, *args) -> None:
+        """Stay quiet: the terminal shows the address and nothing else."""
+
+
+def serve(paths: list[Path], port: int = 0) -> tuple[ThreadingHTTPServer, str]:
+    """Start serving viz/ and the motions in a background thread; returns the server and the viewer's URL."""
+    documents = _documents(motion_files(paths))
+    handler = partial(_Handler, directory=str(resource_dir("viz")), documents=documents)
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    query = "&".join(f"src=/motion/{quote(name)}" for name in documents)
+    return server, f"http://127.0.0.1:{server.server_address[1]}/index.html?{query}"

@@ -1,0 +1,105 @@
+"""The browser viewer end to end in headless Chromium: load, labels, scrub, side by side, bad files, screenshot."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from syncmotion.cli import main
+from syncmotion.corpus import generate_clip
+from syncmotion.motion.features import canonicalize
+from syncmotion.motion.io import save_json, save_results_npy
+from syncmotion.motion.types import Motion, Segment
+from syncmotion.viewer import serve
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+playwright = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (.ci/run installs Debian's chromium)")
+
+
+def two_segment_motion(seed: int, strategy: str) -> Motion:
+    rng = np.random.default_rng(seed)
+    walk = canonicalize(generate_clip("walk", None, rng).positions)
+    wave = canonicalize(generate_clip("wave", None, rng).positions) + walk[-1, 0] * np.array([1, 0, 1])
+    positions = np.concatenate([walk, wave]).astype(np.float32)
+    return Motion(positions, 20.0, [Segment("a person walks forward", 0, len(walk)),
+                                    Segment("a person waves", len(walk), len(positions))], [len(walk)], {"strategy": strategy})
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as driver:
+        instance = driver.chromium.launch(executable_path=CHROMIUM, args=["--use-gl=swiftshader", "--enable-unsafe-swiftshader"])
+        yield instance
+        instance.close()
+
+
+def open_viewer(browser, paths):
+    server, url = serve(paths)
+    page = browser.new_page(viewport={"width": 1100, "height": 700})
+    page.goto(url)
+    page.wait_for_function("window.syncmotionViewer && window.syncmotionViewer.ready", timeout=20000)
+    return server, page
+
+
+def test_loads_scrubs_and_labels(browser, tmp_path):
+    motion = two_segment_motion(0, "syncsde")
+    save_json(motion, tmp_path / "motion.json")
+    server, page = open_viewer(browser, [tmp_path / "motion.json"])
+    try:
+        state = page.evaluate("window.syncmotionViewer")
+        assert state["error"] is None
+        assert state["numFrames"] == motion.num_frames
+        assert state["segments"] == ["a person walks forward", "a person waves"]
+        assert page.locator(".band").all_inner_texts() == ["a person walks forward", "a person waves"]
+        target = motion.segments[1].start + 5
+        page.evaluate(f"window.syncmotionViewer.setFrame({target})")
+        assert page.inner_text("#frame-label").startswith(f"frame {target + 1} / {motion.num_frames}")
+        assert page.inner_text("#segment-label") == "a person waves"
+        page.fill("#scrubber", "3")
+        page.dispatch_event("#scrubber", "input")
+        assert page.evaluate("window.syncmotionViewer.frame") == 3
+        assert page.inner_text("#segment-label") == "a person walks forward"
+        page.screenshot(path=str(tmp_path / "viewer.png"))
+        assert (tmp_path / "viewer.png").stat().st_size > 10000
+    finally:
+        page.close()
+        server.shutdown()
+
+
+def test_side_by_side_from_a_folder_and_results_npy(browser, tmp_path):
+    save_json(two_segment_motion(1, "syncsde"), tmp_path / "a.json")
+    save_json(two_segment_motion(2, "multidiffusion"), tmp_path / "b.json")
+    save_results_npy([two_segment_motion(3, "independent")], tmp_path / "other" / "results.npy")
+    server, page = open_viewer(browser, [tmp_path, tmp_path / "other" / "results.npy"])
+    try:
+        motions = page.evaluate("window.syncmotionViewer.motions")
+        assert len(motions) == 3 and page.locator(".panel").count() == 3
+        titles = page.locator(".panel .title").all_inner_texts()
+        assert "syncsde" in titles[0] and "multidiffusion" in titles[1]
+        longest = max(m["numFrames"] for m in motions)
+        assert page.evaluate("window.syncmotionViewer.numFrames") == longest
+    finally:
+        page.close()
+        server.shutdown()
+
+
+def test_bad_file_shows_a_message(browser, tmp_path):
+    (tmp_path / "bad.json").write_text('{"format": "something else"}')
+    server, page = open_viewer(browser, [tmp_path / "bad.json"])
+    try:
+        assert page.is_visible("#error")
+        assert "not a syncmotion motion" in page.inner_text("#error")
+    finally:
+        page.close()
+        server.shutdown()
+
+
+def test_view_command_errors(tmp_path):
+    result = CliRunner().invoke(main, ["view", str(tmp_path / "missing.json"), "--no-browser"])
+    assert result.exit_code != 0 and "no motion file" in result.output
+    result = CliRunner().invoke(main, ["view", str(tmp_path), "--no-browser"])
+    assert result.exit_code != 0 and "has no motion files" in result.output
