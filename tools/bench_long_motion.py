@@ -1,7 +1,7 @@
 """Long-motion benchmark: every script x seed x strategy generated, scored by the evaluator, beside real corpus motion.
 
 Rows: each strategy (generate_motion with the embedded model), and "real corpus": for every script, real corpus
-clips of the segments' actions and parameters (fresh bodies) joined end to end, each turned and moved to start where
+clips of the segments' actions and parameters (one fresh body per script) joined end to end, each turned and moved to start where
 the previous one ended. Its per-segment numbers are what a perfect generator would score; its transitions are hard
 cuts between independent clips, so its jerk columns show an unsmoothed cut, not a target. FID is against a separate
 draw of real clips of the same segments; Area Under Jerk's reference is those clips' mean per-frame jerk.
@@ -64,9 +64,8 @@ def load_scripts(folder: Path, count: int | None) -> list[tuple[str, Any, list[d
 
 def reference_set(evaluator: Evaluator, scripts: list, draws: int) -> Reference:
     """Real clips of every segment (`draws` fresh draws each): the FID and jerk reference."""
-    clips = [real_clip(segment, REFERENCE_SEED + draw, number, position)
-             for draw in range(draws) for number, (_, _, segments) in enumerate(scripts)
-             for position, segment in enumerate(segments)]
+    clips = [real_clip(segment, REFERENCE_SEED + draw, number)
+             for draw in range(draws) for number, (_, _, segments) in enumerate(scripts) for segment in segments]
     return make_reference(evaluator, clips)
 
 
@@ -74,28 +73,30 @@ def real_motions(scripts: list, seed: int) -> list[LongMotion]:
     """For every script, real clips of its segments joined end to end (draw `seed`)."""
     motions = []
     for number, (_, _, segments) in enumerate(scripts):
-        clips = [real_clip(segment, REAL_SEED + seed, number, position) for position, segment in enumerate(segments)]
+        clips = [real_clip(segment, REAL_SEED + seed, number) for segment in segments]
         ends = np.cumsum([len(c) for c in clips])
         motions.append(LongMotion(join_end_to_end(clips), list(zip([0, *ends[:-1]], ends)), [s["action"] for s in segments]))
     return motions
 
 
 def generated_motions(scripts: list, backend: Any, strategy: str, inv_lambda: float, seed: int,
-                      options: dict[str, Any]) -> tuple[list[LongMotion], float, int, float]:
-    """Every script generated once with `seed` offsets: motions, wall seconds, model calls, seconds of motion."""
+                      options: dict[str, Any]) -> tuple[list[LongMotion], float, int, int, float]:
+    """Every script generated once with `seed` offsets: motions, wall seconds, model calls, window evaluations, seconds of motion."""
     from syncmotion.motion.generate import generate_motion
 
-    motions, wall, calls, seconds = [], 0.0, 0, 0.0
+    motions, wall, calls, evaluations, seconds = [], 0.0, 0, 0, 0.0
     for _, script, segments in scripts:
         start = time.perf_counter()
         motion = generate_motion(script, backend, strategy=strategy, inv_lambda=inv_lambda,
                                  seed=100 * (script.seed or 0) + seed, progress=False, **options)[0]
         wall += time.perf_counter() - start
         calls += int(motion.meta["model_calls"])
+        # Every step runs the network once on every window (batched into model_calls calls).
+        evaluations += int(motion.meta["steps"]) * len(motion.meta["window_texts"])
         seconds += motion.seconds
         motions.append(LongMotion(motion.positions, [(s.start, s.end) for s in motion.segments],
                                   [s["action"] for s in segments]))
-    return motions, wall, calls, seconds
+    return motions, wall, calls, evaluations, seconds
 
 
 def _summary(per_seed: list[dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -118,14 +119,15 @@ def run_benchmark(scripts: list, evaluator: Evaluator, backend: Any | None, stra
     results: dict[str, list] = {}
     for spec, seed in tqdm(runs, desc="strategy x seed", disable=not progress):
         name, inv_lambda = parse_strategy(spec)
-        motions, wall, calls, seconds = generated_motions(scripts, backend, name, inv_lambda, seed, options)
+        motions, wall, calls, evaluations, seconds = generated_motions(scripts, backend, name, inv_lambda, seed, options)
         scores, curve = score_long_motions(evaluator, motions, reference)
-        results.setdefault(spec, []).append((scores, curve, wall, calls, seconds))
+        results.setdefault(spec, []).append((scores, curve, wall, calls, evaluations, seconds))
     for spec, runs_of_spec in results.items():
-        seconds = sum(r[4] for r in runs_of_spec)
+        seconds = sum(r[5] for r in runs_of_spec)
         rows[spec] = {"metrics": _summary([r[0] for r in runs_of_spec]), "curve": np.mean([r[1] for r in runs_of_spec], 0).tolist(),
                       "wall_per_second": sum(r[2] for r in runs_of_spec) / seconds,
-                      "calls_per_second": sum(r[3] for r in runs_of_spec) / seconds}
+                      "calls_per_second": sum(r[3] for r in runs_of_spec) / seconds,
+                      "evaluations_per_second": sum(r[4] for r in runs_of_spec) / seconds}
     return {"rows": rows, "reference_jerk": reference.jerk, "scripts": [s[0] for s in scripts], "seeds": seeds,
             "options": options, "evaluator": evaluator.info}
 
@@ -138,13 +140,14 @@ def _cell(row: dict[str, Any], key: str, digits: int) -> str:
 def table(result: dict[str, Any]) -> str:
     """The markdown table of a benchmark result."""
     headers = ["strategy", "top-1 ↑", "top-3 ↑", "FID ↓", "diversity →", "foot skate ↓", "Peak Jerk ↓", "AUJ ↓",
-               "wall s / motion s", "model calls / motion s"]
+               "wall s / motion s", "model calls / motion s", "window evals / motion s"]
     rows = []
     for name, row in result["rows"].items():
         rows.append([name, _cell(row, "top1", 3), _cell(row, "top3", 3), _cell(row, "fid", 2), _cell(row, "diversity", 2),
                      _cell(row, "foot_skate", 3), _cell(row, "peak_jerk", 3), _cell(row, "auj", 2),
                      f"{row['wall_per_second']:.3f}" if "wall_per_second" in row else "—",
-                     f"{row['calls_per_second']:.2f}" if "calls_per_second" in row else "—"])
+                     f"{row['calls_per_second']:.2f}" if "calls_per_second" in row else "—",
+                     f"{row['evaluations_per_second']:.2f}" if "evaluations_per_second" in row else "—"])
     return markdown_table(headers, rows)
 
 
@@ -173,18 +176,23 @@ def plot_curves(result: dict[str, Any], path: Path) -> None:
 def document(result: dict[str, Any], command: str, device: str) -> str:
     """The docs/benchmarks.md section of a result."""
     options = result["options"]
+    only_real = len(result["rows"]) == 1
     return "\n".join([
         "## Long motions: strategies on the embedded model, scored by the evaluator",
         "",
+        *(["Real-corpus row only so far: run the command without --real-only once the embedded model is shipped.", ""]
+          if only_real else []),
         f"`{command}` ({device}; {len(result['scripts'])} scripts of sequences/bench/ x {result['seeds']} seeds; "
         f"steps {options.get('steps') or 'model default'}, overlap {options['overlap']}, guidance {options['guidance']}). "
         "Mean ± std over seeds. Accuracy: the evaluator's top-1/top-3 action of each segment (cut by its frame range) "
         "against the action its held-out text came from. FID and diversity in the evaluator's 64-dim features, FID "
         "against a separate draw of real clips of the same segments. Foot skate: fraction of frame steps where a foot "
-        "joint below 5 cm slides faster than 0.5 m/s. Peak Jerk and AUJ: FlowMDM's definitions over 60-frame windows "
+        "joint (ankle or toe) below 5 cm at both frames slides faster than 0.5 m/s (real motion scores a few percent: "
+        "toes lifting off and landing). Peak Jerk and AUJ: FlowMDM's definitions over 60-frame windows "
         f"centred on segment transitions (AUJ reference: real clips' mean jerk {result['reference_jerk']:.4f} m/frame³). "
         "Real corpus: real clips of the same actions and parameters joined end to end (hard cuts, so its jerk columns "
-        "show a cut, not a target).",
+        "show a cut, not a target). Model calls: batched network calls as the engine counts them; window evals: "
+        "steps x windows (each evaluation runs the conditional and unconditional branch).",
         "",
         table(result),
         "",

@@ -62,9 +62,13 @@ def load_index(folder: str | Path | None = None) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def real_clip(segment: dict[str, Any], seed: int, script: int, position: int) -> np.ndarray:
-    """Positions of a corpus clip with the segment's action and parameters (body and details from rng [seed, script, position])."""
-    clip = generate_clip(segment["action"], segment["params"], np.random.default_rng([seed, script, position]))
+def real_clip(segment: dict[str, Any], seed: int, script: int) -> np.ndarray:
+    """Positions of a corpus clip with the segment's action and parameters, the body drawn from rng [seed, script].
+
+    Every segment of a script restarts that generator, so a script's clips share one body (its bones keep their
+    lengths across joins); the rest of a clip's randomness (fidgets, timing details) follows from the same stream.
+    """
+    clip = generate_clip(segment["action"], segment["params"], np.random.default_rng([seed, script]))
     return clip.positions
 
 
