@@ -63,6 +63,26 @@ def test_windows_take_the_majority_text():
 def test_short_script_is_one_window():
     plan = plan_windows(parse_script("walk | 30f\n"), window=80, overlap=20)
     assert plan.layout.starts == [0] and plan.layout.window_dims == (30,) and plan.seams == []
+    # An overlap longer than the script itself is not an error: a single window shares nothing.
+    plan = plan_windows(parse_script("walk | 10f\n"), window=80, overlap=20)
+    assert plan.layout.window_dims == (10,) and plan.texts == ["walk"]
+
+
+def test_last_window_is_aligned_to_the_end():
+    plan = plan_windows(parse_script("walk | 5s\njump | 2.5s\n"), window=60, overlap=20)
+    assert plan.layout.starts == [0, 40, 80, 90] and plan.seams == [40, 80, 90]
+    assert plan.texts == ["walk", "walk", "jump", "jump"]
+
+
+def test_path_given_as_string_and_unreadable_file(tmp_path):
+    path = tmp_path / "walk.script"
+    path.write_text("walk | 1s\n")
+    assert parse_script(str(path)).segments[0].text == "walk"
+    with pytest.raises(ScriptError, match="does not exist"):
+        parse_script(str(tmp_path / "missing.script"))
+    path.write_bytes(b"walk \xff | 1s\n")
+    with pytest.raises(ScriptError, match="not UTF-8"):
+        parse_script(path)
 
 
 def test_bad_overlap_is_refused():

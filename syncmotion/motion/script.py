@@ -14,7 +14,9 @@ Windows: the canvas is covered by equal windows of the model's length, `overlap`
 neighbours (the last one aligned to the end). Each window takes the text of the segment that covers most of
 its frames (ties go to the earlier segment), so a window that straddles a boundary follows the segment it
 mostly belongs to, and the boundary falls where neighbouring windows with different texts overlap.
-A script shorter than one window is sampled as a single window of the script's length.
+A script no longer than one window is sampled as a single window of the script's length (the overlap then
+has nothing to share and is not used). `WindowPlan.seams` are the first frames of windows 1, 2, ...: windows are
+pasted in order, so from its first frame on a window takes over the canvas from the one before it.
 """
 
 from __future__ import annotations
@@ -87,11 +89,15 @@ def _setting(line: str, where: str, settings: dict[str, float | int]) -> None:
 
 def parse_script(source: str | Path) -> Script:
     """A Script from a file path or from the script text itself."""
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and source.endswith(".txt")):
+    # One line without a '|' cannot be a script with a segment, so it is taken as a file name.
+    if isinstance(source, Path) or (source.strip() and "\n" not in source and "|" not in source):
         path = Path(source)
         if not path.is_file():
             raise ScriptError(f"script {path} does not exist; see sequences/demo.txt for an example")
-        text, name = path.read_text(encoding="utf-8"), str(path)
+        try:
+            text, name = path.read_text(encoding="utf-8"), str(path)
+        except UnicodeDecodeError:
+            raise ScriptError(f"script {path} is not UTF-8 text; save it as plain UTF-8 text") from None
     else:
         text, name = str(source), "<script>"
     settings: dict[str, float | int] = {}
@@ -133,10 +139,10 @@ def plan_windows(script: Script, window: int, overlap: int) -> WindowPlan:
     """Equal windows of at most `window` frames over the script, each with its majority segment's text."""
     if window <= 0:
         raise ValueError(f"window must be positive, got {window}")
+    if not 0 <= overlap < window:
+        raise ValueError(f"overlap ({overlap} frames) must be at least 0 and smaller than the window ({window} frames); lower --overlap")
     length = script.num_frames
     size = min(window, length)
-    if not 0 <= overlap < size:
-        raise ValueError(f"overlap ({overlap} frames) must be at least 0 and smaller than the window ({size} frames); lower --overlap")
     layout = TemporalWindows(length, size, overlap if size < length else 0)
     texts = [_majority_text(script, start, start + size) for start in layout.starts]
     # Pasted in order, each later window takes over the canvas from its first frame on.
