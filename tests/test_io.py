@@ -64,6 +64,9 @@ def test_plain_mdm_results_load(tmp_path):
     ('{"format": "other"}', "is not a syncmotion motion"),
     ('{"format": "syncmotion.motion", "version": 9}', "version 9"),
     ('{"format": "syncmotion.motion", "version": 1, "positions": [[[0, 0]]]}', r"\[frames, 22, 3\]"),
+    ('{"format": "syncmotion.motion", "version": 1}', "no 'positions' entry"),
+    ('{"format": "syncmotion.motion", "version": 1, "positions": [], "segments": [{"text": "a"}]}', "no 'start' entry"),
+    ('{"format": "syncmotion.motion", "version": 1, "positions": [], "fps": "fast"}', "malformed motion"),
 ])
 def test_bad_json_files_are_explained(tmp_path, content, message):
     path = tmp_path / "bad.json"
@@ -93,3 +96,38 @@ def test_failed_write_leaves_no_file(tmp_path):
         write_atomically(tmp_path / "out.json", write_half_then_fail)
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
     assert (tmp_path / "out.json").read_text() == "previous"
+
+
+def test_bad_npy_files_are_explained(tmp_path, motions):
+    (tmp_path / "text.npy").write_text("not numpy")
+    with pytest.raises(ValueError, match="is not an MDM results.npy"):
+        load_motion(tmp_path / "text.npy")
+    np.save(tmp_path / "array.npy", np.zeros((2, 22, 3, 10)))
+    with pytest.raises(ValueError, match="is not an MDM results.npy"):
+        load_motion(tmp_path / "array.npy")
+    np.save(tmp_path / "short.npy", {"motion": np.zeros((2, 22, 3, 10)), "lengths": np.array([10])})
+    with pytest.raises(ValueError, match="damaged"):
+        load_motion(tmp_path / "short.npy")
+
+
+def test_exports_refuse_bad_motions(tmp_path, motions):
+    broken = Motion(motions[0].positions.copy(), 20.0)
+    broken.positions[3, 4, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        save_json(broken, tmp_path / "m.json")
+    with pytest.raises(ValueError, match="NaN"):
+        save_results_npy([broken], tmp_path / "results.npy")
+    with pytest.raises(ValueError, match="22, 3"):
+        save_json(Motion(np.zeros((5, 21, 3)), 20.0), tmp_path / "m.json")
+    with pytest.raises(ValueError, match="repetitions"):
+        save_results_npy(motions, tmp_path / "results.npy", num_repetitions=3)
+    assert not list(tmp_path.iterdir())
+
+
+def test_repetitions_and_numpy_meta(tmp_path, motions):
+    save_results_npy(motions, tmp_path / "results.npy", num_repetitions=2)
+    results = np.load(tmp_path / "results.npy", allow_pickle=True).item()
+    assert results["num_samples"] == 1 and results["num_repetitions"] == 2
+    motion = Motion(motions[0].positions, 20.0, meta={"inv_lambda": np.float32(5.0), "sizes": np.arange(3)})
+    save_json(motion, tmp_path / "m.json")
+    assert load_motion(tmp_path / "m.json").meta == {"inv_lambda": 5.0, "sizes": [0, 1, 2]}

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from .arrays import check_finite, check_joints, to_tensor
 from .skeleton import JOINT_NAMES, KINEMATIC_CHAIN, NUM_JOINTS, PARENTS
 from .types import Motion, Segment
 
@@ -33,8 +35,27 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
         raise
 
 
+def _check_exportable(motion: Motion, purpose: str) -> None:
+    """Raise a ValueError unless the motion is [T >= 1, 22, 3] finite positions at a positive frame rate."""
+    positions, _ = to_tensor(motion.positions)
+    if positions.ndim != 3:
+        raise ValueError(f"{purpose} needs positions shaped [T, 22, 3], got {tuple(positions.shape)}")
+    check_joints(positions, minimum_frames=1)
+    check_finite(positions, purpose)
+    if not motion.fps > 0:
+        raise ValueError(f"{purpose} needs a positive frame rate, got fps={motion.fps}")
+
+
+def _plain(value: object) -> object:
+    """NumPy scalars and arrays in `meta` as JSON numbers and lists; anything else as its text."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    return str(value)
+
+
 def motion_to_dict(motion: Motion) -> dict:
     """The JSON document of a motion (schema version 1)."""
+    _check_exportable(motion, "JSON export")
     return {
         "format": JSON_FORMAT, "version": JSON_VERSION, "fps": motion.fps, "num_frames": motion.num_frames,
         "joint_names": list(JOINT_NAMES), "parents": list(PARENTS), "kinematic_chain": [list(c) for c in KINEMATIC_CHAIN],
@@ -46,7 +67,7 @@ def motion_to_dict(motion: Motion) -> dict:
 
 def save_json(motion: Motion, path: str | Path) -> None:
     """Write a motion as syncmotion JSON (what `viz/` opens)."""
-    document = json.dumps(motion_to_dict(motion), separators=(",", ":"), default=str)
+    document = json.dumps(motion_to_dict(motion), separators=(",", ":"), default=_plain)
     write_atomically(path, lambda tmp: tmp.write_text(document, encoding="utf-8"))
 
 
@@ -54,6 +75,11 @@ def save_results_npy(motions: list[Motion], path: str | Path, num_repetitions: i
     """Write motions in MDM's results.npy layout: motion [N, 22, 3, T] (zero-padded), text, lengths."""
     if not motions:
         raise ValueError("no motions to save")
+    if num_repetitions < 1 or len(motions) % num_repetitions:
+        raise ValueError(f"{len(motions)} motions cannot be {num_repetitions} repetitions of the same samples; "
+                         "give num_repetitions that divides the number of motions")
+    for motion in motions:
+        _check_exportable(motion, "results.npy export")
     longest = max(m.num_frames for m in motions)
     stacked = np.zeros((len(motions), NUM_JOINTS, 3, longest), dtype=np.float32)
     for index, motion in enumerate(motions):
@@ -84,18 +110,24 @@ def _from_json(path: Path) -> Motion:
         raise ValueError(f"{path} is not a syncmotion motion (format should be {JSON_FORMAT!r})")
     if document.get("version") != JSON_VERSION:
         raise ValueError(f"{path} has motion format version {document.get('version')}; this syncmotion reads version {JSON_VERSION}")
-    positions = np.asarray(document["positions"], dtype=np.float32)
+    try:
+        positions = np.asarray(document["positions"], dtype=np.float32)
+        segments = [Segment(str(s["text"]), int(s["start"]), int(s["end"])) for s in document.get("segments", [])]
+        seams = [int(s) for s in document.get("seams", [])]
+        fps = float(document.get("fps", 20))
+    except KeyError as error:
+        raise ValueError(f"{path}: the motion has no {error.args[0]!r} entry; re-export it with syncmotion") from None
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{path}: malformed motion ({error}); re-export it with syncmotion") from None
     if positions.ndim != 3 or positions.shape[1:] != (NUM_JOINTS, 3):
         raise ValueError(f"{path}: positions must be [frames, 22, 3], got {list(positions.shape)}")
-    segments = [Segment(s["text"], int(s["start"]), int(s["end"])) for s in document.get("segments", [])]
-    return Motion(positions, float(document.get("fps", 20)), segments, [int(s) for s in document.get("seams", [])],
-                  document.get("meta", {}))
+    return Motion(positions, fps, segments, seams, document.get("meta", {}))
 
 
 def _from_results(path: Path, index: int | None) -> Motion | list[Motion]:
     try:
         results = np.load(path, allow_pickle=True).item()
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, EOFError, pickle.UnpicklingError) as error:
         raise ValueError(f"{path} is not an MDM results.npy ({error})") from None
     if not isinstance(results, dict) or "motion" not in results:
         raise ValueError(f"{path} is not an MDM results.npy: it has no 'motion' entry")
@@ -105,6 +137,8 @@ def _from_results(path: Path, index: int | None) -> Motion | list[Motion]:
     lengths = np.asarray(results.get("lengths", [stacked.shape[-1]] * len(stacked)))
     texts = list(results.get("text", [""] * len(stacked)))
     extras = results.get("syncmotion", [None] * len(stacked))
+    if not len(lengths) == len(texts) == len(extras) == len(stacked):
+        raise ValueError(f"{path}: {len(stacked)} motions but {len(lengths)} lengths and {len(texts)} texts; the file is damaged")
     motions = []
     for i in range(len(stacked)):
         positions = stacked[i, :, :, : int(lengths[i])].transpose(2, 0, 1).astype(np.float32)
@@ -123,8 +157,8 @@ def load_motion(path: str | Path, index: int | None = None) -> Motion | list[Mot
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no motion file at {path}")
-    if path.suffix == ".json":
+    if path.suffix.lower() == ".json":
         return _from_json(path)
-    if path.suffix == ".npy":
+    if path.suffix.lower() == ".npy":
         return _from_results(path, index)
     raise ValueError(f"{path}: unknown motion file type {path.suffix!r}; give a .json or MDM results .npy")
