@@ -13,6 +13,7 @@ from syncmotion.corpus import generate_clip
 from syncmotion.motion.io import save_json, save_results_npy
 from syncmotion.motion.types import Motion, Segment
 from syncmotion.render import render_filmstrip, render_video
+from syncmotion.render.video import keyframes
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +43,13 @@ def test_filmstrip_is_a_wide_png(tmp_path, motion):
     assert image[..., :3].std() > 10  # not a blank canvas
 
 
+def test_keyframes_show_every_segment():
+    segments = [Segment("walk", 0, 300), Segment("jump", 300, 320), Segment("wave", 320, 600)]
+    frames = keyframes(Motion(np.zeros((600, 22, 3)), 20.0, segments), 6)
+    assert len(frames) == 6 and any(300 <= f < 320 for f in frames)  # the 1 s jump is not skipped
+    assert keyframes(Motion(np.zeros((100, 22, 3)), 20.0), 4) == [0, 33, 66, 99]
+
+
 def test_bad_suffixes_are_refused(tmp_path, motion):
     with pytest.raises(ValueError, match=".mp4 or .gif"):
         render_video(motion, tmp_path / "m.avi")
@@ -69,3 +77,5 @@ def test_render_command_errors(tmp_path):
     result = runner.invoke(main, ["render", str(tmp_path / "bad.json")])
     assert result.exit_code != 0 and "is not JSON" in result.output
     assert not (tmp_path / "bad.mp4").exists()
+    result = runner.invoke(main, ["render", str(tmp_path / "bad.json"), "--out", str(tmp_path / "bad.avi")])
+    assert result.exit_code != 0 and ".mp4, .gif or .png" in result.output

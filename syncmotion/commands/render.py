@@ -29,8 +29,11 @@ def render(motion_file: Path, out: Path | None, index: int | None, fps: float | 
     motions = loaded if isinstance(loaded, list) else [loaded]
     for number, motion in enumerate(motions):
         target = out if len(motions) == 1 else out.with_name(f"{out.stem}_{number:02d}{out.suffix}")
-        if target.suffix == ".png":
-            render_filmstrip(motion, target)
-        else:
-            render_video(motion, target, fps=fps, size=size)
+        try:
+            if target.suffix == ".png":
+                render_filmstrip(motion, target)
+            else:
+                render_video(motion, target, fps=fps, size=size)
+        except ValueError as error:
+            raise click.ClickException(f"{motion_file}: {error}") from None
         click.echo(f"wrote {target} ({motion.num_frames} frames, {motion.seconds:.1f} s)")

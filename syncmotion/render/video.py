@@ -65,9 +65,17 @@ def render_video(motion: Motion, path: str | Path, fps: float | None = None, siz
 
 
 def keyframes(motion: Motion, count: int) -> list[int]:
-    """`count` frames spread over the motion, including the middle of every segment when there is room."""
-    evenly = np.linspace(0, motion.num_frames - 1, count).round().astype(int)
-    return sorted(set(evenly.tolist()))
+    """`count` frames spread over the motion, the middle of every segment among them when there is room."""
+    count, last = min(count, motion.num_frames), motion.num_frames - 1
+    middles = {(s.start + min(s.end, motion.num_frames) - 1) // 2 for s in motion.segments if s.start <= last}
+    if not middles or len(middles) > count:
+        return sorted(set(np.linspace(0, last, count).round().astype(int).tolist()))
+    # The rest one by one, each where the strip has its widest gap.
+    frames, chosen = np.arange(motion.num_frames), set(middles)
+    while len(chosen) < count:
+        gap = np.min(np.abs(frames[:, None] - np.array(sorted(chosen))[None, :]), axis=1)
+        chosen.add(int(np.argmax(gap)))
+    return sorted(chosen)
 
 
 def render_filmstrip(motion: Motion, path: str | Path, num_frames: int = 8, panel: float = 2.2) -> Path:
@@ -75,6 +83,8 @@ def render_filmstrip(motion: Motion, path: str | Path, num_frames: int = 8, pane
     path = Path(path)
     if path.suffix != ".png":
         raise ValueError(f"a filmstrip is a .png image; got {path.name}")
+    if motion.num_frames == 0 or num_frames < 1:
+        raise ValueError(f"a filmstrip needs a motion with frames and num_frames >= 1 (got {motion.num_frames} and {num_frames})")
     frames = keyframes(motion, num_frames)
     figure, axes_row = plt.subplots(1, len(frames), figsize=(panel * len(frames), panel * 1.25), dpi=100, squeeze=False)
     try:
