@@ -112,8 +112,9 @@ def _export(motions, out: Path, formats: set[str], smpl: Path | None) -> list[Pa
 @click.option("--guidance", "--guidance_param", "guidance", type=click.FloatRange(min=0, min_open=True), default=2.5, show_default=True,
               help="Classifier-free guidance scale.")
 @click.option("--num-samples", "--num_samples", "num_samples", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--stitch", type=click.Choice(["paste", "crossfade", "mean"]), default="paste", show_default=True,
-              help="How overlapping windows become one motion.")
+@click.option("--stitch", type=click.Choice(["paste", "crossfade", "mean"]), default="crossfade", show_default=True,
+              help="How overlapping windows become one motion: crossfade blends each overlap (smooth seams); "
+                   "paste lays windows in order as the SyncSDE paper's code does.")
 @click.option("--formats", default=DEFAULT_FORMATS, show_default=True, help=f"What to write, from {','.join(FORMATS)}.")
 @click.option("--smpl", type=click.Path(exists=True, path_type=Path), default=None,
               help="SMPL body model file or folder (pip install syncmotion[smpl]): also write SMPL parameters (*_smpl.npz).")

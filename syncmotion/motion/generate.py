@@ -24,7 +24,7 @@ def generate_motion(
     guidance: float = 2.5,
     seed: int | None = None,
     num_samples: int = 1,
-    stitch: str = "paste",
+    stitch: str = "crossfade",
     max_batch: int | None = None,
     progress: bool = True,
 ) -> list[Motion]:
