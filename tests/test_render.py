@@ -6,6 +6,7 @@ import imageio.v2 as imageio
 import imageio_ffmpeg
 import numpy as np
 import pytest
+from PIL import Image
 from click.testing import CliRunner
 
 from syncmotion.cli import main
@@ -35,6 +36,8 @@ def test_gif_has_every_frame(tmp_path, motion):
     frames = imageio.mimread(path)
     assert len(frames) == motion.num_frames and frames[0].shape[:2] == (96, 96)
     assert not np.array_equal(frames[0], frames[-1])  # the figure moves
+    with Image.open(path) as gif:
+        assert gif.info["duration"] == 50 and gif.info["loop"] == 0  # 20 fps, looping
 
 
 def test_filmstrip_is_a_wide_png(tmp_path, motion):

@@ -20,6 +20,11 @@ HEAD = 15
 BONES = [(chain[i], chain[i + 1], limb) for limb, chain in enumerate(KINEMATIC_CHAIN) for i in range(len(chain) - 1)]
 
 
+def segment_colour(index: int) -> str:
+    """The caption colour of segment `index` (neighbouring segments differ; -1, no segment, is dark grey)."""
+    return SEGMENT_COLOURS[index % len(SEGMENT_COLOURS)] if index >= 0 else "#333333"
+
+
 def smoothed_track(positions: np.ndarray, fps: float, seconds: float = 1.0) -> np.ndarray:
     """The root's ground position averaged over about `seconds`, so the camera glides instead of shaking."""
     root = positions[:, 0, [0, 2]].astype(np.float64)
@@ -110,5 +115,5 @@ class Scene:
         if self.caption is not None:
             index, text = self.segment_at(frame)
             self.caption.set_text(text)
-            self.caption.set_color(SEGMENT_COLOURS[index % len(SEGMENT_COLOURS)] if index >= 0 else "#333333")
+            self.caption.set_color(segment_colour(index))
             self.clock.set_text(f"{frame / self.motion.fps:6.2f} s   frame {frame + 1}/{self.motion.num_frames}")
