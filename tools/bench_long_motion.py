@@ -80,7 +80,7 @@ def real_motions(scripts: list, seed: int) -> list[LongMotion]:
 
 
 def generated_motions(scripts: list, backend: Any, strategy: str, inv_lambda: float, seed: int,
-                      options: dict[str, Any]) -> tuple[list[LongMotion], float, int, int, float]:
+                      options: dict[str, Any], bar: tqdm) -> tuple[list[LongMotion], float, int, int, float]:
     """Every script generated once with `seed` offsets: motions, wall seconds, model calls, window evaluations, seconds of motion."""
     from syncmotion.motion.generate import generate_motion
 
@@ -96,6 +96,7 @@ def generated_motions(scripts: list, backend: Any, strategy: str, inv_lambda: fl
         seconds += motion.seconds
         motions.append(LongMotion(motion.positions, [(s.start, s.end) for s in motion.segments],
                                   [s["action"] for s in segments]))
+        bar.update(1)
     return motions, wall, calls, evaluations, seconds
 
 
@@ -117,11 +118,14 @@ def run_benchmark(scripts: list, evaluator: Evaluator, backend: Any | None, stra
     rows["real corpus"] = {"metrics": _summary(per_seed), "curve": np.mean(curves, 0).tolist()}
     runs = [(spec, seed) for spec in (strategies if backend is not None else []) for seed in range(seeds)]
     results: dict[str, list] = {}
-    for spec, seed in tqdm(runs, desc="strategy x seed", disable=not progress):
+    bar = tqdm(total=len(runs) * len(scripts), desc="generate", unit="script", disable=not progress)
+    for spec, seed in runs:
+        bar.set_postfix(strategy=spec, seed=seed)
         name, inv_lambda = parse_strategy(spec)
-        motions, wall, calls, evaluations, seconds = generated_motions(scripts, backend, name, inv_lambda, seed, options)
+        motions, wall, calls, evaluations, seconds = generated_motions(scripts, backend, name, inv_lambda, seed, options, bar)
         scores, curve = score_long_motions(evaluator, motions, reference)
         results.setdefault(spec, []).append((scores, curve, wall, calls, evaluations, seconds))
+    bar.close()
     for spec, runs_of_spec in results.items():
         seconds = sum(r[5] for r in runs_of_spec)
         rows[spec] = {"metrics": _summary([r[0] for r in runs_of_spec]), "curve": np.mean([r[1] for r in runs_of_spec], 0).tolist(),

@@ -13,23 +13,38 @@ from tqdm import tqdm
 
 from syncmotion.corpus import ACTIONS, sample_clip
 from syncmotion.eval.evaluator import Evaluator, MotionEncoder, motion_inputs, pad_batch
+from syncmotion.motion.skeleton import JOINT_NAMES
 
 # The embedded model trains on corpus seed 0; the evaluator must see other draws.
 MODEL_CORPUS_SEED = 0
 MIN_CROP = 40
 JITTER_METRES = 0.005
+TEMPO_RANGE = (0.8, 1.25)
+# Actions have no side: a mirrored clip (x -> -x, left and right joints swapped) shows the same action.
+MIRROR = [JOINT_NAMES.index(n.replace("left_", "@").replace("right_", "left_").replace("@", "right_")) for n in JOINT_NAMES]
+
+
+def _retime(positions: np.ndarray, rate: float) -> np.ndarray:
+    """The clip played `rate` times as fast (linear interpolation between frames)."""
+    source = np.arange(0, len(positions) - 1 + 1e-6, rate)
+    low = np.floor(source).astype(int)
+    weight = (source - low)[:, None, None].astype(np.float32)
+    return (1 - weight) * positions[low] + weight * positions[np.minimum(low + 1, len(positions) - 1)]
 
 
 def _views(positions: np.ndarray, rng: np.random.Generator, crops: int) -> list[np.ndarray]:
-    """The whole clip plus random crops (some with positional jitter): segments of long motions are cut anywhere."""
+    """The whole clip plus random crops, some retimed, mirrored or jittered: generated segments differ from the corpus."""
     views = [positions]
     for _ in range(crops):
-        length = int(rng.integers(min(MIN_CROP, len(positions)), len(positions) + 1))
-        start = int(rng.integers(0, len(positions) - length + 1))
-        view = positions[start:start + length]
+        view = _retime(positions, float(np.exp(rng.uniform(*np.log(TEMPO_RANGE)))))
+        length = int(rng.integers(min(MIN_CROP, len(view)), len(view) + 1))
+        start = int(rng.integers(0, len(view) - length + 1))
+        view = view[start:start + length]
+        if rng.random() < 0.5:
+            view = view[:, MIRROR] * np.array([-1.0, 1.0, 1.0], dtype=np.float32)
         if rng.random() < 0.5:
             view = view + rng.normal(0.0, JITTER_METRES, view.shape).astype(np.float32)
-        views.append(view)
+        views.append(view.astype(np.float32))
     return views
 
 
@@ -77,7 +92,10 @@ def main(seed: int, num: int, test_num: int, crops: int, minutes: float, batch: 
     torch.manual_seed(seed)
     started = time.perf_counter()
     train_inputs, train_labels = _draw(seed, num, crops)
-    test_inputs, test_labels = _draw(seed + 1, test_num, 0)
+    # Held-out: every clip whole, and one augmented crop of it.
+    views, view_labels = _draw(seed + 1, test_num, 1)
+    test_inputs, test_labels = views[0::2], view_labels[0::2]
+    crop_inputs, crop_labels = views[1::2], view_labels[1::2]
     stacked = np.concatenate(train_inputs)
     mean, std = torch.from_numpy(stacked.mean(0)), torch.from_numpy(np.maximum(stacked.std(0), 1e-3))
     click.echo(f"data: {len(train_inputs)} training views, {len(test_inputs)} held-out clips ({time.perf_counter() - started:.0f} s)")
@@ -106,12 +124,14 @@ def main(seed: int, num: int, test_num: int, crops: int, minutes: float, batch: 
             bar.refresh() if step % 20 == 0 else None
     network.eval()
     accuracy = _accuracy(evaluator, test_inputs, test_labels)
+    crop_accuracy = _accuracy(evaluator, crop_inputs, crop_labels)
     evaluator.info = {"corpus_seed": seed, "train_clips": num, "crops": crops, "steps": step, "minutes": minutes,
-                      "heldout_seed": seed + 1, "heldout_clips": test_num, "heldout_top1": round(accuracy, 4)}
+                      "heldout_seed": seed + 1, "heldout_clips": test_num, "heldout_top1": round(accuracy, 4),
+                      "heldout_crop_top1": round(crop_accuracy, 4)}
     evaluator.save(out)
     params = sum(p.numel() for p in network.parameters())
     click.echo(f"{step} steps, {params} parameters; held-out top-1 accuracy {accuracy:.3f} on {test_num} clips "
-               f"(corpus seed {seed + 1}) -> {out} ({out.stat().st_size / 1e6:.2f} MB)")
+               f"(corpus seed {seed + 1}), {crop_accuracy:.3f} on augmented crops of them -> {out} ({out.stat().st_size / 1e6:.2f} MB)")
 
 
 if __name__ == "__main__":
