@@ -33,6 +33,7 @@ from syncmotion.eval.benchset import REAL_SEED, REFERENCE_SEED, bench_folder, jo
 from syncmotion.eval.metrics import TRANSITION_FRAMES  # noqa: E402
 from syncmotion.eval.scoring import LongMotion, Reference, make_reference, score_long_motions  # noqa: E402
 from syncmotion.motion.script import parse_script  # noqa: E402
+from syncmotion.windows import STITCH_MODES  # noqa: E402
 
 DEFAULT_STRATEGIES = ("independent", "multidiffusion", "synctweedies", "syncsde:2", "syncsde:5", "syncsde:10")
 METRICS = ("top1", "top3", "fid", "diversity", "foot_skate", "peak_jerk", "auj")
@@ -187,7 +188,8 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
         *(["Real-corpus row only so far: run the command without --real-only once the embedded model is shipped.", ""]
           if only_real else []),
         f"`{command}` ({device}; {len(result['scripts'])} scripts of sequences/bench/ x {result['seeds']} seeds; "
-        f"steps {options.get('steps') or 'model default'}, overlap {options['overlap']}, guidance {options['guidance']}). "
+        f"steps {options.get('steps') or 'model default'}, overlap {options['overlap']}, guidance {options['guidance']}, "
+        f"stitch {options.get('stitch', 'paste')}). "
         "Mean ± std over seeds. Accuracy: the evaluator's top-1/top-3 action of each segment (cut by its frame range) "
         "against the action its held-out text came from. FID and diversity in the evaluator's 64-dim features, FID "
         "against a separate draw of real clips of the same segments. Foot skate: fraction of frame steps where a foot "
@@ -217,13 +219,15 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Denoising steps (default: the model's).")
 @click.option("--overlap", type=click.IntRange(min=0), default=20, show_default=True)
 @click.option("--guidance", type=float, default=2.5, show_default=True)
+@click.option("--stitch", type=click.Choice(STITCH_MODES), default="paste", show_default=True,
+              help="How overlapping windows become the canvas.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--bench", "folder", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Folder of scripts with index.json (default: sequences/bench).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the results as JSON.")
 @click.option("--doc/--no-doc", default=True, show_default=True, help="Write the docs/benchmarks.md section and docs/img/seam_jerk.png.")
 def main(num_scripts: int | None, seeds: int, strategies: str, real_only: bool, model: Path | None, evaluator_path: Path | None,
-         steps: int | None, overlap: int, guidance: float, device: str, folder: Path | None, json_path: Path | None, doc: bool) -> None:
+         steps: int | None, overlap: int, guidance: float, stitch: str, device: str, folder: Path | None, json_path: Path | None, doc: bool) -> None:
     """Generate every benchmark script with every strategy and seed; print and record the metrics table."""
     specs = [s.strip() for s in strategies.split(",") if s.strip()]
     for spec in specs:
@@ -240,7 +244,7 @@ def main(num_scripts: int | None, seeds: int, strategies: str, real_only: bool, 
             backend = load_embedded(model, device) if model is not None else load_default(device)
         except FileNotFoundError as error:
             raise click.UsageError(f"{error} (or run with --real-only)") from None
-    options = {"steps": steps, "overlap": overlap, "guidance": guidance}
+    options = {"steps": steps, "overlap": overlap, "guidance": guidance, "stitch": stitch}
     result = run_benchmark(scripts, evaluator, backend, specs, seeds, options)
     click.echo(table(result))
     if json_path is not None:
