@@ -15,8 +15,9 @@ neighbours (the last one aligned to the end). Each window takes the text of the 
 its frames (ties go to the earlier segment), so a window that straddles a boundary follows the segment it
 mostly belongs to, and the boundary falls where neighbouring windows with different texts overlap.
 A script no longer than one window is sampled as a single window of the script's length (the overlap then
-has nothing to share and is not used). `WindowPlan.seams` are the first frames of windows 1, 2, ...: windows are
-pasted in order, so from its first frame on a window takes over the canvas from the one before it.
+has nothing to share and is not used). `WindowPlan.seams` are the first frames of windows 1, 2, ...: where the
+handover from one window to the next begins (pasted in order, a window takes over there; cross-faded, the blend
+runs over the overlap that starts there).
 """
 
 from __future__ import annotations
