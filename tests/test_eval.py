@@ -222,14 +222,14 @@ def _stand_in_backend():
 def test_bench_tool_runs_every_row_with_a_stand_in_backend(tmp_path):
     tool = _bench_tool()
     scripts = tool.load_scripts(ROOT / "sequences" / "bench", 2)
-    result = tool.run_benchmark(scripts, load_evaluator(), _stand_in_backend(), ["independent", "syncsde:2"], 1,
+    result = tool.run_benchmark(scripts, load_evaluator(), _stand_in_backend(), ["independent", "syncsde:2"], 2,
                                 {"steps": 2, "overlap": 10, "guidance": 2.5}, progress=False)
     assert list(result["rows"]) == ["real corpus", "independent", "syncsde:2"]
     for name in ("independent", "syncsde:2"):
         row = result["rows"][name]
         assert set(row["metrics"]) == set(tool.METRICS) and row["calls_per_second"] > 0 and row["wall_per_second"] > 0
         assert row["evaluations_per_second"] >= row["calls_per_second"]
-        assert len(row["curve"]) == 57
+        assert len(row["curve"]) == 57 and row["metrics"]["fid"]["std"] > 0  # the samples differ
     assert result["rows"]["real corpus"]["metrics"]["top1"]["mean"] > 0.7
     text = tool.document(result, "python tools/bench_long_motion.py --scripts 2", "CPU")
     assert "| syncsde:2 |" in text and "| real corpus |" in text

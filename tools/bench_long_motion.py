@@ -80,25 +80,29 @@ def real_motions(scripts: list, seed: int) -> list[LongMotion]:
     return motions
 
 
-def generated_motions(scripts: list, backend: Any, strategy: str, inv_lambda: float, seed: int,
-                      options: dict[str, Any], bar: tqdm) -> tuple[list[LongMotion], float, int, int, float]:
-    """Every script generated once with `seed` offsets: motions, wall seconds, model calls, window evaluations, seconds of motion."""
+def generated_motions(scripts: list, backend: Any, strategy: str, inv_lambda: float, seeds: int,
+                      options: dict[str, Any], bar: tqdm) -> tuple[list[list[LongMotion]], float, int, int, float]:
+    """Every script generated as `seeds` samples in one batch: motions per sample, then per sample alone the wall
+    seconds (the batch's time shared out), model calls, window evaluations and seconds of motion."""
     from syncmotion.motion.generate import generate_motion
 
-    motions, wall, calls, evaluations, seconds = [], 0.0, 0, 0, 0.0
+    per_sample: list[list[LongMotion]] = [[] for _ in range(seeds)]
+    wall, calls, evaluations, seconds = 0.0, 0, 0, 0.0
     for _, script, segments in scripts:
         start = time.perf_counter()
-        motion = generate_motion(script, backend, strategy=strategy, inv_lambda=inv_lambda,
-                                 seed=100 * (script.seed or 0) + seed, progress=False, **options)[0]
-        wall += time.perf_counter() - start
-        calls += int(motion.meta["model_calls"])
-        # Every step runs the network once on every window (batched into model_calls calls).
-        evaluations += int(motion.meta["steps"]) * len(motion.meta["window_texts"])
-        seconds += motion.seconds
-        motions.append(LongMotion(motion.positions, [(s.start, s.end) for s in motion.segments],
-                                  [s["action"] for s in segments]))
+        motions = generate_motion(script, backend, strategy=strategy, inv_lambda=inv_lambda, seed=script.seed or 0,
+                                  num_samples=seeds, progress=False, **options)
+        wall += (time.perf_counter() - start) / seeds
+        meta = motions[0].meta
+        # One batched call serves every sample, so one sample alone would make the same calls.
+        calls += int(meta["model_calls"])
+        evaluations += int(meta["steps"]) * len(meta["window_texts"])
+        seconds += motions[0].seconds
+        for sample, motion in enumerate(motions):
+            per_sample[sample].append(LongMotion(motion.positions, [(s.start, s.end) for s in motion.segments],
+                                                 [s["action"] for s in segments]))
         bar.update(1)
-    return motions, wall, calls, evaluations, seconds
+    return per_sample, wall, calls, evaluations, seconds
 
 
 def _summary(per_seed: list[dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -108,7 +112,7 @@ def _summary(per_seed: list[dict[str, float]]) -> dict[str, dict[str, float]]:
 
 def run_benchmark(scripts: list, evaluator: Evaluator, backend: Any | None, strategies: list[str], seeds: int,
                   options: dict[str, Any], progress: bool = True) -> dict[str, Any]:
-    """Score the real-corpus row and every strategy over `seeds` draws of all scripts; rows, curves and settings."""
+    """Score the real-corpus row and every strategy over `seeds` samples of all scripts; rows, curves and settings."""
     reference = reference_set(evaluator, scripts, max(3, seeds))
     rows: dict[str, Any] = {}
     per_seed, curves = [], []
@@ -117,22 +121,18 @@ def run_benchmark(scripts: list, evaluator: Evaluator, backend: Any | None, stra
         per_seed.append(scores)
         curves.append(curve)
     rows["real corpus"] = {"metrics": _summary(per_seed), "curve": np.mean(curves, 0).tolist()}
-    runs = [(spec, seed) for spec in (strategies if backend is not None else []) for seed in range(seeds)]
-    results: dict[str, list] = {}
-    bar = tqdm(total=len(runs) * len(scripts), desc="generate", unit="script", disable=not progress)
-    for spec, seed in runs:
-        bar.set_postfix(strategy=spec, seed=seed)
+    specs = strategies if backend is not None else []
+    bar = tqdm(total=len(specs) * len(scripts), desc="generate", unit="script", disable=not progress)
+    for spec in specs:
+        bar.set_postfix(strategy=spec)
         name, inv_lambda = parse_strategy(spec)
-        motions, wall, calls, evaluations, seconds = generated_motions(scripts, backend, name, inv_lambda, seed, options, bar)
-        scores, curve = score_long_motions(evaluator, motions, reference)
-        results.setdefault(spec, []).append((scores, curve, wall, calls, evaluations, seconds))
+        samples, wall, calls, evaluations, seconds = generated_motions(scripts, backend, name, inv_lambda, seeds, options, bar)
+        scored = [score_long_motions(evaluator, motions, reference) for motions in samples]
+        rows[spec] = {"metrics": _summary([scores for scores, _ in scored]),
+                      "curve": np.mean([curve for _, curve in scored], 0).tolist(),
+                      "wall_per_second": wall / seconds, "calls_per_second": calls / seconds,
+                      "evaluations_per_second": evaluations / seconds}
     bar.close()
-    for spec, runs_of_spec in results.items():
-        seconds = sum(r[5] for r in runs_of_spec)
-        rows[spec] = {"metrics": _summary([r[0] for r in runs_of_spec]), "curve": np.mean([r[1] for r in runs_of_spec], 0).tolist(),
-                      "wall_per_second": sum(r[2] for r in runs_of_spec) / seconds,
-                      "calls_per_second": sum(r[3] for r in runs_of_spec) / seconds,
-                      "evaluations_per_second": sum(r[4] for r in runs_of_spec) / seconds}
     return {"rows": rows, "reference_jerk": reference.jerk, "scripts": [s[0] for s in scripts], "seeds": seeds,
             "options": options, "evaluator": evaluator.info}
 
@@ -190,15 +190,17 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
         f"`{command}` ({device}; {len(result['scripts'])} scripts of sequences/bench/ x {result['seeds']} seeds; "
         f"steps {options.get('steps') or 'model default'}, overlap {options['overlap']}, guidance {options['guidance']}, "
         f"stitch {options.get('stitch', 'paste')}). "
-        "Mean ± std over seeds. Accuracy: the evaluator's top-1/top-3 action of each segment (cut by its frame range) "
+        "Seeds are the samples of one batched generate_motion call per script (seed = the script's @seed); "
+        "mean ± std over them. Accuracy: the evaluator's top-1/top-3 action of each segment (cut by its frame range) "
         "against the action its held-out text came from. FID and diversity in the evaluator's 64-dim features, FID "
         "against a separate draw of real clips of the same segments. Foot skate: fraction of frame steps where a foot "
         "joint (ankle or toe) below 5 cm at both frames slides faster than 0.5 m/s (real motion scores a few percent: "
         "toes lifting off and landing). Peak Jerk and AUJ: FlowMDM's definitions over 60-frame windows "
         f"centred on segment transitions (AUJ reference: real clips' mean jerk {result['reference_jerk']:.4f} m/frame³). "
         "Real corpus: real clips of the same actions and parameters joined end to end (hard cuts, so its jerk columns "
-        "show a cut, not a target). Model calls: batched network calls as the engine counts them; window evals: "
-        "steps x windows (each evaluation runs the conditional and unconditional branch).",
+        "show a cut, not a target). Wall time is per sample (a batch's time shared among its samples); model calls: "
+        "network calls as the engine counts them for one sample; window evals: steps x windows (each evaluation runs "
+        "the conditional and unconditional branch).",
         "",
         table(result),
         "",
@@ -208,7 +210,8 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
 
 @click.command()
 @click.option("--scripts", "num_scripts", type=click.IntRange(min=1), default=None, help="Use the first N scripts (default all).")
-@click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Samples per script (one batch, seeded by the script's @seed); metrics are mean ± std over them.")
 @click.option("--strategies", default=",".join(DEFAULT_STRATEGIES), show_default=True,
               help="Comma-separated; syncsde:K sets 1/λ = K.")
 @click.option("--real-only", is_flag=True, help="Only the real-corpus row (no model needed).")
