@@ -3,8 +3,8 @@
 Jerk follows FlowMDM (Barquero et al., CVPR 2024; utils/metrics.py and data_loaders/humanml/utils/metrics.py of
 BarqueroGerman/FlowMDM): the per-frame jerk is the largest, over the 22 joints, L1 norm (over x, y, z) of the third
 finite difference of joint positions, in metres per frame³ at 20 fps as FlowMDM reports it (×8000 for m/s³).
-Around every transition a window of `TRANSITION_FRAMES` = 60 frames (30 before the boundary, 30 after, FlowMDM's
-HumanML3D setting) gives a jerk curve of 57 values; the curves are averaged over all transitions. Peak Jerk is the
+Around every transition a window of `TRANSITION_FRAMES` = 60 frames (30 before the boundary, 30 after; FlowMDM's
+default --transition_length) gives a jerk curve of 57 values; the curves are averaged over all transitions. Peak Jerk is the
 largest value of that mean curve; Area Under Jerk is the sum over it of |mean curve − reference|, where the reference
 is the mean per-frame jerk of real motion (FlowMDM uses 0.033 for HumanML3D's ground truth; we use the corpus's).
 """
