@@ -43,9 +43,12 @@ def full_size_mdm(folder: Path) -> tuple[Path, Path, Path]:
 @click.option("--steps", default=50, show_default=True)
 @click.option("--overlap", default=20, show_default=True)
 @click.option("--strategies", default="syncsde,independent", show_default=True)
+@click.option("--threads", default=0, show_default=True, help="torch threads (0: torch's default).")
 @click.option("--no-write", is_flag=True, help="Do not update docs/benchmarks.md.")
-def main(seconds: int, steps: int, overlap: int, strategies: str, no_write: bool) -> None:
+def main(seconds: int, steps: int, overlap: int, strategies: str, threads: int, no_write: bool) -> None:
     """Time generating a SECONDS-long, 4-segment motion with a full-size random MDM."""
+    if threads:
+        torch.set_num_threads(threads)
     per_segment = seconds / 4
     script = parse_script("".join(f"a person does action {i} | {per_segment:g}s\n" for i in range(4)))
     rows = []
@@ -61,9 +64,8 @@ def main(seconds: int, steps: int, overlap: int, strategies: str, no_write: bool
                          motion.meta["model_calls"], f"{elapsed:.1f}", f"{elapsed / motion.seconds:.2f}"])
     header = ["strategy", "motion s", "window", "overlap", "steps", "windows", "model calls", "wall s", "wall s per motion s"]
     table = markdown_table(header, rows)
-    threads = torch.get_num_threads()
     body = (f"Full-size MDM (humanml_trans_enc_512 settings, random weights, guidance 2.5 in one batched call), "
-            f"{threads} torch threads on this machine's CPU; checkpoint + CLIP load took {load_seconds:.1f} s.\n\n{table}")
+            f"{torch.get_num_threads()} torch thread(s) on this machine's 2-core CPU (shared with other jobs while measured); checkpoint + CLIP load took {load_seconds:.1f} s.\n\n{table}")
     click.echo(body)
     if not no_write:
         write_section("bench_mdm", "## Long motion with the full-size MDM architecture\n\n" + body)
