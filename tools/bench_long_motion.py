@@ -35,16 +35,19 @@ from syncmotion.eval.scoring import LongMotion, Reference, make_reference, score
 from syncmotion.motion.script import parse_script  # noqa: E402
 from syncmotion.windows import STITCH_MODES  # noqa: E402
 
-DEFAULT_STRATEGIES = ("independent", "multidiffusion", "synctweedies", "syncsde:2", "syncsde:5", "syncsde:10")
+DEFAULT_STRATEGIES = ("independent", "multidiffusion", "synctweedies", "syncsde:2", "syncsde:5", "syncsde:10", "syncsde:5:paste")
 METRICS = ("top1", "top3", "fid", "diversity", "foot_skate", "peak_jerk", "auj")
 PLOT = Path(__file__).resolve().parent.parent / "docs" / "img" / "seam_jerk.png"
 
 
-def parse_strategy(spec: str) -> tuple[str, float]:
-    """'syncsde:5' -> ('syncsde', 5.0); a bare name gets 1/λ = 5 (only SyncSDE uses it)."""
-    name, _, value = spec.partition(":")
+def parse_strategy(spec: str) -> tuple[str, float, str | None]:
+    """'syncsde:5' -> ('syncsde', 5.0, None); 'syncsde:5:paste' also overrides --stitch for that row."""
+    name, _, rest = spec.partition(":")
+    value, _, stitch = rest.partition(":")
+    if stitch and stitch not in STITCH_MODES:
+        raise click.UsageError(f"strategy {spec!r}: stitch must be one of {', '.join(STITCH_MODES)}")
     try:
-        return name, float(value) if value else 5.0
+        return name, float(value) if value else 5.0, stitch or None
     except ValueError:
         raise click.UsageError(f"strategy {spec!r}: 1/λ must be a number, as in syncsde:5") from None
 
@@ -125,8 +128,9 @@ def run_benchmark(scripts: list, evaluator: Evaluator, backend: Any | None, stra
     bar = tqdm(total=len(specs) * len(scripts), desc="generate", unit="script", disable=not progress)
     for spec in specs:
         bar.set_postfix(strategy=spec)
-        name, inv_lambda = parse_strategy(spec)
-        samples, wall, calls, evaluations, seconds = generated_motions(scripts, backend, name, inv_lambda, seeds, options, bar)
+        name, inv_lambda, stitch = parse_strategy(spec)
+        row_options = {**options, "stitch": stitch or options.get("stitch", "crossfade")}
+        samples, wall, calls, evaluations, seconds = generated_motions(scripts, backend, name, inv_lambda, seeds, row_options, bar)
         scored = [score_long_motions(evaluator, motions, reference) for motions in samples]
         rows[spec] = {"metrics": _summary([scores for scores, _ in scored]),
                       "curve": np.mean([curve for _, curve in scored], 0).tolist(),
@@ -189,7 +193,7 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
           if only_real else []),
         f"`{command}` ({device}; {len(result['scripts'])} scripts of sequences/bench/ x {result['seeds']} seeds; "
         f"steps {options.get('steps') or 'model default'}, overlap {options['overlap']}, guidance {options['guidance']}, "
-        f"stitch {options.get('stitch', 'paste')}). "
+        f"stitch {options.get('stitch', 'crossfade')} unless the row says otherwise). "
         "Seeds are the samples of one batched generate_motion call per script (seed = the script's @seed); "
         "mean ± std over them. Accuracy: the evaluator's top-1/top-3 action of each segment (cut by its frame range) "
         "against the action its held-out text came from. FID and diversity in the evaluator's 64-dim features, FID "
@@ -222,7 +226,7 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Denoising steps (default: the model's).")
 @click.option("--overlap", type=click.IntRange(min=0), default=20, show_default=True)
 @click.option("--guidance", type=float, default=2.5, show_default=True)
-@click.option("--stitch", type=click.Choice(STITCH_MODES), default="paste", show_default=True,
+@click.option("--stitch", type=click.Choice(STITCH_MODES), default="crossfade", show_default=True,
               help="How overlapping windows become the canvas.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--bench", "folder", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
@@ -234,7 +238,7 @@ def main(num_scripts: int | None, seeds: int, strategies: str, real_only: bool, 
     """Generate every benchmark script with every strategy and seed; print and record the metrics table."""
     specs = [s.strip() for s in strategies.split(",") if s.strip()]
     for spec in specs:
-        name, _ = parse_strategy(spec)
+        name, _, _ = parse_strategy(spec)
         if name not in ("independent", "multidiffusion", "synctweedies", "syncsde"):
             raise click.UsageError(f"unknown strategy {name!r}; choose from independent, multidiffusion, synctweedies, syncsde[:1/λ]")
     scripts = load_scripts(folder or bench_folder(), num_scripts)
