@@ -177,7 +177,16 @@ def TemporalWindows(length: int, window: int, overlap: int) -> CropLayout:
         raise ValueError(f"overlap ({overlap}) must be at least 0 and smaller than the window ({window})")
     if window > length:
         raise ValueError(f"window ({window} frames) is longer than the canvas ({length} frames); shorten the window")
-    starts = _window_starts(length, window, window - overlap, wrap=False)
+    return TemporalWindowsAt(length, window, _window_starts(length, window, window - overlap, wrap=False))
+
+
+def TemporalWindowsAt(length: int, window: int, starts: Sequence[int]) -> CropLayout:
+    """Windows of `window` frames beginning at the given increasing `starts` on a canvas of `length` frames."""
+    starts = [int(s) for s in starts]
+    if not starts or any(b <= a for a, b in zip(starts, starts[1:])):
+        raise ValueError(f"window starts must be a non-empty increasing list, got {starts}")
+    if starts[0] < 0 or starts[-1] + window > length:
+        raise ValueError(f"windows of {window} frames at {starts} do not fit a canvas of {length} frames")
     indices = torch.stack([torch.arange(s, s + window) for s in starts])
     ramps = torch.stack(_axis_ramps(starts, window, length, wrap=False))
     return CropLayout((length,), (window,), indices, ramps, starts)

@@ -8,7 +8,7 @@ from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteS
 
 from syncmotion.backends.oracle import GaussianOracle, score_samples, squared_exponential
 from syncmotion.engine import SyncSDE, sample
-from syncmotion.windows import SpatialWindows, TemporalWindows
+from syncmotion.windows import SpatialWindows, TemporalWindows, TemporalWindowsAt
 
 
 class TinyDenoiser:
@@ -197,6 +197,9 @@ def test_wrapped_spatial_windows_pull_the_last_window_onto_the_first() -> None:
         (lambda: TemporalWindows(length=100, window=20, overlap=20), "overlap"),
         (lambda: TemporalWindows(length=100, window=20, overlap=-1), "overlap"),
         (lambda: TemporalWindows(length=10, window=20, overlap=2), "longer than the canvas"),
+        (lambda: TemporalWindowsAt(length=50, window=20, starts=[0, 0, 30]), "increasing"),
+        (lambda: TemporalWindowsAt(length=50, window=20, starts=[0, 31]), "do not fit"),
+        (lambda: TemporalWindowsAt(length=45, window=20, starts=[0, 25]), "uncovered"),
         (lambda: SpatialWindows(height=8, width=8, window=16, stride=8), "larger than the canvas"),
         (lambda: SpatialWindows(height=8, width=32, window=8, stride=12), "stride"),
         (lambda: SyncSDE(inv_lambda=0.0), "positive"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -51,9 +52,9 @@ def test_empty_script_and_missing_file(tmp_path):
         parse_script(path)
 
 
-def test_windows_take_the_majority_text():
+def test_even_windows_take_the_majority_text():
     script = parse_script("walk | 100f\njump | 100f\n")
-    plan = plan_windows(script, window=80, overlap=20)
+    plan = plan_windows(script, window=80, overlap=20, align="even")
     assert plan.layout.starts == [0, 60, 120]
     # [60, 140) is 40 frames walk, 40 jump: a tie goes to the earlier segment.
     assert plan.texts == ["walk", "walk", "jump"]
@@ -68,10 +69,54 @@ def test_short_script_is_one_window():
     assert plan.layout.window_dims == (10,) and plan.texts == ["walk"]
 
 
-def test_last_window_is_aligned_to_the_end():
-    plan = plan_windows(parse_script("walk | 5s\njump | 2.5s\n"), window=60, overlap=20)
+def test_last_even_window_is_aligned_to_the_end():
+    plan = plan_windows(parse_script("walk | 5s\njump | 2.5s\n"), window=60, overlap=20, align="even")
     assert plan.layout.starts == [0, 40, 80, 90] and plan.seams == [40, 80, 90]
     assert plan.texts == ["walk", "walk", "jump", "jump"]
+
+
+def test_segment_windows_tile_each_segment_with_its_own_text():
+    plan = plan_windows(parse_script("walk | 100f\njump | 100f\n"), window=80, overlap=20)
+    # walk widened to [0, 110) and jump to [90, 200): two windows each, sharing frames 90-110 at the boundary.
+    assert plan.layout.starts == [0, 30, 90, 120]
+    assert plan.texts == ["walk", "walk", "jump", "jump"]
+    assert plan.seams == [30, 90, 120]
+
+
+def test_a_short_segment_keeps_its_own_window():
+    script = parse_script("walk | 100f\nkick | 30f\nwalk | 100f\n")
+    assert "kick" not in plan_windows(script, window=80, overlap=20, align="even").texts
+    plan = plan_windows(script, window=80, overlap=20)
+    kick = plan.texts.index("kick")
+    start = plan.layout.starts[kick]
+    assert start <= 100 and start + 80 >= 130  # centred on the kick: [75, 155)
+    assert plan.texts.count("kick") == 1
+
+
+def test_segment_windows_cover_every_segment_in_order():
+    rng = random.Random(0)
+    for _ in range(200):
+        lengths = [rng.randint(5, 300) for _ in range(rng.randint(1, 6))]
+        script = parse_script("".join(f"segment {i} | {n}f\n" for i, n in enumerate(lengths)))
+        window, overlap = rng.choice([(80, 20), (60, 10), (40, 30)])
+        plan = plan_windows(script, window=window, overlap=overlap)
+        starts = plan.layout.starts
+        size = plan.layout.window_dims[0]
+        assert all(b > a for a, b in zip(starts, starts[1:]))
+        assert starts[0] == 0 and starts[-1] + size == script.num_frames
+        for segment in script.segments:
+            covered = set()
+            for start, text in zip(starts, plan.texts):
+                if text == segment.text:
+                    covered.update(range(start, start + size))
+            # Only segments squeezed together at a canvas end may share a window that follows another text.
+            if size == window and segment.end - segment.start >= window:
+                assert set(range(segment.start, segment.end)) <= covered
+
+
+def test_unknown_alignment_is_refused():
+    with pytest.raises(ValueError, match="alignment"):
+        plan_windows(parse_script("walk | 10s\n"), window=80, overlap=20, align="middle")
 
 
 def test_path_given_as_string_and_unreadable_file(tmp_path):

