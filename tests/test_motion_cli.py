@@ -102,6 +102,7 @@ def test_mdm_checkpoint_through_the_command(tmp_path):
     (["{missing}"], "does not exist"),
     ([], "give a SCRIPT file or --text"),
     (["--text", "walk", "--formats", "npy,avi"], "--formats"),
+    (["--text", "walk", "--smooth", "4"], "--smooth must be 0 (off) or an odd number"),
     (["--text", "walk", "--model", "{ckpt_dir}/model.bin"], "is not an MDM checkpoint"),
 ])
 def test_command_errors_are_one_clear_line(tmp_path, arguments, message):

@@ -193,7 +193,7 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
           if only_real else []),
         f"`{command}` ({device}; {len(result['scripts'])} scripts of sequences/bench/ x {result['seeds']} seeds; "
         f"steps {options.get('steps') or 'model default'}, overlap {options['overlap']}, guidance {options['guidance']}, "
-        f"stitch {options.get('stitch', 'crossfade')} unless the row says otherwise, windows aligned to {options.get('align', 'segments')}). "
+        f"stitch {options.get('stitch', 'crossfade')} unless the row says otherwise, windows aligned to {options.get('align', 'segments')}, smoothing {options.get('smooth', 0) or 'none'}). "
         "Seeds are the samples of one batched generate_motion call per script (seed = the script's @seed); "
         "mean ± std over them. Accuracy: the evaluator's top-1/top-3 action of each segment (cut by its frame range) "
         "against the action its held-out text came from. FID and diversity in the evaluator's 64-dim features, FID "
@@ -230,13 +230,15 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
               help="How overlapping windows become the canvas.")
 @click.option("--align", type=click.Choice(ALIGNMENTS), default="segments", show_default=True,
               help="Windows aligned to segments or evenly spaced (see syncmotion.motion.script).")
+@click.option("--smooth", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Savitzky-Golay filter length on generated positions (0: raw model output, as in the table).")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--bench", "folder", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Folder of scripts with index.json (default: sequences/bench).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the results as JSON.")
 @click.option("--doc/--no-doc", default=True, show_default=True, help="Write the docs/benchmarks.md section and docs/img/seam_jerk.png.")
 def main(num_scripts: int | None, seeds: int, strategies: str, real_only: bool, model: Path | None, evaluator_path: Path | None,
-         steps: int | None, overlap: int, guidance: float, stitch: str, align: str, device: str, folder: Path | None, json_path: Path | None, doc: bool) -> None:
+         steps: int | None, overlap: int, guidance: float, stitch: str, align: str, smooth: int, device: str, folder: Path | None, json_path: Path | None, doc: bool) -> None:
     """Generate every benchmark script with every strategy and seed; print and record the metrics table."""
     specs = [s.strip() for s in strategies.split(",") if s.strip()]
     for spec in specs:
@@ -253,7 +255,7 @@ def main(num_scripts: int | None, seeds: int, strategies: str, real_only: bool, 
             backend = load_embedded(model, device) if model is not None else load_default(device)
         except FileNotFoundError as error:
             raise click.UsageError(f"{error} (or run with --real-only)") from None
-    options = {"steps": steps, "overlap": overlap, "guidance": guidance, "stitch": stitch, "align": align}
+    options = {"steps": steps, "overlap": overlap, "guidance": guidance, "stitch": stitch, "align": align, "smooth": smooth}
     result = run_benchmark(scripts, evaluator, backend, specs, seeds, options)
     click.echo(table(result))
     if json_path is not None:

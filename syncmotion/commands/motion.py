@@ -118,20 +118,28 @@ def _export(motions, out: Path, formats: set[str], smpl: Path | None) -> list[Pa
 @click.option("--align", type=click.Choice(["segments", "even"]), default="segments", show_default=True,
               help="Windows: each segment tiled by its own windows (segments), or equal windows over the whole motion, "
                    "each following the segment it mostly covers (even).")
+@click.option("--smooth", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Savitzky-Golay filter over this many frames on the joint positions, against the model's "
+                   "frame-to-frame tremor (odd; 0: raw model output).")
 @click.option("--formats", default=DEFAULT_FORMATS, show_default=True, help=f"What to write, from {','.join(FORMATS)}.")
 @click.option("--smpl", type=click.Path(exists=True, path_type=Path), default=None,
               help="SMPL body model file or folder (pip install syncmotion[smpl]): also write SMPL parameters (*_smpl.npz).")
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cpu or cuda.")
 def motion(script: Path | None, text: str | None, seconds: str, model: Path | None, meta: Path | None, clip: Path | None,
            out: Path | None, strategy: str, inv_lambda: float, steps: int | None, overlap: int, seed: int | None,
-           guidance: float, num_samples: int, stitch: str, align: str, formats: str, smpl: Path | None, device: str) -> None:
+           guidance: float, num_samples: int, stitch: str, align: str, smooth: int, formats: str, smpl: Path | None, device: str) -> None:
     """Generate one long motion from SCRIPT (lines `TEXT | 6s`) or from --text, and write it to --out."""
     from syncmotion.motion.generate import generate_motion
     from syncmotion.motion.script import ScriptError, parse_script
+    from syncmotion.motion.smooth import check_smoothing
 
     wanted = {f.strip() for f in formats.split(",") if f.strip()}
     if not wanted or wanted - set(FORMATS):
         raise click.UsageError(f"--formats {formats!r}: choose from {','.join(FORMATS)}")
+    try:
+        check_smoothing(smooth)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
     if (script is None) == (text is None):
         raise click.UsageError("give a SCRIPT file or --text \"prompt; prompt\" (exactly one of them)")
     try:
@@ -159,7 +167,7 @@ def motion(script: Path | None, text: str | None, seconds: str, model: Path | No
     started = time.perf_counter()
     try:
         motions = generate_motion(parsed, backend, strategy=strategy, inv_lambda=inv_lambda, steps=steps, overlap=overlap,
-                                  guidance=guidance, seed=seed, num_samples=num_samples, stitch=stitch, align=align)
+                                  guidance=guidance, seed=seed, num_samples=num_samples, stitch=stitch, align=align, smooth=smooth)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     generated = time.perf_counter() - started

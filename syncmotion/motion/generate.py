@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from syncmotion.backends.mdm import MotionBackend
@@ -9,6 +10,7 @@ from syncmotion.engine import sample
 
 from .features import FEATURE_DIM, features_to_joints
 from .script import Script, plan_windows
+from .smooth import check_smoothing, smooth_positions
 from .types import Motion
 
 __all__ = ["MotionBackend", "generate_motion"]
@@ -28,10 +30,12 @@ def generate_motion(
     max_batch: int | None = None,
     progress: bool = True,
     align: str = "segments",
+    smooth: int = 0,
 ) -> list[Motion]:
     """`num_samples` continuous motions that follow `script`, one window per model-length stretch, synchronized."""
     if num_samples <= 0:
         raise ValueError(f"num_samples must be positive, got {num_samples}")
+    check_smoothing(smooth)
     if guidance <= 0:
         raise ValueError(f"guidance must be positive (1 = no guidance), got {guidance}")
     if script.fps != backend.fps:
@@ -47,11 +51,11 @@ def generate_motion(
         max_batch=max_batch, stitch=stitch, progress=progress,
     )
     features = backend.normalizer.denormalize(result.canvas[:, :, 0, :].transpose(1, 2).float())
-    joints = features_to_joints(features).numpy()
+    joints = np.stack([smooth_positions(sample, smooth) for sample in features_to_joints(features).numpy()])
     meta = {
         "model": backend.name, "strategy": strategy, "inv_lambda": inv_lambda, "steps": steps, "overlap": overlap,
         "guidance": guidance, "seed": seed, "window": int(plan.layout.window_dims[0]),
-        "model_calls": result.model_calls, "stitch": stitch, "align": align, "window_texts": list(plan.texts),
+        "model_calls": result.model_calls, "stitch": stitch, "align": align, "smooth": smooth, "window_texts": list(plan.texts),
     }
     return [
         Motion(positions=joints[i], fps=script.fps, segments=list(script.segments), seams=list(plan.seams),
