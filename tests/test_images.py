@@ -276,3 +276,44 @@ def test_bad_task_input_gives_one_clear_error(model_dir, tmp_path, arguments, me
     assert result.exit_code != 0
     assert message in result.output
     assert not out.exists()
+
+
+COMMANDS = {
+    "wide": ["wide", "a boat"],
+    "masked-t2i": ["masked-t2i", "a beach", "a boat", "--mask", "{half}"],
+    "anagram": ["anagram", "a duck", "a rabbit"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--inv-lambda", "0"], "Invalid value for '--inv-lambda'"),
+        (["--guidance", "-3"], "Invalid value for '--guidance'"),
+    ],
+)
+def test_bad_sampling_options_fail_before_loading_the_model(monkeypatch, tmp_path, command, option, message) -> None:
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the model was loaded before the options were checked")
+
+    monkeypatch.setattr("syncmotion.commands.image_options.load_pipeline", no_loading)
+    arguments = [a.format(half=write_mask(tmp_path / "half.png", 0.5)) for a in COMMANDS[command]]
+    out = tmp_path / "out.png"
+    result = CliRunner().invoke(main, [*arguments, *option, "--model", str(tmp_path), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not out.exists()
+
+
+def test_a_sampling_value_error_is_one_line_not_a_traceback(monkeypatch, model_dir, tmp_path) -> None:
+    def bad_sampling(*args, **kwargs):
+        raise ValueError("inv_lambda must be positive (got 0.0); the paper's default is 5")
+
+    monkeypatch.setattr("syncmotion.commands.anagram.sample_layout", bad_sampling)
+    result = CliRunner().invoke(
+        main, ["anagram", "a duck", "a rabbit", "--model", str(model_dir), "--size", "64", "--device", "cpu",
+               "--out", str(tmp_path / "out.png")],
+    )
+    assert result.exit_code == 1
+    assert result.output == "Error: inv_lambda must be positive (got 0.0); the paper's default is 5\n"

@@ -8,7 +8,7 @@ import click
 
 from ..backends.stable_diffusion import decode, sample_layout, to_uint8
 from ..image_layouts import VIEWS, AnagramLayout, apply_view
-from .image_options import check_prompt, check_size, load_denoiser, model_options, write_png
+from .image_options import check_prompt, check_size, load_denoiser, model_options, sampling_errors, write_png
 
 
 @click.command()
@@ -20,14 +20,18 @@ from .image_options import check_prompt, check_size, load_denoiser, model_option
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("anagram.png"), show_default=True,
               help="The image as FIRST; the turned one (SECOND) goes to OUT-view.png.")
 @model_options
-def anagram(first, second, view, size, out, model, strategy, inv_lambda, steps, guidance, negative_prompt, seed,
-            device, half, max_batch) -> None:
+def anagram(
+    first: str, second: str, view: str, size: int, out: Path, model: str, strategy: str, inv_lambda: float,
+    steps: int, guidance: float, negative_prompt: str, seed: int, device: str | None, half: bool,
+    max_batch: int | None,
+) -> None:
     """Make an image that shows FIRST, and SECOND when turned by --view."""
     prompts = [check_prompt(first, "first prompt"), check_prompt(second, "second prompt")]
     latent_size, _ = check_size(size, size, 8)
     layout = AnagramLayout(latent_size, latent_size, view)
     denoiser = load_denoiser(model, device, half, guidance, negative_prompt)
-    result = sample_layout(denoiser, layout, prompts, strategy, inv_lambda, steps, seed, max_batch)
+    with sampling_errors():
+        result = sample_layout(denoiser, layout, prompts, strategy, inv_lambda, steps, seed, max_batch)
     # As in the official code, the synchronized window 1 is the result; the first reading is its inverse view.
     turned = decode(denoiser.pipeline, result.windows[:, 1])[0]
     view_path = out.with_name(f"{out.stem}-view{out.suffix}")

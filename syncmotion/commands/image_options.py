@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -20,9 +21,11 @@ def model_options(command: Callable) -> Callable:
     options = [
         click.option("--model", required=True, help="Diffusers Stable Diffusion folder (or a hub id when online)."),
         click.option("--strategy", type=click.Choice(sorted(STRATEGIES)), default="syncsde", show_default=True),
-        click.option("--inv-lambda", type=float, default=5.0, show_default=True, help="SyncSDE's 1/λ."),
+        click.option("--inv-lambda", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True,
+                     help="SyncSDE's 1/λ."),
         click.option("--steps", type=click.IntRange(min=1), default=50, show_default=True, help="DDIM steps."),
-        click.option("--guidance", type=float, default=7.5, show_default=True, help="Classifier-free guidance scale."),
+        click.option("--guidance", type=click.FloatRange(min=0), default=7.5, show_default=True,
+                     help="Classifier-free guidance scale (1 or less: no guidance)."),
         click.option("--negative-prompt", default="", help="Prompt the guidance steers away from."),
         click.option("--seed", type=int, default=0, show_default=True),
         click.option("--device", default=None, help="torch device (default: cuda when available, else cpu)."),
@@ -43,6 +46,15 @@ def load_denoiser(
     except FileNotFoundError as error:
         raise click.UsageError(str(error)) from error
     return StableDiffusionDenoiser(pipeline, guidance, negative_prompt)
+
+
+@contextlib.contextmanager
+def sampling_errors() -> Iterator[None]:
+    """Turn a ValueError from sampling into a one-line click error instead of a traceback."""
+    try:
+        yield
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
 
 
 def check_prompt(prompt: str, name: str = "prompt") -> str:

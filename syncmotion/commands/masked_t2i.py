@@ -11,7 +11,7 @@ from PIL import Image
 
 from ..backends.stable_diffusion import decode, sample_layout, to_uint8
 from ..image_layouts import MaskedLayout
-from .image_options import check_prompt, check_size, load_denoiser, model_options, write_png
+from .image_options import check_prompt, check_size, load_denoiser, model_options, sampling_errors, write_png
 
 
 def load_mask(path: Path, latent_height: int, latent_width: int) -> torch.Tensor:
@@ -40,8 +40,11 @@ def load_mask(path: Path, latent_height: int, latent_width: int) -> torch.Tensor
 @click.option("--height", type=int, default=512, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("masked.png"), show_default=True)
 @model_options
-def masked_t2i(background, object_prompt, mask_path, output_prompt, width, height, out, model, strategy, inv_lambda,
-               steps, guidance, negative_prompt, seed, device, half, max_batch) -> None:
+def masked_t2i(
+    background: str, object_prompt: str, mask_path: Path, output_prompt: str | None, width: int, height: int,
+    out: Path, model: str, strategy: str, inv_lambda: float, steps: int, guidance: float, negative_prompt: str,
+    seed: int, device: str | None, half: bool, max_batch: int | None,
+) -> None:
     """Make one image with BACKGROUND outside the mask and OBJECT inside it."""
     background = check_prompt(background, "background prompt")
     object_prompt = check_prompt(object_prompt, "object prompt")
@@ -49,8 +52,9 @@ def masked_t2i(background, object_prompt, mask_path, output_prompt, width, heigh
     latent_height, latent_width = check_size(height, width, 8)
     layout = MaskedLayout(load_mask(mask_path, latent_height, latent_width))
     denoiser = load_denoiser(model, device, half, guidance, negative_prompt)
-    result = sample_layout(
-        denoiser, layout, [background, object_prompt, output_prompt], strategy, inv_lambda, steps, seed, max_batch
-    )
+    with sampling_errors():
+        result = sample_layout(
+            denoiser, layout, [background, object_prompt, output_prompt], strategy, inv_lambda, steps, seed, max_batch
+        )
     write_png(out, to_uint8(decode(denoiser.pipeline, result.windows[:, 2])[0]))
     click.echo(f"{out}: {width}x{height}, {result.model_calls} UNet calls")

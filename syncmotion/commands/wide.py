@@ -10,7 +10,9 @@ import click
 from ..backends.stable_diffusion import StableDiffusionDenoiser, decode, sample_layout, to_uint8
 from ..engine import SampleResult
 from ..windows import SpatialWindows
-from .image_options import check_prompt, check_size, load_denoiser, model_options, numbered, read_prompts, write_png
+from .image_options import (
+    check_prompt, check_size, load_denoiser, model_options, numbered, read_prompts, sampling_errors, write_png,
+)
 
 
 def panorama_latents(
@@ -42,8 +44,11 @@ def panorama_latents(
 @click.option("--wrap", is_flag=True, help="Join the right edge to the left one (360° panorama).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("panorama.png"), show_default=True)
 @model_options
-def wide(prompt, prompts_file, width, height, window, stride, wrap, out, model, strategy, inv_lambda, steps, guidance,
-         negative_prompt, seed, device, half, max_batch) -> None:
+def wide(
+    prompt: str | None, prompts_file: Path | None, width: int, height: int, window: int, stride: int, wrap: bool,
+    out: Path, model: str, strategy: str, inv_lambda: float, steps: int, guidance: float, negative_prompt: str,
+    seed: int, device: str | None, half: bool, max_batch: int | None,
+) -> None:
     """Make a wide image (default 512×2048) for PROMPT."""
     if (prompt is None) == (prompts_file is None):
         raise click.UsageError("give either a PROMPT or --prompts FILE")
@@ -62,10 +67,11 @@ def wide(prompt, prompts_file, width, height, window, stride, wrap, out, model, 
     denoiser = load_denoiser(model, device, half, guidance, negative_prompt)
     pipeline = denoiser.pipeline
     for index, text in enumerate(prompts):
-        result = panorama_latents(
-            denoiser, text, latent_height, latent_width, window, stride, wrap, strategy=strategy,
-            inv_lambda=inv_lambda, steps=steps, seed=seed, max_batch=max_batch,
-        )
+        with sampling_errors():
+            result = panorama_latents(
+                denoiser, text, latent_height, latent_width, window, stride, wrap, strategy=strategy,
+                inv_lambda=inv_lambda, steps=steps, seed=seed, max_batch=max_batch,
+            )
         path = numbered(out, index, len(prompts))
         write_png(path, to_uint8(decode(pipeline, result.canvas, wrap=wrap)[0]))
         click.echo(f"{path}: {width}x{height}, {result.windows.shape[1]} windows, {result.model_calls} UNet calls")
