@@ -3,12 +3,15 @@ denoiser, and tiled VAE decoding of the canvas."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from diffusers import DDIMScheduler, StableDiffusionPipeline
+from diffusers.utils import logging as diffusers_logging
+from transformers.utils import logging as transformers_logging
 
 from ..engine import SampleResult, sample
 from ..windows import Layout
@@ -22,6 +25,24 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+@contextlib.contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """Hide the libraries' loading progress bars and diffusers' warnings (install accelerate) while a pipeline loads."""
+    verbosity = diffusers_logging.get_verbosity()
+    bars = [(library, library.is_progress_bar_enabled()) for library in (diffusers_logging, transformers_logging)]
+    diffusers_logging.set_verbosity_error()
+    for library, _ in bars:
+        library.disable_progress_bar()
+    try:
+        yield
+    finally:
+        # Put back what the caller had, so the bars and warnings of later calls are theirs to choose.
+        diffusers_logging.set_verbosity(verbosity)
+        for library, enabled in bars:
+            if enabled:
+                library.enable_progress_bar()
+
+
 def load_pipeline(model: str, device: str | None = None, half: bool = False) -> StableDiffusionPipeline:
     """A diffusers Stable Diffusion pipeline from a local folder (or a hub id when online), safety checker off."""
     path = Path(model).expanduser()
@@ -32,11 +53,15 @@ def load_pipeline(model: str, device: str | None = None, half: bool = False) -> 
         raise FileNotFoundError(
             f"{model} has no model_index.json; pass a diffusers Stable Diffusion folder (from save_pretrained)"
         )
-    dtype = torch.float16 if half else torch.float32
+    # Passed to the download too, so that it skips the safety checker's weights.
+    no_checker = {"safety_checker": None, "requires_safety_checker": False}
     try:
-        pipeline = StableDiffusionPipeline.from_pretrained(
-            str(path) if looks_local else model, dtype=dtype, safety_checker=None, requires_safety_checker=False
-        )
+        # A hub checkpoint is fetched before the quiet loading, so that its download still shows progress.
+        folder = str(path) if looks_local else StableDiffusionPipeline.download(model, **no_checker)
+        with _quiet_loading():
+            pipeline = StableDiffusionPipeline.from_pretrained(
+                folder, dtype=torch.float16 if half else torch.float32, **no_checker
+            )
     except OSError as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise FileNotFoundError(f"cannot load Stable Diffusion model {model!r}: {first_line}") from error
