@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 from syncmotion.cli import main
 from syncmotion.corpus import generate_clip
 from syncmotion.motion.features import canonicalize
-from syncmotion.motion.io import save_json, save_results_npy
+from syncmotion.motion.io import motion_to_dict, save_json, save_results_npy
 from syncmotion.motion.types import Motion, Segment
 from syncmotion.viewer import serve
 
@@ -93,6 +94,29 @@ def test_bad_file_shows_a_message(browser, tmp_path):
     try:
         assert page.is_visible("#error")
         assert "not a syncmotion motion" in page.inner_text("#error")
+    finally:
+        page.close()
+        server.shutdown()
+
+
+@pytest.mark.parametrize(("spoil", "why"), [
+    (lambda frame: frame[4].__setitem__(1, None), "joint 4 has null for y"),
+    (lambda frame: frame.pop(), "it has 21 joints, not 22"),
+], ids=["null-coordinate", "missing-joint"])
+def test_bad_middle_frame_is_named(browser, tmp_path, spoil, why):
+    document = motion_to_dict(two_segment_motion(5, "syncsde"))
+    middle = len(document["positions"]) // 2
+    spoil(document["positions"][middle])
+    spoil(document["positions"][middle + 7])
+    (tmp_path / "spoilt.json").write_text(json.dumps(document))
+    server, page = open_viewer(browser, [tmp_path / "spoilt.json"])
+    try:
+        assert page.is_visible("#error")
+        message = page.inner_text("#error")
+        assert "spoilt.json is not a syncmotion motion" in message
+        assert f"the first bad frame is positions[{middle}] (frame {middle + 1} of {len(document['positions'])})" in message
+        assert why in message
+        assert page.locator(".panel").count() == 0
     finally:
         page.close()
         server.shutdown()

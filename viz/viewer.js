@@ -27,12 +27,31 @@ function problemWith(doc) {
   if (doc.version !== 1) return `it has format version ${doc.version}; this viewer reads version 1`;
   const p = doc.positions;
   if (!Array.isArray(p) || p.length === 0) return "it has no positions";
-  for (const frame of [p[0], p[p.length - 1]]) {
-    if (!Array.isArray(frame) || frame.length !== 22 || !frame.every((j) => Array.isArray(j) && j.length === 3))
-      return "positions must be [frames][22 joints][x, y, z]";
-  }
+  const bad = badFrame(p);
+  if (bad) return `positions must be [frames][22 joints][x, y, z] of finite numbers; the first bad frame is ` +
+    `positions[${bad.frame}] (frame ${bad.frame + 1} of ${p.length}): ${bad.why}`;
+  if (!(doc.fps === undefined || (Number.isFinite(doc.fps) && doc.fps > 0))) return `its fps is ${JSON.stringify(doc.fps)}, not a positive number`;
   if (!Array.isArray(doc.segments)) return "it has no segments list";
   if (!Array.isArray(doc.kinematic_chain)) return "it has no kinematic_chain";
+  return null;
+}
+
+// The first frame of positions that is not 22 joints of 3 finite numbers, with what is wrong; null when all are good.
+// Plain loops over every value (about 40,000 for 30 s at 20 fps): well under a millisecond.
+function badFrame(positions) {
+  for (let t = 0; t < positions.length; t++) {
+    const frame = positions[t];
+    if (!Array.isArray(frame)) return { frame: t, why: "it is not a list of joints" };
+    if (frame.length !== 22) return { frame: t, why: `it has ${frame.length} joints, not 22` };
+    for (let j = 0; j < 22; j++) {
+      const joint = frame[j];
+      if (!Array.isArray(joint) || joint.length !== 3) return { frame: t, why: `joint ${j} is not [x, y, z]` };
+      for (let k = 0; k < 3; k++) {
+        if (typeof joint[k] !== "number" || !Number.isFinite(joint[k]))
+          return { frame: t, why: `joint ${j} has ${JSON.stringify(joint[k])} for ${"xyz"[k]}, not a finite number` };
+      }
+    }
+  }
   return null;
 }
 
