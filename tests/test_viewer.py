@@ -99,6 +99,35 @@ def test_bad_file_shows_a_message(browser, tmp_path):
         server.shutdown()
 
 
+def test_side_by_side_with_different_fps_follows_time_in_seconds(browser, tmp_path):
+    slow = two_segment_motion(4, "syncsde")
+    # The same motion at twice the frame rate: every frame twice, segments and seams in its own frames.
+    fast = Motion(np.repeat(slow.positions, 2, axis=0), 2 * slow.fps,
+                  [Segment(s.text, 2 * s.start, 2 * s.end) for s in slow.segments], [2 * s for s in slow.seams], {"strategy": "fast"})
+    save_json(slow, tmp_path / "a_slow.json")
+    save_json(fast, tmp_path / "b_fast.json")
+    server, page = open_viewer(browser, [tmp_path])
+    try:
+        assert page.evaluate("window.syncmotionViewer.error") is None
+        assert [m["fps"] for m in page.evaluate("window.syncmotionViewer.motions")] == [20, 40]
+        assert "40 fps" in page.locator(".panel .title").all_inner_texts()[1]
+        # The shared clock runs at the first file's 20 fps; it reaches the fast file's last frame, half a slow frame later.
+        assert page.evaluate("window.syncmotionViewer.numFrames") == slow.num_frames + 1
+        wave = slow.segments[1].start + 3
+        for shared, expected in [(0, [0, 0]), (wave, [wave, 2 * wave]), (slow.num_frames - 1, [slow.num_frames - 1, 2 * slow.num_frames - 2]),
+                                 (slow.num_frames, [slow.num_frames - 1, fast.num_frames - 1])]:
+            page.evaluate(f"window.syncmotionViewer.setFrame({shared})")
+            assert page.evaluate("window.syncmotionViewer.panelFrames") == expected
+        page.evaluate(f"window.syncmotionViewer.setFrame({wave})")
+        assert page.locator(".panel .caption").all_inner_texts() == ["a person waves", "a person waves"]
+        # Both files' bands for the same segment start at the same place on the timeline.
+        lefts = page.eval_on_selector_all(".band-row", "rows => rows.map(r => r.children[1].getBoundingClientRect().left)")
+        assert abs(lefts[0] - lefts[1]) < 1
+    finally:
+        page.close()
+        server.shutdown()
+
+
 @pytest.mark.parametrize(("spoil", "why"), [
     (lambda frame: frame[4].__setitem__(1, None), "joint 4 has null for y"),
     (lambda frame: frame.pop(), "it has 21 joints, not 22"),

@@ -3,14 +3,17 @@ import * as THREE from "three";
 import { OrbitControls } from "./vendor/OrbitControls.js";
 
 const LIMB_COLOURS = [0xd62728, 0x1f77b4, 0x444444, 0xff7f0e, 0x17becf];
+const CURVE_COLOURS = ["#333", "#1f77b4", "#2ca02c", "#9467bd"];
 const SEGMENT_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"];
 const $ = (id) => document.getElementById(id);
 
+// The shared clock counts frames at the first file's fps (state.fps); each panel shows, at the same time in
+// seconds, its own frame at its own fps (ownFrame), and the timeline places every file by time (sharedFrame).
 const state = { motions: [], panels: [], frame: 0, playing: false, speed: 1, fps: 20, numFrames: 0, clock: 0, last: null };
 
 // What tests and scripts can read and drive.
 window.syncmotionViewer = {
-  ready: false, error: null, numFrames: 0, frame: 0, segments: [], motions: [],
+  ready: false, error: null, numFrames: 0, frame: 0, panelFrames: [], segments: [], motions: [],
   setFrame: (n) => setFrame(n), play: () => setPlaying(true), pause: () => setPlaying(false),
 };
 
@@ -126,10 +129,21 @@ function makeScene(container, motion) {
   return { renderer, scene, camera, controls, bones, head, trail, grid, lastRoot: null };
 }
 
+// A motion's own frame at shared frame `frame` (same time in seconds), held at its last frame once it has ended.
+function ownFrame(motion, frame) {
+  return Math.max(0, Math.min(motion.doc.positions.length - 1, Math.floor((frame / state.fps) * motion.fps + 1e-6)));
+}
+
+// Where a motion's own frame `t` falls on the shared timeline, in shared frames (may be fractional).
+function sharedFrame(motion, t) {
+  return (t * state.fps) / motion.fps;
+}
+
 const up = new THREE.Vector3(0, 1, 0);
+// Poses a panel at its own frame `frame`.
 function pose(view, frame) {
   const positions = view.motion.doc.positions;
-  const p = positions[Math.min(frame, positions.length - 1)];
+  const p = positions[frame];
   const g = view.gl;
   if (!g) return;
   for (const { mesh, a, b } of g.bones) {
@@ -143,7 +157,7 @@ function pose(view, frame) {
   }
   g.head.position.set(...p[15]);
   g.grid.position.set(Math.round(p[0][0] * 2) / 2, 0, Math.round(p[0][2] * 2) / 2);
-  g.trail.geometry.setDrawRange(0, Math.min(frame, positions.length - 1) + 1);
+  g.trail.geometry.setDrawRange(0, frame + 1);
   // The camera keeps its angle to the body and follows the root.
   const root = new THREE.Vector3(p[0][0], 0.9, p[0][2]);
   if (g.lastRoot) {
@@ -164,6 +178,11 @@ function segmentAt(motion, frame) {
   return index < 0 ? { index, text: "" } : { index, text: motion.doc.segments[index].text };
 }
 
+// A file's name and, when it says, the strategy that made it.
+function panelName(motion) {
+  return motion.name + (motion.doc.meta && motion.doc.meta.strategy ? ` · ${motion.doc.meta.strategy}` : "");
+}
+
 function buildPanels() {
   const panels = $("panels");
   panels.innerHTML = "";
@@ -172,8 +191,8 @@ function buildPanels() {
     container.className = "panel";
     const title = document.createElement("div");
     title.className = "title";
-    const strategy = motion.doc.meta && motion.doc.meta.strategy ? ` · ${motion.doc.meta.strategy}` : "";
-    title.textContent = motion.name + strategy;
+    const fps = motion.fps !== state.fps ? ` · ${motion.fps} fps` : "";
+    title.textContent = panelName(motion) + fps;
     const caption = document.createElement("div");
     caption.className = "caption";
     container.append(title, caption);
@@ -192,8 +211,8 @@ function buildBands() {
     motion.doc.segments.forEach((segment, index) => {
       const band = document.createElement("div");
       band.className = "band";
-      band.style.left = `${(100 * segment.start) / state.numFrames}%`;
-      band.style.width = `${(100 * (segment.end - segment.start)) / state.numFrames}%`;
+      band.style.left = `${(100 * sharedFrame(motion, segment.start)) / state.numFrames}%`;
+      band.style.width = `${(100 * sharedFrame(motion, segment.end - segment.start)) / state.numFrames}%`;
       band.style.background = SEGMENT_COLOURS[index % SEGMENT_COLOURS.length];
       band.textContent = segment.text;
       band.title = `${segment.text} (frames ${segment.start}–${segment.end - 1})`;
@@ -213,24 +232,25 @@ function drawJerk() {
   const all = state.motions.flatMap((m) => Array.from(m.jerk));
   const sorted = all.slice().sort((a, b) => a - b);
   const top = Math.max(sorted[Math.floor(0.995 * (sorted.length - 1))] || 1, 1e-6);
-  const x = (frame) => (frame / Math.max(state.numFrames - 1, 1)) * width;
+  // Shared frame -> x, on the same scale as the bands above.
+  const x = (frame) => (frame / Math.max(state.numFrames, 1)) * width;
   ctx.strokeStyle = "#d62728";
   ctx.setLineDash([3, 3]);
   for (const motion of state.motions) {
     for (const seam of motion.doc.seams || []) {
       ctx.beginPath();
-      ctx.moveTo(x(seam), 0);
-      ctx.lineTo(x(seam), height);
+      ctx.moveTo(x(sharedFrame(motion, seam)), 0);
+      ctx.lineTo(x(sharedFrame(motion, seam)), height);
       ctx.stroke();
     }
   }
   ctx.setLineDash([]);
   state.motions.forEach((motion, i) => {
-    ctx.strokeStyle = ["#333", "#1f77b4", "#2ca02c", "#9467bd"][i % 4];
+    ctx.strokeStyle = CURVE_COLOURS[i % CURVE_COLOURS.length];
     ctx.beginPath();
     motion.jerk.forEach((value, t) => {
       const y = height - 4 - (Math.min(value, top) / top) * (height - 10);
-      t === 0 ? ctx.moveTo(x(t), y) : ctx.lineTo(x(t), y);
+      t === 0 ? ctx.moveTo(x(sharedFrame(motion, t)), y) : ctx.lineTo(x(sharedFrame(motion, t)), y);
     });
     ctx.stroke();
   });
@@ -249,16 +269,19 @@ function setFrame(n) {
   state.clock = frame;
   $("scrubber").value = String(frame);
   $("frame-label").textContent = `frame ${frame + 1} / ${state.numFrames} · ${(frame / state.fps).toFixed(2)} s`;
-  const first = state.motions[0] ? segmentAt(state.motions[0], frame) : { index: -1, text: "" };
+  const first = state.motions[0] ? segmentAt(state.motions[0], ownFrame(state.motions[0], frame)) : { index: -1, text: "" };
   $("segment-label").textContent = first.text;
   $("segment-label").style.color = first.index >= 0 ? SEGMENT_COLOURS[first.index % SEGMENT_COLOURS.length] : "#222";
-  for (const view of state.panels) {
-    pose(view, frame);
-    const current = segmentAt(view.motion, Math.min(frame, view.motion.doc.positions.length - 1));
+  const panelFrames = state.panels.map((view) => {
+    const own = ownFrame(view.motion, frame);
+    pose(view, own);
+    const current = segmentAt(view.motion, own);
     view.caption.textContent = current.text;
     view.caption.style.color = current.index >= 0 ? SEGMENT_COLOURS[current.index % SEGMENT_COLOURS.length] : "#222";
-  }
+    return own;
+  });
   window.syncmotionViewer.frame = frame;
+  window.syncmotionViewer.panelFrames = panelFrames;
   drawJerk();
   render();
 }
@@ -306,9 +329,10 @@ function tick(now) {
 function show(loaded) {
   $("error").hidden = true;
   window.syncmotionViewer.error = null;
-  state.motions = loaded.map(({ name, doc }) => ({ name, doc, jerk: jerkCurve(doc.positions, doc.fps || 20) }));
-  state.fps = state.motions[0].doc.fps || 20;
-  state.numFrames = Math.max(...state.motions.map((m) => m.doc.positions.length));
+  state.motions = loaded.map(({ name, doc }) => ({ name, doc, fps: doc.fps || 20, jerk: jerkCurve(doc.positions, doc.fps || 20) }));
+  state.fps = state.motions[0].fps;
+  // Enough shared frames to reach every file's last frame.
+  state.numFrames = Math.max(...state.motions.map((m) => Math.ceil(sharedFrame(m, m.doc.positions.length - 1) - 1e-6) + 1));
   $("scrubber").max = String(state.numFrames - 1);
   buildPanels();
   buildBands();
@@ -316,7 +340,7 @@ function show(loaded) {
   Object.assign(window.syncmotionViewer, {
     ready: true, numFrames: state.numFrames,
     segments: state.motions[0].doc.segments.map((s) => s.text),
-    motions: state.motions.map((m) => ({ name: m.name, numFrames: m.doc.positions.length, segments: m.doc.segments.map((s) => s.text) })),
+    motions: state.motions.map((m) => ({ name: m.name, fps: m.fps, numFrames: m.doc.positions.length, segments: m.doc.segments.map((s) => s.text) })),
   });
 }
 
