@@ -254,8 +254,20 @@ function drawJerk() {
     });
     ctx.stroke();
   });
-  ctx.fillStyle = "#777";
-  ctx.fillText(`jerk (max over joints, up to ${top.toFixed(0)} m/s³) · dashed: seams`, 6, 12);
+  // The key goes over the curves on a light box, so the curves do not hide it; one colour per file when several.
+  ctx.font = "11px system-ui, sans-serif";
+  const key = [{ text: `jerk (max over joints, up to ${top.toFixed(0)} m/s³) · dashed: seams`, colour: "#555" }];
+  if (state.motions.length > 1)
+    state.motions.forEach((motion, i) => key.push({ text: `— ${panelName(motion)}`, colour: CURVE_COLOURS[i % CURVE_COLOURS.length] }));
+  let left = 6;
+  const widths = key.map(({ text }) => ctx.measureText(text).width);
+  ctx.fillStyle = "rgba(255, 255, 255, 0.85)";
+  ctx.fillRect(2, 1, widths.reduce((a, b) => a + b + 10, 0) + 2, 15);
+  key.forEach(({ text, colour }, i) => {
+    ctx.fillStyle = colour;
+    ctx.fillText(text, left, 12);
+    left += widths[i] + 10;
+  });
   ctx.strokeStyle = "#000";
   ctx.beginPath();
   ctx.moveTo(x(state.frame), 0);
