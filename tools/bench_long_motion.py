@@ -9,6 +9,7 @@ draw of real clips of the same segments; Area Under Jerk's reference is those cl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -28,6 +29,7 @@ from tqdm import tqdm  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchdoc import BENCHMARKS_MD, markdown_table, write_section  # noqa: E402
 
+from syncmotion.backends.text_prototypes import SnappedTextEncoder  # noqa: E402
 from syncmotion.eval import Evaluator, load_evaluator  # noqa: E402
 from syncmotion.eval.benchset import REAL_SEED, REFERENCE_SEED, bench_folder, join_end_to_end, load_index, real_clip  # noqa: E402
 from syncmotion.eval.metrics import TRANSITION_FRAMES  # noqa: E402
@@ -35,21 +37,37 @@ from syncmotion.eval.scoring import LongMotion, Reference, make_reference, score
 from syncmotion.motion.script import ALIGNMENTS, parse_script  # noqa: E402
 from syncmotion.windows import STITCH_MODES  # noqa: E402
 
-DEFAULT_STRATEGIES = ("independent", "multidiffusion", "synctweedies", "syncsde:2", "syncsde:5", "syncsde:10", "syncsde:5:paste")
+DEFAULT_STRATEGIES = ("independent", "multidiffusion", "synctweedies", "syncsde:2", "syncsde:5", "syncsde:10", "syncsde:5:paste",
+                      "syncsde:5:rawtext", "syncsde:5:smooth5")
 METRICS = ("top1", "top3", "fid", "diversity", "foot_skate", "peak_jerk", "auj")
 PLOT = Path(__file__).resolve().parent.parent / "docs" / "img" / "seam_jerk.png"
 
 
-def parse_strategy(spec: str) -> tuple[str, float, str | None]:
-    """'syncsde:5' -> ('syncsde', 5.0, None); 'syncsde:5:paste' also overrides --stitch for that row."""
+def parse_strategy(spec: str) -> tuple[str, float, dict[str, Any]]:
+    """'syncsde:5' -> ('syncsde', 5.0, {}); further ':' parts override settings for that row: a stitch mode
+    ('syncsde:5:paste'), 'smoothN' (Savitzky-Golay length N), 'rawtext' (the prompt's own embedding, no snapping)."""
     name, _, rest = spec.partition(":")
-    value, _, stitch = rest.partition(":")
-    if stitch and stitch not in STITCH_MODES:
-        raise click.UsageError(f"strategy {spec!r}: stitch must be one of {', '.join(STITCH_MODES)}")
+    value, *modifiers = rest.split(":") if rest else [""]
+    overrides: dict[str, Any] = {}
+    for modifier in modifiers:
+        if modifier in STITCH_MODES:
+            overrides["stitch"] = modifier
+        elif modifier.startswith("smooth") and modifier[len("smooth"):].isdigit():
+            overrides["smooth"] = int(modifier[len("smooth"):])
+        elif modifier == "rawtext":
+            overrides["raw_text"] = True
+        else:
+            raise click.UsageError(f"strategy {spec!r}: {modifier!r} is none of {', '.join(STITCH_MODES)}, smoothN, rawtext")
     try:
-        return name, float(value) if value else 5.0, stitch or None
+        return name, float(value) if value else 5.0, overrides
     except ValueError:
         raise click.UsageError(f"strategy {spec!r}: 1/λ must be a number, as in syncsde:5") from None
+
+
+def unsnapped(backend: Any) -> Any:
+    """The backend with its prompts' own sentence embeddings instead of the snapped ones."""
+    encoder = backend.text_encoder
+    return dataclasses.replace(backend, text_encoder=encoder.encoder) if isinstance(encoder, SnappedTextEncoder) else backend
 
 
 def load_scripts(folder: Path, count: int | None) -> list[tuple[str, Any, list[dict[str, Any]]]]:
@@ -128,9 +146,10 @@ def run_benchmark(scripts: list, evaluator: Evaluator, backend: Any | None, stra
     bar = tqdm(total=len(specs) * len(scripts), desc="generate", unit="script", disable=not progress)
     for spec in specs:
         bar.set_postfix(strategy=spec)
-        name, inv_lambda, stitch = parse_strategy(spec)
-        row_options = {**options, "stitch": stitch or options.get("stitch", "crossfade")}
-        samples, wall, calls, evaluations, seconds = generated_motions(scripts, backend, name, inv_lambda, seeds, row_options, bar)
+        name, inv_lambda, overrides = parse_strategy(spec)
+        row_backend = unsnapped(backend) if overrides.pop("raw_text", False) else backend
+        row_options = {**options, **overrides}
+        samples, wall, calls, evaluations, seconds = generated_motions(scripts, row_backend, name, inv_lambda, seeds, row_options, bar)
         scored = [score_long_motions(evaluator, motions, reference) for motions in samples]
         rows[spec] = {"metrics": _summary([scores for scores, _ in scored]),
                       "curve": np.mean([curve for _, curve in scored], 0).tolist(),
@@ -204,7 +223,8 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
         "Real corpus: real clips of the same actions and parameters joined end to end (hard cuts, so its jerk columns "
         "show a cut, not a target). Wall time is per sample (a batch's time shared among its samples); model calls: "
         "network calls as the engine counts them for one sample; window evals: steps x windows (each evaluation runs "
-        "the conditional and unconditional branch).",
+        "the conditional and unconditional branch). Prompts are snapped to the model's training wordings (as "
+        "`syncmotion motion` does) unless the row says `rawtext`; `smooth5` rows apply the CLI's default smoothing.",
         "",
         table(result),
         "",

@@ -3,9 +3,11 @@
 For every action, `--texts` clips are drawn per paraphrase split; each clip's text is generated as one window
 (the clip's length, clamped to the model's window) with `--samples` samples and scored by the evaluator's top-1
 action. Rows: the real clips themselves (what a perfect generator scores), the model with training paraphrases,
-and with held-out ones. A last row bounds what any model conditioned on these sentence embeddings can do with
-held-out wording: a linear probe from the MiniLM embedding of every training paraphrase to its action, scored
-on the held-out texts. Unlike bench_long_motion there are no seams here: this isolates text following.
+and with held-out ones, each with the prompt's own embedding and snapped to the nearest training wordings. The
+last rows bound what a model conditioned on these sentence embeddings can do with held-out wording: a linear probe
+from the MiniLM embedding of every training paraphrase to its action, scored on the held-out texts, and how often
+snapping lands on a training text of the right action. Unlike bench_long_motion there are no seams here: this
+isolates text following.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchdoc import markdown_table, write_section  # noqa: E402
 
+from syncmotion.backends.text_prototypes import SnappedTextEncoder  # noqa: E402
 from syncmotion.corpus import ACTIONS, generate_clip  # noqa: E402
 from syncmotion.eval import load_evaluator  # noqa: E402
 from syncmotion.motion.generate import generate_motion  # noqa: E402
@@ -53,6 +56,21 @@ def linear_probe_accuracy(encoder: Callable[[list[str]], torch.Tensor], names: l
         return float((probe(held_x).argmax(1) == held_y).float().mean())
 
 
+def snapping_accuracy(encoder: SnappedTextEncoder, names: list[str], seed: int, draws: int) -> float:
+    """How often a held-out text's heaviest training neighbour describes the same action."""
+    rng = np.random.default_rng(seed)
+    action_of = {}
+    for action in names:
+        for _ in range(200):
+            action_of[generate_clip(action, None, rng, "train").text] = action
+    held = [(generate_clip(action, None, rng, "heldout").text, action) for action in names for _ in range(draws)]
+    readings = encoder.read([text for text, _ in held])
+    unknown = {r.neighbours[0][0] for r in readings} - set(action_of)
+    if unknown:
+        raise click.ClickException(f"training texts not drawn again here (draw more per action): {sorted(unknown)[:3]}")
+    return float(np.mean([action_of[r.neighbours[0][0]] == action for r, (_, action) in zip(readings, held)]))
+
+
 @click.command()
 @click.option("--model", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Embedded model file (default: the shipped one).")
@@ -68,7 +86,10 @@ def main(model: Path | None, texts: int, samples: int, steps: int | None, guidan
 
     torch.manual_seed(0)
     evaluator = load_evaluator()
-    backend = load_embedded(model)
+    snapped = load_embedded(model)
+    readings = {"prompt's own embedding": load_embedded(model, snap_text=False)}
+    if isinstance(snapped.text_encoder, SnappedTextEncoder):
+        readings["snapped to training wordings (default)"] = snapped
     names = sorted(ACTIONS)
     rows = []
     for split in ("train", "heldout"):
@@ -76,19 +97,23 @@ def main(model: Path | None, texts: int, samples: int, steps: int | None, guidan
         clips = [generate_clip(action, None, rng, split) for action in names for _ in range(texts)]
         _, real_logits = evaluator.encode([c.positions for c in clips])
         real = float(np.mean([evaluator.actions[i] == c.action for i, c in zip(real_logits.argmax(1), clips)]))
-        hits = []
-        for number, clip in enumerate(tqdm(clips, desc=f"{split} texts")):
-            frames = int(np.clip(len(clip.positions), MIN_FRAMES, backend.window))
-            script = Script(segments=[Segment(clip.text, 0, frames)], fps=backend.fps, seed=number)
-            motions = generate_motion(script, backend, strategy="independent", steps=steps, guidance=guidance,
-                                      num_samples=samples, progress=False)
-            _, logits = evaluator.encode([m.positions for m in motions])
-            hits += [evaluator.actions[i] == clip.action for i in logits.argmax(1)]
         if split == "train":
             rows.append(["real clips (evaluator on the corpus itself)", f"{real:.3f}", len(clips)])
-        rows.append([f"embedded model, {split} paraphrases", f"{np.mean(hits):.3f}", len(hits)])
+        for reading, backend in readings.items():
+            hits = []
+            for number, clip in enumerate(tqdm(clips, desc=f"{split} texts, {reading}")):
+                frames = int(np.clip(len(clip.positions), MIN_FRAMES, backend.window))
+                script = Script(segments=[Segment(clip.text, 0, frames)], fps=backend.fps, seed=number)
+                motions = generate_motion(script, backend, strategy="independent", steps=steps, guidance=guidance,
+                                          num_samples=samples, progress=False)
+                _, logits = evaluator.encode([m.positions for m in motions])
+                hits += [evaluator.actions[i] == clip.action for i in logits.argmax(1)]
+            rows.append([f"embedded model, {split} paraphrases, {reading}", f"{np.mean(hits):.3f}", len(hits)])
     probe = linear_probe_accuracy(MiniLMTextEncoder(), names, SEED + 1, 30)
     rows.append(["text ceiling: linear probe MiniLM -> action, held-out paraphrases", f"{probe:.3f}", len(names) * 30])
+    if isinstance(snapped.text_encoder, SnappedTextEncoder):
+        rows.append(["text ceiling of snapping: top weighted training text has the held-out text's action",
+                     f"{snapping_accuracy(snapped.text_encoder, names, SEED + 1, 30):.3f}", len(names) * 30])
     table = markdown_table(["what", "top-1 action accuracy", "motions scored"], rows)
     click.echo(table)
     if doc:
@@ -98,9 +123,11 @@ def main(model: Path | None, texts: int, samples: int, steps: int | None, guidan
             "",
             f"`python tools/bench_text_following.py --texts {texts} --samples {samples}` ({settings}; "
             f"{len(names)} actions, guidance {guidance}, steps {steps or 'model default'}). One window per text, no "
-            "seams: this separates following a text from synchronizing windows. The last row is an upper bound "
-            "from the text side: how well the held-out wording can be told apart at all in the MiniLM embedding "
-            "space when only the training paraphrases are known.",
+            "seams: this separates following a text from synchronizing windows. Rows compare the prompt's own "
+            "MiniLM embedding with the default reading of a prompt as its nearest training wordings (`--no-snap-text` "
+            "turns it off). The last rows are upper bounds from the text side: how well the held-out wording can be "
+            "told apart at all in the MiniLM embedding space when only the training paraphrases are known, and how "
+            "often snapping picks a training text of the right action.",
             "",
             table,
         ]))

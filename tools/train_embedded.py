@@ -17,6 +17,7 @@ from syncmotion.backends.embedded import read_embedded, save_embedded
 from syncmotion.backends.mdm import diffusion_scheduler
 from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
 from syncmotion.backends.minilm import MiniLMTextEncoder
+from syncmotion.backends.text_prototypes import TextPrototypes
 from syncmotion.corpus import read_corpus, sample_clip
 from syncmotion.motion.features import FEATURE_DIM, joints_to_features
 
@@ -119,6 +120,8 @@ def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int,
     normalized = [((torch.from_numpy(f) - mean) / std).numpy() for f in features]
     encoder = MiniLMTextEncoder()
     text_table = encoder(texts)
+    # Shipped with the weights so generation can read new wordings as the ones the model learned.
+    prototypes = TextPrototypes.from_texts(texts, encoder)
     click.echo(f"data: {len(features)} clips, {len(stacked) / 20 / 3600:.2f} h, {len(set(texts))} distinct texts, "
                f"prepared in {time.perf_counter() - started:.0f} s")
 
@@ -153,7 +156,7 @@ def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int,
 
     def save(step: int, loss: float) -> None:
         settings["trained"] = {"steps": step, "final_loss": round(loss, 5), "minutes": round((time.perf_counter() - started) / 60, 1)}
-        save_embedded(out, averaged, mean, std, settings)
+        save_embedded(out, averaged, mean, std, settings, prototypes)
 
     network.train()
     last_checkpoint = time.perf_counter()

@@ -14,9 +14,11 @@ from syncmotion.resources import resource_dir
 
 from .mdm import MotionBackend, diffusion_scheduler
 from .mdm_network import POSITIONAL_KEYS, MDMConfig, MDMNetwork
+from .text_prototypes import SnappedTextEncoder, TextPrototypes
 
 DEFAULT_NAME = "embedded.safetensors"
 FORMAT = "syncmotion.embedded/1"
+PROTOTYPES_KEY = "text_prototypes"
 
 
 def default_model_path() -> Path:
@@ -24,13 +26,18 @@ def default_model_path() -> Path:
     return resource_dir("models") / DEFAULT_NAME
 
 
-def save_embedded(path: str | Path, network: MDMNetwork, mean: torch.Tensor, std: torch.Tensor, settings: dict[str, Any]) -> None:
-    """Write weights, normalization and settings (window, schedule, text encoder, recipe) to one safetensors file."""
+def save_embedded(path: str | Path, network: MDMNetwork, mean: torch.Tensor, std: torch.Tensor, settings: dict[str, Any],
+                  prototypes: TextPrototypes | None = None) -> None:
+    """Write weights, normalization, settings (window, schedule, text encoder, recipe) and training texts to one file."""
     path = Path(path)
     tensors = {k: v.detach().contiguous().cpu() for k, v in network.state_dict().items() if k not in POSITIONAL_KEYS}
     tensors["normalizer.mean"] = mean.detach().float().contiguous().cpu()
     tensors["normalizer.std"] = std.detach().float().contiguous().cpu()
     metadata = {"format": FORMAT, "config": json.dumps(network.config.to_dict()), "settings": json.dumps(settings)}
+    if prototypes is not None:
+        # float16 halves the file share of ~900 x 384 embeddings; they are renormalized on reading.
+        tensors[PROTOTYPES_KEY] = prototypes.embeddings.detach().half().contiguous().cpu()
+        metadata[PROTOTYPES_KEY] = json.dumps(prototypes.texts)
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata=metadata)
     os.replace(tmp, path)
@@ -64,20 +71,38 @@ def read_embedded(path: str | Path) -> tuple[MDMNetwork, torch.Tensor, torch.Ten
     tensors = load_file(str(path))
     network = MDMNetwork(MDMConfig(**json.loads(metadata["config"])))
     mean, std = tensors.pop("normalizer.mean"), tensors.pop("normalizer.std")
+    tensors.pop(PROTOTYPES_KEY, None)
     network.load_state_dict({**network.state_dict(), **tensors})
     return network.eval(), mean, std, json.loads(metadata["settings"])
 
 
-def load_embedded(path: str | Path | None = None, device: str = "cpu") -> MotionBackend:
-    """The embedded model (the shipped one by default) as a generation backend."""
+def read_text_prototypes(path: str | Path) -> TextPrototypes | None:
+    """The training texts and embeddings stored in an embedded model file, if it has them."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        texts = (handle.metadata() or {}).get(PROTOTYPES_KEY)
+        if texts is None:
+            return None
+        return TextPrototypes(json.loads(texts), handle.get_tensor(PROTOTYPES_KEY))
+
+
+def load_embedded(path: str | Path | None = None, device: str = "cpu", snap_text: bool = True) -> MotionBackend:
+    """The embedded model (the shipped one by default) as a generation backend.
+
+    With `snap_text`, prompts are read as the nearest wordings the model was trained on (when the file lists them).
+    """
     from syncmotion.motion.features import Normalizer
 
     from .minilm import MiniLMTextEncoder
 
     path = Path(path) if path is not None else default_model_path()
     network, mean, std, settings = read_embedded(path)
+    text_encoder = MiniLMTextEncoder(device=device)
+    prototypes = read_text_prototypes(path) if snap_text else None
     return MotionBackend(
-        network=network.to(device), text_encoder=MiniLMTextEncoder(device=device), normalizer=Normalizer(mean, std),
+        network=network.to(device), normalizer=Normalizer(mean, std),
+        text_encoder=SnappedTextEncoder(text_encoder, prototypes) if prototypes is not None else text_encoder,
         scheduler=diffusion_scheduler(settings["noise_schedule"], int(settings["diffusion_steps"])),
         window=int(settings["window"]), name=f"embedded:{path.name}", default_steps=int(settings.get("sample_steps", 50)),
         info={"settings": settings},

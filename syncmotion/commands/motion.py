@@ -7,8 +7,13 @@ from pathlib import Path
 
 import click
 
+from syncmotion.backends.mdm import MotionBackend
+from syncmotion.backends.text_prototypes import SnappedTextEncoder
 from syncmotion.engine import STRATEGIES
 
+# Below this cosine similarity to every training text a prompt is unlike anything the embedded model knows
+# (measured: 95% of the held-out paraphrases of its actions score above 0.49; "a person swims" scores 0.35).
+UNFAMILIAR_SIMILARITY = 0.45
 FORMATS = ("npy", "json", "bvh", "mp4", "gif", "png")
 DEFAULT_FORMATS = "npy,json,bvh,mp4,png"
 
@@ -31,21 +36,19 @@ def _script_from_prompts(text: str, seconds: str) -> str:
     return "\n".join(f"{prompt} | {duration}s" for prompt, duration in zip(prompts, durations)) + "\n"
 
 
-def _load_backend(model: Path | None, meta: Path | None, clip: Path | None, device: str):
+def _load_backend(model: Path | None, meta: Path | None, clip: Path | None, device: str, snap_text: bool = True):
     """The MDM checkpoint given by --model, or the embedded model."""
-    if model is None:
-        from syncmotion.backends.embedded import load_default
+    from syncmotion.backends.embedded import is_embedded_file, load_embedded
 
+    if model is None:
         try:
-            return load_default(device)
+            return load_embedded(None, device, snap_text)
         except FileNotFoundError as error:
             raise click.ClickException(f"{error}") from None
     if model.suffix not in (".pt", ".safetensors"):
         raise click.UsageError(f"--model {model} is not an MDM checkpoint: pass PATH/modelXXXXXXXXX.pt")
-    from syncmotion.backends.embedded import is_embedded_file, load_embedded
-
     if is_embedded_file(model):
-        return load_embedded(model, device)
+        return load_embedded(model, device, snap_text)
     missing = [name for name, value in (("--meta DIR (HumanML3D Mean.npy/Std.npy)", meta), ("--clip PATH (CLIP ViT-B/32 folder)", clip)) if value is None]
     if missing:
         raise click.UsageError(f"an MDM checkpoint also needs {' and '.join(missing)}; see the README, section 'MDM checkpoints'")
@@ -93,6 +96,16 @@ def _export(motions, out: Path, formats: set[str], smpl: Path | None) -> list[Pa
     return written
 
 
+def _print_readings(backend: MotionBackend, texts: list[str]) -> None:
+    """Say which trained wordings each prompt is read as, so a user sees why a motion follows a prompt or not."""
+    if not isinstance(backend.text_encoder, SnappedTextEncoder):
+        return
+    for reading in backend.text_encoder.read(list(dict.fromkeys(texts))):
+        wordings = ", ".join(f"'{text}' {weight:.0%}" for text, weight in reading.neighbours)
+        note = "" if reading.similarity >= UNFAMILIAR_SIMILARITY else " (far from anything it knows: expect a loose match)"
+        click.echo(f"  '{reading.prompt}' read as {wordings}{note}")
+
+
 @click.command()
 @click.argument("script", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--text", "--text_prompt", "text", default=None, help='Prompts separated by ";" instead of a script file.')
@@ -124,10 +137,14 @@ def _export(motions, out: Path, formats: set[str], smpl: Path | None) -> list[Pa
 @click.option("--formats", default=DEFAULT_FORMATS, show_default=True, help=f"What to write, from {','.join(FORMATS)}.")
 @click.option("--smpl", type=click.Path(exists=True, path_type=Path), default=None,
               help="SMPL body model file or folder (pip install syncmotion[smpl]): also write SMPL parameters (*_smpl.npz).")
+@click.option("--snap-text/--no-snap-text", default=True, show_default=True,
+              help="Embedded model: read each prompt as the nearest wordings it was trained on (printed); "
+                   "off: use the prompt's own sentence embedding. MDM checkpoints always use their own.")
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cpu or cuda.")
 def motion(script: Path | None, text: str | None, seconds: str, model: Path | None, meta: Path | None, clip: Path | None,
            out: Path | None, strategy: str, inv_lambda: float, steps: int | None, overlap: int, seed: int | None,
-           guidance: float, num_samples: int, stitch: str, align: str, smooth: int, formats: str, smpl: Path | None, device: str) -> None:
+           guidance: float, num_samples: int, stitch: str, align: str, smooth: int, formats: str, smpl: Path | None,
+           snap_text: bool, device: str) -> None:
     """Generate one long motion from SCRIPT (lines `TEXT | 6s`) or from --text, and write it to --out."""
     from syncmotion.motion.generate import generate_motion
     from syncmotion.motion.script import ScriptError, parse_script
@@ -161,9 +178,10 @@ def motion(script: Path | None, text: str | None, seconds: str, model: Path | No
             load_smpl(smpl)
         except (ImportError, FileNotFoundError, ValueError) as error:
             raise click.ClickException(str(error)) from None
-    backend = _load_backend(model, meta, clip, device)
+    backend = _load_backend(model, meta, clip, device, snap_text)
     click.echo(f"{backend.name}: {parsed.num_frames / parsed.fps:.1f} s in {len(parsed.segments)} segments, "
                f"strategy {strategy}" + (f" 1/λ={inv_lambda:g}" if strategy == "syncsde" else ""))
+    _print_readings(backend, [segment.text for segment in parsed.segments])
     started = time.perf_counter()
     try:
         motions = generate_motion(parsed, backend, strategy=strategy, inv_lambda=inv_lambda, steps=steps, overlap=overlap,

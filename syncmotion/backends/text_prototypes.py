@@ -1,0 +1,85 @@
+"""Prompts read as the wordings a small model was trained on: soft nearest neighbours in the sentence-embedding space."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+# A few neighbours with a sharp softmax: the embedding lands on the training texts' manifold (where the model
+# learned what embeddings mean) while near-ties between two wordings of one action still blend smoothly.
+NEIGHBOURS = 5
+TEMPERATURE = 0.02
+
+
+@dataclass
+class TextPrototypes:
+    """The distinct training texts of a model and their unit sentence embeddings [N, dim]."""
+
+    texts: list[str]
+    embeddings: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if len(self.texts) != len(self.embeddings) or not self.texts:
+            raise ValueError(f"text prototypes need one embedding per text, got {len(self.texts)} texts and "
+                             f"{len(self.embeddings)} embeddings")
+        self.embeddings = torch.nn.functional.normalize(self.embeddings.float(), dim=-1)
+
+    @classmethod
+    def from_texts(cls, texts: Sequence[str], encoder: Callable[[Sequence[str]], torch.Tensor]) -> TextPrototypes:
+        """Prototypes of the distinct `texts`, embedded by `encoder`."""
+        distinct = sorted(set(texts))
+        return cls(distinct, encoder(distinct).detach().cpu())
+
+
+@dataclass
+class Reading:
+    """How a prompt was read: its nearest training texts with their weights, and the best cosine similarity."""
+
+    prompt: str
+    neighbours: list[tuple[str, float]]
+    similarity: float
+
+
+class SnappedTextEncoder:
+    """A sentence encoder whose embeddings are replaced by a similarity-weighted mean of the nearest prototypes."""
+
+    def __init__(self, encoder: Callable[[Sequence[str]], torch.Tensor], prototypes: TextPrototypes,
+                 neighbours: int = NEIGHBOURS, temperature: float = TEMPERATURE) -> None:
+        if neighbours < 1 or temperature <= 0:
+            raise ValueError(f"need at least one neighbour and a positive temperature, got {neighbours} and {temperature}")
+        self.encoder = encoder
+        self.prototypes = prototypes
+        self.neighbours = min(neighbours, len(prototypes.texts))
+        self.temperature = temperature
+
+    @property
+    def dim(self) -> int:
+        """Embedding size (the wrapped encoder's)."""
+        return int(self.prototypes.embeddings.shape[1])
+
+    def _weights(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        raw = self.encoder(list(texts)).float()
+        similarity = raw @ self.prototypes.embeddings.to(raw.device).T
+        best, index = similarity.topk(self.neighbours, dim=1)
+        return torch.softmax(best / self.temperature, dim=1), index, best
+
+    def __call__(self, texts: Sequence[str]) -> torch.Tensor:
+        """Snapped unit embeddings [len(texts), dim] in input order."""
+        if not texts:
+            return self.encoder([])
+        weights, index, _ = self._weights(texts)
+        table = self.prototypes.embeddings.to(weights.device)
+        return torch.nn.functional.normalize((weights[..., None] * table[index]).sum(1), dim=-1)
+
+    def read(self, texts: Sequence[str]) -> list[Reading]:
+        """For each prompt, the training texts it is read as (weight above 5%) and its best similarity."""
+        if not texts:
+            return []
+        weights, index, best = self._weights(texts)
+        readings = []
+        for prompt, row_weights, row_index, row_best in zip(texts, weights.tolist(), index.tolist(), best.tolist()):
+            kept = [(self.prototypes.texts[i], w) for i, w in zip(row_index, row_weights) if w >= 0.05]
+            readings.append(Reading(prompt=prompt, neighbours=kept, similarity=row_best[0]))
+        return readings

@@ -1,0 +1,96 @@
+"""Reading prompts as the embedded model's training wordings: the snapping math, the file format, the command."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from syncmotion.backends.embedded import default_model_path, load_embedded, read_text_prototypes, save_embedded
+from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
+from syncmotion.backends.text_prototypes import SnappedTextEncoder, TextPrototypes
+from syncmotion.cli import main
+
+AXES = {"walk": [1.0, 0.0, 0.0], "jump": [0.0, 1.0, 0.0], "wave": [0.0, 0.0, 1.0],
+        "stroll": [0.9, 0.1, 0.0], "hop": [0.1, 0.8, 0.0], "between": [1.0, 1.0, 0.0]}
+
+
+def fake_encoder(texts: list[str]) -> torch.Tensor:
+    """Fixed unit vectors per word, so nearest neighbours are known by construction."""
+    return torch.nn.functional.normalize(torch.tensor([AXES[t] for t in texts]), dim=-1)
+
+
+def three_prototypes() -> TextPrototypes:
+    return TextPrototypes.from_texts(["wave", "walk", "jump", "walk"], fake_encoder)
+
+
+def test_prototypes_are_distinct_sorted_and_unit() -> None:
+    prototypes = three_prototypes()
+    assert prototypes.texts == ["jump", "walk", "wave"]
+    torch.testing.assert_close(prototypes.embeddings.norm(dim=-1), torch.ones(3))
+
+
+def test_a_near_wording_snaps_onto_its_training_text() -> None:
+    snapped = SnappedTextEncoder(fake_encoder, three_prototypes())
+    out = snapped(["stroll", "hop", "walk"])
+    torch.testing.assert_close(out, fake_encoder(["walk", "jump", "walk"]), atol=1e-3, rtol=0)
+    reading = snapped.read(["stroll"])[0]
+    assert reading.neighbours[0][0] == "walk" and reading.neighbours[0][1] > 0.95
+    assert reading.similarity == pytest.approx(float(fake_encoder(["stroll"])[0, 0]), abs=1e-6)
+
+
+def test_a_tie_blends_both_wordings_and_stays_unit() -> None:
+    snapped = SnappedTextEncoder(fake_encoder, three_prototypes(), neighbours=2)
+    out = snapped(["between"])
+    torch.testing.assert_close(out, fake_encoder(["between"]), atol=1e-5, rtol=0)
+    assert sorted(text for text, _ in snapped.read(["between"])[0].neighbours) == ["jump", "walk"]
+
+
+def test_empty_batch_and_bad_settings() -> None:
+    assert SnappedTextEncoder(lambda texts: torch.zeros(len(texts), 3), three_prototypes())([]).shape == (0, 3)
+    with pytest.raises(ValueError, match="neighbour"):
+        SnappedTextEncoder(fake_encoder, three_prototypes(), neighbours=0)
+    with pytest.raises(ValueError, match="one embedding per text"):
+        TextPrototypes(["a", "b"], torch.zeros(1, 3))
+
+
+@pytest.fixture(scope="module")
+def tiny_with_prototypes(tmp_path_factory):
+    """A random embedded-format model that lists two training texts, embedded by the real MiniLM encoder."""
+    from syncmotion.backends.minilm import MiniLMTextEncoder
+
+    torch.manual_seed(0)
+    network = MDMNetwork(MDMConfig(latent_dim=16, ff_size=32, layers=1, text_dim=384, max_positions=200))
+    prototypes = TextPrototypes.from_texts(["a person walks forward", "a person jumps in place"], MiniLMTextEncoder())
+    path = tmp_path_factory.mktemp("embedded") / "tiny.safetensors"
+    settings = {"window": 40, "noise_schedule": "cosine", "diffusion_steps": 100, "sample_steps": 2}
+    save_embedded(path, network, torch.zeros(263), torch.full((263,), 0.01), settings, prototypes)
+    return path
+
+
+def test_prototypes_round_trip_through_the_model_file(tiny_with_prototypes) -> None:
+    stored = read_text_prototypes(tiny_with_prototypes)
+    assert stored is not None and stored.texts == ["a person jumps in place", "a person walks forward"]
+    backend = load_embedded(tiny_with_prototypes)
+    assert isinstance(backend.text_encoder, SnappedTextEncoder)
+    reading = backend.text_encoder.read(["someone strolls ahead"])[0]
+    assert reading.neighbours[0][0] == "a person walks forward"
+    assert not isinstance(load_embedded(tiny_with_prototypes, snap_text=False).text_encoder, SnappedTextEncoder)
+
+
+def test_the_command_says_how_it_read_each_prompt(tmp_path, tiny_with_prototypes) -> None:
+    arguments = ["motion", "--text", "someone strolls ahead; a dog barks loudly", "--seconds", "2,2", "--model",
+                 str(tiny_with_prototypes), "--formats", "json", "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(main, arguments)
+    assert result.exit_code == 0, result.output
+    assert "'someone strolls ahead' read as 'a person walks forward'" in result.output
+    assert "far from anything it knows" in result.output.split("'a dog barks loudly' read as")[1].splitlines()[0]
+    raw = CliRunner().invoke(main, [*arguments, "--no-snap-text"])
+    assert raw.exit_code == 0, raw.output
+    assert "read as" not in raw.output
+
+
+def test_shipped_model_lists_its_training_texts() -> None:
+    stored = read_text_prototypes(default_model_path())
+    assert stored is not None and len(stored.texts) == 898
+    assert "a person walks forward" in stored.texts
