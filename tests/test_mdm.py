@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import gzip
 import math
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+from torch import nn
 
-from syncmotion.backends.clip_text import CLIPTextEncoder
+from syncmotion.backends import clip_text
+from syncmotion.backends.clip_text import CLIP_BPE, CLIPTextEncoder, find_clip_bpe, openai_tokenizer
 from syncmotion.backends.mdm import MDMDenoiser, diffusion_scheduler, load_mdm, load_weights, read_mdm_args, read_state_dict
 from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
 from syncmotion.backends.tiny_mdm import save_clip_text_model, save_identity_meta, save_official_checkpoint
@@ -32,8 +37,81 @@ OFFICIAL_KEYS = {
 }
 
 
+# A BPE merges file in OpenAI's format (version header, then merges by rank) that spells "a person walks".
+TINY_MERGES = ["w a", "l k", "wa lk", "walk s</w>", "p e", "r s", "pe rs", "o n</w>", "pers on</w>"]
+TINY_VOCAB = 2 * 256 + len(TINY_MERGES) + 2
+# Start, "a</w>" (byte symbol 64, as in OpenAI's vocabulary), "person</w>", "walks</w>", end.
+A_PERSON_WALKS = [TINY_VOCAB - 2, 320, 512 + 8, 512 + 3, TINY_VOCAB - 1]
+
+
 def tiny_clip(folder):
     return save_clip_text_model(folder)
+
+
+def openai_clip_state(width=128, layers=2, seed=0):
+    """Random CLIP weights in OpenAI's key layout: the text tower (2 heads), plus keys the loader must ignore."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def rand(*shape, offset=0.0):
+        return offset + 0.1 * torch.randn(*shape, generator=generator)
+
+    state = {"token_embedding.weight": rand(TINY_VOCAB, width), "positional_embedding": rand(77, width),
+             "ln_final.weight": rand(width, offset=1.0), "ln_final.bias": rand(width), "text_projection": rand(width, 512),
+             "visual.proj": rand(768, 512), "logit_scale": torch.tensor(4.6)}
+    for i in range(layers):
+        shapes = {"attn.in_proj_weight": (3 * width, width), "attn.in_proj_bias": (3 * width,),
+                  "attn.out_proj.weight": (width, width), "attn.out_proj.bias": (width,),
+                  "mlp.c_fc.weight": (4 * width, width), "mlp.c_fc.bias": (4 * width,),
+                  "mlp.c_proj.weight": (width, 4 * width), "mlp.c_proj.bias": (width,),
+                  "ln_1.bias": (width,), "ln_2.bias": (width,)}
+        state.update({f"transformer.resblocks.{i}.{name}": rand(*shape) for name, shape in shapes.items()})
+        state.update({f"transformer.resblocks.{i}.ln_{n}.weight": rand(width, offset=1.0) for n in (1, 2)})
+    return state
+
+
+def save_openai_clip(folder, state, form="pt"):
+    """`state` as OpenAI's clip cache (TorchScript, float16), a torch.save'd dict or safetensors, with the BPE beside it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with gzip.open(folder / CLIP_BPE, "wt", encoding="utf-8") as file:
+        file.write("\n".join(["#version: 0.2", *TINY_MERGES, "z z"]) + "\n")
+    path = folder / ("ViT-B-32.safetensors" if form == "safetensors" else "ViT-B-32.pt")
+    if form == "safetensors":
+        save_file(state, str(path))
+    elif form == "pt":
+        torch.save(state, path)
+    else:
+        root = nn.Module()
+        for key, value in state.items():
+            *parents, leaf = key.split(".")
+            module = root
+            for name in parents:
+                if not hasattr(module, name):
+                    module.add_module(name, nn.Module())
+                module = getattr(module, name)
+            module.register_parameter(leaf, nn.Parameter(value.half(), requires_grad=False))
+        torch.jit.save(torch.jit.script(root), str(path))
+    return path
+
+
+def openai_encode_text(state, tokens):
+    """OpenAI CLIP's encode_text (what MDM uses) written out from the weights: the reference for the loader."""
+    batch, length = tokens.shape
+    width = state["ln_final.weight"].shape[0]
+    heads = width // 64
+    x = state["token_embedding.weight"][tokens] + state["positional_embedding"]
+    causal = torch.full((length, length), float("-inf")).triu(1)
+    layers = len({key.split(".")[2] for key in state if key.startswith("transformer.resblocks.")})
+    for i in range(layers):
+        w = {key.split(".", 3)[3]: value for key, value in state.items() if key.startswith(f"transformer.resblocks.{i}.")}
+        h = F.layer_norm(x, (width,), w["ln_1.weight"], w["ln_1.bias"])
+        q, k, v = (part.view(batch, length, heads, 64).transpose(1, 2)
+                   for part in F.linear(h, w["attn.in_proj_weight"], w["attn.in_proj_bias"]).chunk(3, dim=-1))
+        attended = torch.softmax(q @ k.transpose(-1, -2) / 8 + causal, dim=-1) @ v
+        x = x + F.linear(attended.transpose(1, 2).reshape(batch, length, width), w["attn.out_proj.weight"], w["attn.out_proj.bias"])
+        h = F.linear(F.layer_norm(x, (width,), w["ln_2.weight"], w["ln_2.bias"]), w["mlp.c_fc.weight"], w["mlp.c_fc.bias"])
+        x = x + F.linear(h * torch.sigmoid(1.702 * h), w["mlp.c_proj.weight"], w["mlp.c_proj.bias"])  # QuickGELU
+    x = F.layer_norm(x, (width,), state["ln_final.weight"], state["ln_final.bias"])
+    return x[torch.arange(batch), tokens.argmax(dim=-1)] @ state["text_projection"]
 
 
 def official_checkpoint(folder, args=TINY_ARGS, pe_length=5000, wrap=True):
@@ -145,6 +223,81 @@ def test_clip_text_is_cached(tmp_path):
 def test_missing_clip_folder_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="--clip"):
         CLIPTextEncoder(tmp_path / "nowhere")
+
+
+# torch deprecates TorchScript, the format of OpenAI's clip cache file; reading one still works.
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
+@pytest.mark.parametrize("form", ["pt", "safetensors", "torchscript"])
+def test_openai_layout_clip_matches_openai_forward(tmp_path, form):
+    state = openai_clip_state()
+    encoder = CLIPTextEncoder(save_openai_clip(tmp_path / "clip", state, form))
+    texts = ["a person walks", "walks", "a person " * 30]
+    tokens = encoder.tokenize(texts)
+    assert tokens[0, :5].tolist() == A_PERSON_WALKS and (tokens[0, 5:] == 0).all()
+    assert tokens[2, 21] == TINY_VOCAB - 1 and (tokens[2, 22:] == 0).all()
+    # OpenAI's archive holds float16 weights, which the loader computes with in float32.
+    weights = {k: v.half().float() for k, v in state.items()} if form == "torchscript" else state
+    torch.testing.assert_close(encoder(texts), openai_encode_text(weights, tokens), rtol=1e-4, atol=1e-5)
+
+
+def test_openai_layout_clip_drives_mdm(tmp_path):
+    path, _ = official_checkpoint(tmp_path / "ckpt")
+    clip = save_openai_clip(tmp_path / "clip", openai_clip_state())
+    backend = load_mdm(path, meta_dir(tmp_path / "meta"), clip)
+    out = backend.denoiser(2.5)(torch.randn(1, 263, 1, 20), torch.tensor([980]), ["a person walks"])
+    assert out.shape == (1, 263, 1, 20) and torch.isfinite(out).all()
+
+
+def test_real_clip_bpe_gives_openai_token_ids(tmp_path):
+    try:
+        bpe = find_clip_bpe(tmp_path / "ViT-B-32.pt")
+    except FileNotFoundError:
+        pytest.skip("no installed clip or open_clip package ships bpe_simple_vocab_16e6.txt.gz")
+    tokenizer = openai_tokenizer(bpe, 49408)
+    # The ids OpenAI's own tokenizer gives (checked against open_clip's SimpleTokenizer).
+    assert tokenizer("a person walks")["input_ids"] == [49406, 320, 2533, 8192, 49407]
+    assert tokenizer("A man jumps forward, then turns around!")["input_ids"][1:-1] == [320, 786, 18911, 2342, 267, 1594, 3185, 1630, 256]
+    assert tokenizer("someone does a cartwheel")["input_ids"][1:-1] == [2100, 1897, 320, 27705, 6744]
+
+
+@pytest.mark.parametrize("content, message", [
+    ({"weight": torch.zeros(2)}, "is not an OpenAI-layout CLIP file"),
+    (b"not a checkpoint", "cannot read CLIP weights"),
+    ("drop:transformer.resblocks.1.ln_2.bias", r"missing \['transformer.resblocks.1.ln_2.bias'\]"),
+    ("width:96", "text width 96 is not a multiple of 64"),
+])
+def test_unrecognised_clip_file_is_named(tmp_path, content, message):
+    if isinstance(content, bytes):
+        path = tmp_path / "ViT-B-32.pt"
+        path.write_bytes(content)
+    elif isinstance(content, dict):
+        path = save_openai_clip(tmp_path / "clip", content)
+    elif content.startswith("drop:"):
+        path = save_openai_clip(tmp_path / "clip", {k: v for k, v in openai_clip_state().items() if k != content[5:]})
+    else:
+        path = save_openai_clip(tmp_path / "clip", openai_clip_state(width=int(content[6:])))
+    with pytest.raises(ValueError, match=message):
+        CLIPTextEncoder(path)
+
+
+def test_mdm_checkpoint_given_as_clip_is_named(tmp_path):
+    path, _ = official_checkpoint(tmp_path / "ckpt")
+    with pytest.raises(ValueError, match="is not an OpenAI-layout CLIP file"):
+        CLIPTextEncoder(path)
+
+
+def test_missing_clip_tokenizer_says_where_to_get_it(tmp_path, monkeypatch):
+    path = save_openai_clip(tmp_path / "clip", openai_clip_state())
+    (path.parent / CLIP_BPE).unlink()
+    monkeypatch.setattr(clip_text, "BPE_PACKAGES", ())
+    with pytest.raises(FileNotFoundError, match=f"put {CLIP_BPE} beside it.*open_clip_torch"):
+        CLIPTextEncoder(path)
+
+
+def test_bpe_too_short_for_the_vocabulary_is_named(tmp_path):
+    path = save_openai_clip(tmp_path / "clip", openai_clip_state())
+    with pytest.raises(ValueError, match="does not hold the 48894 BPE merges"):
+        openai_tokenizer(path.parent / CLIP_BPE, 49408)
 
 
 def test_guidance_is_one_batched_call():
