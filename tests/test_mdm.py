@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gzip
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,6 +39,8 @@ OFFICIAL_KEYS = {
     "embed_text.weight", "embed_text.bias", "output_process.poseFinal.weight", "output_process.poseFinal.bias",
 }
 
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # A BPE merges file in OpenAI's format (version header, then merges by rank) that spells "a person walks".
 TINY_MERGES = ["w a", "l k", "wa lk", "walk s</w>", "p e", "r s", "pe rs", "o n</w>", "pers on</w>"]
@@ -316,12 +321,31 @@ def test_guidance_is_one_batched_call():
     torch.testing.assert_close(guided, uncond + 2.5 * (cond - uncond))
 
 
-def test_load_mdm_end_to_end(tmp_path):
-    path, _ = official_checkpoint(tmp_path / "ckpt")
+@pytest.mark.parametrize("steps, first", [(1000, 980), (50, 49)])
+def test_load_mdm_end_to_end(tmp_path, steps, first):
+    # 1000: humanml_trans_enc_512; 50: the released humanml_enc_512_50steps, sampled at every training step.
+    path, _ = official_checkpoint(tmp_path / "ckpt", args={**TINY_ARGS, "diffusion_steps": steps})
     backend = load_mdm(path, meta_dir(tmp_path / "meta"), tiny_clip(tmp_path / "clip"))
     assert backend.window == 196 and backend.default_steps == 50
-    out = backend.denoiser(2.5)(torch.randn(2, 263, 1, 20), torch.tensor([980, 980]), ["a person walks", "a person runs"])
+    assert backend.scheduler.config.num_train_timesteps == steps
+    backend.scheduler.set_timesteps(backend.default_steps)
+    assert backend.scheduler.timesteps[0] == first and backend.scheduler.timesteps[-1] == 0
+    t = backend.scheduler.timesteps[:1].repeat(2)
+    out = backend.denoiser(2.5)(torch.randn(2, 263, 1, 20), t, ["a person walks", "a person runs"])
     assert out.shape == (2, 263, 1, 20) and torch.isfinite(out).all()
+
+
+def test_converted_safetensors_loads_like_the_checkpoint(tmp_path):
+    path, _ = official_checkpoint(tmp_path / "ckpt")
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "convert_mdm.py"), str(path)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    meta, clip = meta_dir(tmp_path / "meta"), tiny_clip(tmp_path / "clip")
+    original, converted = load_mdm(path, meta, clip), load_mdm(path.with_suffix(".safetensors"), meta, clip)
+    assert converted.name == "mdm:model000000000.safetensors"
+    x, t, text = torch.randn(2, 263, 1, 30), torch.tensor([10, 500]), torch.randn(2, 512)
+    with torch.no_grad():
+        torch.testing.assert_close(converted.network(x, t, text), original.network(x, t, text), rtol=0, atol=0)
 
 
 def test_load_mdm_names_missing_meta_files(tmp_path):
