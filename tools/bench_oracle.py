@@ -4,7 +4,7 @@ Windows are drawn from a stationary Gaussian process (squared-exponential kernel
 true long sequence is the same process on the whole canvas, so the empirical covariance of many long
 samples can be compared with the truth, across seams and everywhere. Usage:
 
-    python tools/bench_oracle.py [--samples 4000] [--json] [--no-write]
+    python tools/bench_oracle.py [--samples 4000] [--json] [--write/--no-write]
 """
 
 from __future__ import annotations
@@ -53,9 +53,10 @@ def configurations() -> list[tuple[str, Strategy, str]]:
 @click.option("--steps", default=50, show_default=True, help="DDIM steps.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON record per strategy instead of the table.")
-@click.option("--no-write", is_flag=True, help="Do not update docs/benchmarks.md and the plot.")
+@click.option("--write/--no-write", default=None,
+              help="Update docs/benchmarks.md and the plot (default: yes, but not with --json).")
 def main(samples: int, window: int, overlap: int, num_windows: int, lengthscale: float, steps: int, seed: int,
-         as_json: bool, no_write: bool) -> None:
+         as_json: bool, write: bool | None) -> None:
     """Print (and record) the strategy table on the Gaussian oracle."""
     if samples < 1000:
         raise click.BadParameter("use at least 1000 samples so covariance estimates are meaningful", param_hint="--samples")
@@ -67,14 +68,15 @@ def main(samples: int, window: int, overlap: int, num_windows: int, lengthscale:
     long_oracle = GaussianOracle(scheduler, [squared_exponential(length, lengthscale)])
     truth = long_oracle.covariance()
     seams = layout.starts[1:]
-    generator = torch.Generator().manual_seed(seed)
 
+    # Every row draws from a fresh generator with the same seed, so rows differ by strategy and not by noise.
     records, variances = [], {}
-    exact = torch.randn(samples, length, generator=generator, dtype=torch.float64) @ torch.linalg.cholesky(truth).T
+    exact = torch.randn(samples, length, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    exact = exact @ torch.linalg.cholesky(truth).T
     references = [("exact draws (estimation floor)", exact, 0.0, 0)]
     start = time.perf_counter()
     whole = sample(long_oracle, scheduler, TemporalWindows(length, length, 0), [None], strategy="independent",
-                   steps=steps, batch_size=samples, generator=generator, progress=False)
+                   steps=steps, batch_size=samples, generator=torch.Generator().manual_seed(seed), progress=False)
     references.append(("one window over the canvas (DDIM floor)", whole.canvas, time.perf_counter() - start, whole.model_calls))
     for label, canvas, seconds, calls in references:
         records.append({"strategy": label, "inv_lambda": None, "stitch": "-", "seconds": seconds, "model_calls": calls,
@@ -83,7 +85,8 @@ def main(samples: int, window: int, overlap: int, num_windows: int, lengthscale:
     for label, strategy, stitch in configurations():
         start = time.perf_counter()
         result = sample(oracle, scheduler, layout, [None] * layout.num_windows, strategy=strategy, steps=steps,
-                        batch_size=samples, generator=generator, stitch=stitch, progress=False)
+                        batch_size=samples, generator=torch.Generator().manual_seed(seed), stitch=stitch,
+                        progress=False)
         seconds = time.perf_counter() - start
         records.append({"strategy": label if not isinstance(strategy, SyncSDE) else "syncsde",
                         "label": label, "inv_lambda": getattr(strategy, "inv_lambda", None), "stitch": stitch,
@@ -102,7 +105,10 @@ def main(samples: int, window: int, overlap: int, num_windows: int, lengthscale:
     table = markdown_table(headers, rows)
     if not as_json:
         print(table)
-    if no_write:
+    if write is None:
+        # JSON records are for other scripts, which should not rewrite the docs as a side effect.
+        write = not as_json
+    if not write:
         return
     PLOT.parent.mkdir(parents=True, exist_ok=True)
     figure, axis = plt.subplots(figsize=(9, 4))
@@ -121,11 +127,15 @@ def main(samples: int, window: int, overlap: int, num_windows: int, lengthscale:
 
 Setup: {num_windows} windows of {window} frames, overlap {overlap} (canvas {length} frames), squared-exponential
 kernel with lengthscale {lengthscale:g} frames, {steps} DDIM steps (SD's scaled-linear schedule), {samples} long
-samples per row, seed {seed}. Errors are relative to the true covariance: *seam cov error* over frame pairs on opposite
-sides of a seam at most one window apart (what synchronization must repair), *cov error* over the whole canvas,
-*var error* of the per-position variance, *seam step error* of the variance of the one-frame step at each seam.
-The first two rows are floors: exact draws from the true process (sampling noise of the estimate), and DDIM with the
-oracle on one window covering the whole canvas (discretization error of {steps} DDIM steps).
+samples per row, every row from the same noise (seed {seed}). Errors are relative to the true covariance:
+*seam cov error* over frame pairs on opposite sides of a seam at most one window apart (what synchronization must
+repair), *cov error* over the whole canvas, *var error* of the per-position variance, *seam step error* of the variance
+of the one-frame step at each seam. The first two rows are floors: exact draws from the true process (sampling noise
+of the estimate), and DDIM with the oracle on one window covering the whole canvas (discretization error of {steps}
+DDIM steps). With DDIM (eta = 0) a step is linear in x̂0 and x_t, so MultiDiffusion (average the windows' x_{{t-1}})
+and SyncTweedies (average the windows' x̂0, then step) are algebraically the same update when the windows agree on the
+overlap, as they do here (their noise is cropped from one canvas, and each update keeps them agreeing): their rows
+agree to float tolerance. *wall s* is on a CPU shared with other jobs; compare rows of one run.
 
 {table}
 
