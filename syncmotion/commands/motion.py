@@ -49,7 +49,7 @@ def _load_backend(model: Path | None, meta: Path | None, clip: Path | None, devi
         raise click.UsageError(f"--model {model} is not an MDM checkpoint: pass PATH/modelXXXXXXXXX.pt")
     if is_embedded_file(model):
         return load_embedded(model, device, snap_text)
-    missing = [name for name, value in (("--meta DIR (HumanML3D Mean.npy/Std.npy)", meta), ("--clip PATH (CLIP ViT-B/32 folder)", clip)) if value is None]
+    missing = [name for name, value in (("--meta DIR (HumanML3D Mean.npy/Std.npy)", meta), ("--clip PATH (CLIP ViT-B/32: transformers folder or OpenAI ViT-B-32.pt)", clip)) if value is None]
     if missing:
         raise click.UsageError(f"an MDM checkpoint also needs {' and '.join(missing)}; see the README, section 'MDM checkpoints'")
     from syncmotion.backends.mdm import load_mdm
@@ -114,7 +114,7 @@ def _print_readings(backend: MotionBackend, texts: list[str]) -> None:
 @click.option("--model", "--model_path", "model", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Official MDM checkpoint modelXXXXXXXXX.pt (args.json beside it); default: the embedded model.")
 @click.option("--meta", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder with HumanML3D Mean.npy and Std.npy (MDM).")
-@click.option("--clip", type=click.Path(path_type=Path), default=None, help="CLIP ViT-B/32 text model folder (MDM).")
+@click.option("--clip", type=click.Path(path_type=Path), default=None, help="CLIP ViT-B/32 for MDM: a transformers folder, or OpenAI's ViT-B-32.pt (.pt/.safetensors weights).")
 @click.option("--out", "--output_dir", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder; default: out/<script name>.")
 @click.option("--strategy", type=click.Choice(sorted(STRATEGIES)), default="syncsde", show_default=True)
