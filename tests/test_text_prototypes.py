@@ -12,7 +12,7 @@ from syncmotion.backends.text_prototypes import SnappedTextEncoder, TextPrototyp
 from syncmotion.cli import main
 
 AXES = {"walk": [1.0, 0.0, 0.0], "jump": [0.0, 1.0, 0.0], "wave": [0.0, 0.0, 1.0],
-        "stroll": [0.9, 0.1, 0.0], "hop": [0.1, 0.8, 0.0], "between": [1.0, 1.0, 0.0]}
+        "stroll": [0.9, 0.1, 0.0], "hop": [0.1, 0.8, 0.0], "between": [1.0, 1.0, 0.0], "walk left": [1.0, 0.05, 0.0]}
 
 
 def fake_encoder(texts: list[str]) -> torch.Tensor:
@@ -44,6 +44,13 @@ def test_a_tie_blends_both_wordings_and_stays_unit() -> None:
     out = snapped(["between"])
     torch.testing.assert_close(out, fake_encoder(["between"]), atol=1e-5, rtol=0)
     assert sorted(text for text, _ in snapped.read(["between"])[0].neighbours) == ["jump", "walk"]
+
+
+def test_a_training_text_is_read_as_itself_even_beside_a_near_twin() -> None:
+    prototypes = TextPrototypes.from_texts(["walk", "walk left", "jump"], fake_encoder)
+    snapped = SnappedTextEncoder(fake_encoder, prototypes)
+    torch.testing.assert_close(snapped(["walk", "walk left"]), fake_encoder(["walk", "walk left"]))
+    assert snapped.read(["walk"])[0].neighbours == [("walk", 1.0)]
 
 
 def test_empty_batch_and_bad_settings() -> None:

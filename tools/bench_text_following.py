@@ -26,6 +26,8 @@ from benchdoc import markdown_table, write_section  # noqa: E402
 
 from syncmotion.backends.text_prototypes import SnappedTextEncoder  # noqa: E402
 from syncmotion.corpus import ACTIONS, generate_clip  # noqa: E402
+from syncmotion.corpus.generator import sample_params  # noqa: E402
+from syncmotion.corpus.texts import describe  # noqa: E402
 from syncmotion.eval import load_evaluator  # noqa: E402
 from syncmotion.motion.generate import generate_motion  # noqa: E402
 from syncmotion.motion.script import Script  # noqa: E402
@@ -59,10 +61,9 @@ def linear_probe_accuracy(encoder: Callable[[list[str]], torch.Tensor], names: l
 def snapping_accuracy(encoder: SnappedTextEncoder, names: list[str], seed: int, draws: int) -> float:
     """How often a held-out text's heaviest training neighbour describes the same action."""
     rng = np.random.default_rng(seed)
-    action_of = {}
-    for action in names:
-        for _ in range(200):
-            action_of[generate_clip(action, None, rng, "train").text] = action
+    # Texts alone are cheap to draw (no motion), so draw enough to meet every wording of every action.
+    action_of = {describe(action, sample_params(action, rng), "train", rng): action
+                 for action in names for _ in range(3000)}
     held = [(generate_clip(action, None, rng, "heldout").text, action) for action in names for _ in range(draws)]
     readings = encoder.read([text for text, _ in held])
     unknown = {r.neighbours[0][0] for r in readings} - set(action_of)

@@ -10,7 +10,10 @@ import torch
 # A few neighbours with a sharp softmax: the embedding lands on the training texts' manifold (where the model
 # learned what embeddings mean) while near-ties between two wordings of one action still blend smoothly.
 NEIGHBOURS = 5
-TEMPERATURE = 0.02
+TEMPERATURE = 0.01
+# MiniLM puts "waves with the right hand" 0.98 from "... left hand": a prompt the model was trained on is read as
+# itself, or the softmax would blend in the other side.
+EXACT_SIMILARITY = 0.995
 
 
 @dataclass
@@ -63,7 +66,10 @@ class SnappedTextEncoder:
         raw = self.encoder(list(texts)).float()
         similarity = raw @ self.prototypes.embeddings.to(raw.device).T
         best, index = similarity.topk(self.neighbours, dim=1)
-        return torch.softmax(best / self.temperature, dim=1), index, best
+        weights = torch.softmax(best / self.temperature, dim=1)
+        exact = best[:, 0] >= EXACT_SIMILARITY
+        weights[exact] = torch.nn.functional.one_hot(torch.zeros_like(index[exact, 0]), self.neighbours).to(weights)
+        return weights, index, best
 
     def __call__(self, texts: Sequence[str]) -> torch.Tensor:
         """Snapped unit embeddings [len(texts), dim] in input order."""
