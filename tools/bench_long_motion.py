@@ -38,14 +38,15 @@ from syncmotion.motion.script import ALIGNMENTS, parse_script  # noqa: E402
 from syncmotion.windows import STITCH_MODES  # noqa: E402
 
 DEFAULT_STRATEGIES = ("independent", "multidiffusion", "synctweedies", "syncsde:2", "syncsde:5", "syncsde:10", "syncsde:5:paste",
-                      "syncsde:5:rawtext", "syncsde:5:smooth5")
+                      "syncsde:5:rawtext", "syncsde:5:g2.5", "syncsde:5:smooth5")
 METRICS = ("top1", "top3", "fid", "diversity", "foot_skate", "peak_jerk", "auj")
 PLOT = Path(__file__).resolve().parent.parent / "docs" / "img" / "seam_jerk.png"
 
 
 def parse_strategy(spec: str) -> tuple[str, float, dict[str, Any]]:
     """'syncsde:5' -> ('syncsde', 5.0, {}); further ':' parts override settings for that row: a stitch mode
-    ('syncsde:5:paste'), 'smoothN' (Savitzky-Golay length N), 'rawtext' (the prompt's own embedding, no snapping)."""
+    ('syncsde:5:paste'), 'smoothN' (Savitzky-Golay length N), 'gN' (guidance N), 'rawtext' (the prompt's own
+    embedding, no snapping)."""
     name, _, rest = spec.partition(":")
     value, *modifiers = rest.split(":") if rest else [""]
     overrides: dict[str, Any] = {}
@@ -54,14 +55,24 @@ def parse_strategy(spec: str) -> tuple[str, float, dict[str, Any]]:
             overrides["stitch"] = modifier
         elif modifier.startswith("smooth") and modifier[len("smooth"):].isdigit():
             overrides["smooth"] = int(modifier[len("smooth"):])
+        elif modifier.startswith("g") and _is_number(modifier[1:]):
+            overrides["guidance"] = float(modifier[1:])
         elif modifier == "rawtext":
             overrides["raw_text"] = True
         else:
-            raise click.UsageError(f"strategy {spec!r}: {modifier!r} is none of {', '.join(STITCH_MODES)}, smoothN, rawtext")
+            raise click.UsageError(f"strategy {spec!r}: {modifier!r} is none of {', '.join(STITCH_MODES)}, smoothN, gN, rawtext")
     try:
         return name, float(value) if value else 5.0, overrides
     except ValueError:
         raise click.UsageError(f"strategy {spec!r}: 1/λ must be a number, as in syncsde:5") from None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def unsnapped(backend: Any) -> Any:
@@ -211,7 +222,7 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
         *(["Real-corpus row only so far: run the command without --real-only once the embedded model is shipped.", ""]
           if only_real else []),
         f"`{command}` ({device}; {len(result['scripts'])} scripts of sequences/bench/ x {result['seeds']} seeds; "
-        f"steps {options.get('steps') or 'model default'}, overlap {options['overlap']}, guidance {options['guidance']}, "
+        f"steps {options.get('steps') or 'model default'}, overlap {options['overlap']}, guidance {options['guidance'] or 'model default'}, "
         f"stitch {options.get('stitch', 'crossfade')} unless the row says otherwise, windows aligned to {options.get('align', 'segments')}, smoothing {options.get('smooth', 0) or 'none'}). "
         "Seeds are the samples of one batched generate_motion call per script (seed = the script's @seed); "
         "mean ± std over them. Accuracy: the evaluator's top-1/top-3 action of each segment (cut by its frame range) "
@@ -245,7 +256,7 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
               help="Evaluator .safetensors (default: the shipped one).")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Denoising steps (default: the model's).")
 @click.option("--overlap", type=click.IntRange(min=0), default=20, show_default=True)
-@click.option("--guidance", type=float, default=2.5, show_default=True)
+@click.option("--guidance", type=float, default=None, help="Guidance scale (default: the model's).")
 @click.option("--stitch", type=click.Choice(STITCH_MODES), default="crossfade", show_default=True,
               help="How overlapping windows become the canvas.")
 @click.option("--align", type=click.Choice(ALIGNMENTS), default="segments", show_default=True,
@@ -258,7 +269,7 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the results as JSON.")
 @click.option("--doc/--no-doc", default=True, show_default=True, help="Write the docs/benchmarks.md section and docs/img/seam_jerk.png.")
 def main(num_scripts: int | None, seeds: int, strategies: str, real_only: bool, model: Path | None, evaluator_path: Path | None,
-         steps: int | None, overlap: int, guidance: float, stitch: str, align: str, smooth: int, device: str, folder: Path | None, json_path: Path | None, doc: bool) -> None:
+         steps: int | None, overlap: int, guidance: float | None, stitch: str, align: str, smooth: int, device: str, folder: Path | None, json_path: Path | None, doc: bool) -> None:
     """Generate every benchmark script with every strategy and seed; print and record the metrics table."""
     specs = [s.strip() for s in strategies.split(",") if s.strip()]
     for spec in specs:

@@ -78,10 +78,15 @@ def snapping_accuracy(encoder: SnappedTextEncoder, names: list[str], seed: int, 
 @click.option("--texts", default=4, show_default=True, help="Clips (texts) per action and split.")
 @click.option("--samples", default=2, show_default=True, help="Generated samples per text.")
 @click.option("--steps", type=int, default=None, help="Denoising steps (default: the model's).")
-@click.option("--guidance", default=2.5, show_default=True)
+@click.option("--guidance", "guidances", default="2.5,5,7.5", show_default=True,
+              help="Classifier-free guidance scales, comma-separated: one accuracy column each.")
 @click.option("--doc/--no-doc", default=True, show_default=True, help="Write the docs/benchmarks.md section.")
-def main(model: Path | None, texts: int, samples: int, steps: int | None, guidance: float, doc: bool) -> None:
+def main(model: Path | None, texts: int, samples: int, steps: int | None, guidances: str, doc: bool) -> None:
     """Print (and record) single-window action accuracy with training and held-out paraphrases."""
+    try:
+        scales = [float(g) for g in guidances.split(",") if g.strip()]
+    except ValueError:
+        raise click.UsageError(f"--guidance {guidances!r}: give numbers separated by commas, e.g. 2.5,5") from None
     from syncmotion.backends.embedded import load_embedded
     from syncmotion.backends.minilm import MiniLMTextEncoder
 
@@ -99,31 +104,38 @@ def main(model: Path | None, texts: int, samples: int, steps: int | None, guidan
         _, real_logits = evaluator.encode([c.positions for c in clips])
         real = float(np.mean([evaluator.actions[i] == c.action for i, c in zip(real_logits.argmax(1), clips)]))
         if split == "train":
-            rows.append(["real clips (evaluator on the corpus itself)", f"{real:.3f}", len(clips)])
+            rows.append(["real clips (evaluator on the corpus itself)", *[f"{real:.3f}"] * len(scales), len(clips)])
         for reading, backend in readings.items():
-            hits = []
-            for number, clip in enumerate(tqdm(clips, desc=f"{split} texts, {reading}")):
-                frames = int(np.clip(len(clip.positions), MIN_FRAMES, backend.window))
-                script = Script(segments=[Segment(clip.text, 0, frames)], fps=backend.fps, seed=number)
-                motions = generate_motion(script, backend, strategy="independent", steps=steps, guidance=guidance,
-                                          num_samples=samples, progress=False)
-                _, logits = evaluator.encode([m.positions for m in motions])
-                hits += [evaluator.actions[i] == clip.action for i in logits.argmax(1)]
-            rows.append([f"embedded model, {split} paraphrases, {reading}", f"{np.mean(hits):.3f}", len(hits)])
+            accuracies = []
+            for guidance in scales:
+                hits = []
+                for number, clip in enumerate(tqdm(clips, desc=f"{split} texts, {reading}, guidance {guidance:g}")):
+                    frames = int(np.clip(len(clip.positions), MIN_FRAMES, backend.window))
+                    script = Script(segments=[Segment(clip.text, 0, frames)], fps=backend.fps, seed=number)
+                    motions = generate_motion(script, backend, strategy="independent", steps=steps, guidance=guidance,
+                                              num_samples=samples, progress=False)
+                    _, logits = evaluator.encode([m.positions for m in motions])
+                    hits += [evaluator.actions[i] == clip.action for i in logits.argmax(1)]
+                accuracies.append(f"{np.mean(hits):.3f}")
+            rows.append([f"embedded model, {split} paraphrases, {reading}", *accuracies, len(clips) * samples])
+    # The text-side ceilings do not depend on guidance.
     probe = linear_probe_accuracy(MiniLMTextEncoder(), names, SEED + 1, 30)
-    rows.append(["text ceiling: linear probe MiniLM -> action, held-out paraphrases", f"{probe:.3f}", len(names) * 30])
+    rows.append(["text ceiling: linear probe MiniLM -> action, held-out paraphrases", *[f"{probe:.3f}"] * len(scales),
+                 len(names) * 30])
     if isinstance(snapped.text_encoder, SnappedTextEncoder):
+        ceiling = snapping_accuracy(snapped.text_encoder, names, SEED + 1, 30)
         rows.append(["text ceiling of snapping: top weighted training text has the held-out text's action",
-                     f"{snapping_accuracy(snapped.text_encoder, names, SEED + 1, 30):.3f}", len(names) * 30])
-    table = markdown_table(["what", "top-1 action accuracy", "motions scored"], rows)
+                     *[f"{ceiling:.3f}"] * len(scales), len(names) * 30])
+    headers = ["what", *[f"top-1, guidance {g:g}" for g in scales], "motions scored (per column)"]
+    table = markdown_table(headers, rows)
     click.echo(table)
     if doc:
         settings = f"{backend.name}, window {backend.window} frames"
         write_section("text_following", "\n".join([
             "## Text following: single windows, training vs held-out paraphrases",
             "",
-            f"`python tools/bench_text_following.py --texts {texts} --samples {samples}` ({settings}; "
-            f"{len(names)} actions, guidance {guidance}, steps {steps or 'model default'}). One window per text, no "
+            f"`python tools/bench_text_following.py --texts {texts} --samples {samples} --guidance {guidances}` "
+            f"({settings}; {len(names)} actions, steps {steps or 'model default'}). One window per text, no "
             "seams: this separates following a text from synchronizing windows. Rows compare the prompt's own "
             "MiniLM embedding with the default reading of a prompt as its nearest training wordings (`--no-snap-text` "
             "turns it off). The last rows are upper bounds from the text side: how well the held-out wording can be "

