@@ -6,7 +6,9 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from syncmotion.backends.embedded import default_model_path, load_embedded, read_text_prototypes, save_embedded
+from syncmotion.backends.embedded import (
+    default_model_path, load_embedded, read_text_prototypes, save_embedded, unsnapped,
+)
 from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
 from syncmotion.backends.text_prototypes import SnappedTextEncoder, TextPrototypes
 from syncmotion.cli import main
@@ -83,6 +85,9 @@ def test_prototypes_round_trip_through_the_model_file(tiny_with_prototypes) -> N
     reading = backend.text_encoder.read(["someone strolls ahead"])[0]
     assert reading.neighbours[0][0] == "a person walks forward"
     assert not isinstance(load_embedded(tiny_with_prototypes, snap_text=False).text_encoder, SnappedTextEncoder)
+    raw = unsnapped(backend)
+    assert not isinstance(raw.text_encoder, SnappedTextEncoder) and raw.network is backend.network
+    assert isinstance(backend.text_encoder, SnappedTextEncoder)
 
 
 def test_the_command_says_how_it_read_each_prompt(tmp_path, tiny_with_prototypes) -> None:

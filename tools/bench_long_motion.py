@@ -9,7 +9,6 @@ draw of real clips of the same segments; Area Under Jerk's reference is those cl
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sys
@@ -29,7 +28,7 @@ from tqdm import tqdm  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchdoc import BENCHMARKS_MD, markdown_table, write_section  # noqa: E402
 
-from syncmotion.backends.text_prototypes import SnappedTextEncoder  # noqa: E402
+from syncmotion.backends.embedded import unsnapped  # noqa: E402
 from syncmotion.eval import Evaluator, load_evaluator  # noqa: E402
 from syncmotion.eval.benchset import REAL_SEED, REFERENCE_SEED, bench_folder, join_end_to_end, load_index, real_clip  # noqa: E402
 from syncmotion.eval.metrics import TRANSITION_FRAMES  # noqa: E402
@@ -73,12 +72,6 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def unsnapped(backend: Any) -> Any:
-    """The backend with its prompts' own sentence embeddings instead of the snapped ones."""
-    encoder = backend.text_encoder
-    return dataclasses.replace(backend, text_encoder=encoder.encoder) if isinstance(encoder, SnappedTextEncoder) else backend
 
 
 def load_scripts(folder: Path, count: int | None) -> list[tuple[str, Any, list[dict[str, Any]]]]:

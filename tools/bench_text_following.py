@@ -87,13 +87,13 @@ def main(model: Path | None, texts: int, samples: int, steps: int | None, guidan
         scales = [float(g) for g in guidances.split(",") if g.strip()]
     except ValueError:
         raise click.UsageError(f"--guidance {guidances!r}: give numbers separated by commas, e.g. 2.5,5") from None
-    from syncmotion.backends.embedded import load_embedded
+    from syncmotion.backends.embedded import load_embedded, unsnapped
     from syncmotion.backends.minilm import MiniLMTextEncoder
 
     torch.manual_seed(0)
     evaluator = load_evaluator()
     snapped = load_embedded(model)
-    readings = {"prompt's own embedding": load_embedded(model, snap_text=False)}
+    readings = {"prompt's own embedding": unsnapped(snapped)}
     if isinstance(snapped.text_encoder, SnappedTextEncoder):
         readings["snapped to training wordings (default)"] = snapped
     names = sorted(ACTIONS)

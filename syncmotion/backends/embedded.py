@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -108,6 +109,12 @@ def load_embedded(path: str | Path | None = None, device: str = "cpu", snap_text
         default_guidance=float(settings.get("sample_guidance", 2.5)),
         info={"settings": settings},
     )
+
+
+def unsnapped(backend: MotionBackend) -> MotionBackend:
+    """The same backend reading prompts by their own sentence embeddings (no snapping to training wordings)."""
+    encoder = backend.text_encoder
+    return dataclasses.replace(backend, text_encoder=encoder.encoder) if isinstance(encoder, SnappedTextEncoder) else backend
 
 
 def load_default(device: str = "cpu") -> MotionBackend:
