@@ -42,6 +42,9 @@ class CropLayout(Layout):
 
     Window i is pulled toward the windows before it: on each position, X̃ is the latest earlier window
     covering it (the previous window on a chain, as in the official code), and M = 1 where one does.
+    With `taper`, M instead fades from 1 to 0 across the overlap (a smootherstep of the earlier window's
+    cross-fade share): a binary M pulls a window hard up to the last shared position and not at all past
+    it, which leaves a kink there in the finished sample.
     """
 
     canvas_dims: tuple[int, ...]
@@ -49,9 +52,11 @@ class CropLayout(Layout):
     indices: torch.Tensor  # [N, prod(window_dims)] flat canvas index of each window position
     ramps: torch.Tensor  # [N, prod(window_dims)] cross-fade weight of each window position
     starts: list = field(default_factory=list)  # where each window begins on the canvas
+    taper: bool = False
     _source_window: torch.Tensor = field(init=False, repr=False)
     _source_flat: torch.Tensor = field(init=False, repr=False)
     _mask: torch.Tensor = field(init=False, repr=False)
+    _pull_weight: torch.Tensor = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.num_windows = int(self.indices.shape[0])
@@ -72,19 +77,22 @@ class CropLayout(Layout):
             mask[window] = covered.float()
             owner_window[self.indices[window]] = window
             owner_position[self.indices[window]] = torch.arange(size)
+        if self.taper:
+            mask = mask * _smootherstep(1 - self.ramps)
         # Flat index into windows flattened to [N * size], so X̃ is a single gather per step.
         self._source_flat = source_window * size + source_position
         self._mask = mask
         # Masks are sparse (only overlaps), so the pull is gathered on the masked positions alone.
         self._pulled = mask.flatten().nonzero()[:, 0]
         self._pulled_from = self._source_flat.flatten()[self._pulled]
+        self._pull_weight = mask.flatten()[self._pulled]
         coverage = torch.zeros(canvas_size).index_add_(0, self.indices.flatten(), torch.ones(self.indices.numel()))
         if bool((coverage == 0).any()):
             raise ValueError("the windows leave part of the canvas uncovered; use a smaller stride or larger window")
 
     @property
     def mask(self) -> torch.Tensor:
-        """Precision mask M [N, *window_dims]: 1 where a window is pulled toward an earlier one."""
+        """Precision mask M [N, *window_dims]: > 0 where a window is pulled toward an earlier one (1 unless tapered)."""
         return self._mask.reshape(self.num_windows, *self.window_dims)
 
     def _flatten_windows(self, windows: torch.Tensor) -> torch.Tensor:
@@ -127,7 +135,8 @@ class CropLayout(Layout):
         """M ⊙ (X̃ − y): how far each window is from what it is pulled toward, zero where M = 0."""
         flat = self._flatten_windows(windows).movedim(1, -2).flatten(-2)  # [B, *lat, N * size]
         pulled = torch.zeros_like(flat)
-        pulled[..., self._pulled] = flat[..., self._pulled_from] - flat[..., self._pulled]
+        difference = flat[..., self._pulled_from] - flat[..., self._pulled]
+        pulled[..., self._pulled] = difference if not self.taper else difference * self._pull_weight.to(flat)
         return pulled.unflatten(-1, (self.num_windows, -1)).movedim(-2, 1).reshape(windows.shape)
 
 
@@ -152,6 +161,12 @@ def _ramp(window: int, left_overlap: int, right_overlap: int) -> torch.Tensor:
     return ramp
 
 
+def _smootherstep(x: torch.Tensor) -> torch.Tensor:
+    """6x⁵ − 15x⁴ + 10x³ on [0, 1]: flat at both ends up to the second derivative."""
+    x = x.clamp(0, 1)
+    return x * x * x * (x * (x * 6 - 15) + 10)
+
+
 def _axis_ramps(starts: Sequence[int], window: int, length: int, wrap: bool) -> list[torch.Tensor]:
     ramps = []
     for i, start in enumerate(starts):
@@ -165,11 +180,11 @@ def _axis_ramps(starts: Sequence[int], window: int, length: int, wrap: bool) -> 
     return ramps
 
 
-def TemporalWindows(length: int, window: int, overlap: int) -> CropLayout:
+def TemporalWindows(length: int, window: int, overlap: int, taper: bool = False) -> CropLayout:
     """Windows of `window` frames over the last axis of a canvas of `length` frames, `overlap` frames shared.
 
     When the length is not a multiple of the stride, the last window is aligned to the end of the
-    canvas, so it overlaps its predecessor by more than `overlap` frames.
+    canvas, so it overlaps its predecessor by more than `overlap` frames. `taper`: see CropLayout.
     """
     if window <= 0 or length <= 0:
         raise ValueError(f"window ({window}) and length ({length}) must be positive")
@@ -177,10 +192,10 @@ def TemporalWindows(length: int, window: int, overlap: int) -> CropLayout:
         raise ValueError(f"overlap ({overlap}) must be at least 0 and smaller than the window ({window})")
     if window > length:
         raise ValueError(f"window ({window} frames) is longer than the canvas ({length} frames); shorten the window")
-    return TemporalWindowsAt(length, window, _window_starts(length, window, window - overlap, wrap=False))
+    return TemporalWindowsAt(length, window, _window_starts(length, window, window - overlap, wrap=False), taper)
 
 
-def TemporalWindowsAt(length: int, window: int, starts: Sequence[int]) -> CropLayout:
+def TemporalWindowsAt(length: int, window: int, starts: Sequence[int], taper: bool = False) -> CropLayout:
     """Windows of `window` frames beginning at the given increasing `starts` on a canvas of `length` frames."""
     starts = [int(s) for s in starts]
     if not starts or any(b <= a for a, b in zip(starts, starts[1:])):
@@ -189,7 +204,7 @@ def TemporalWindowsAt(length: int, window: int, starts: Sequence[int]) -> CropLa
         raise ValueError(f"windows of {window} frames at {starts} do not fit a canvas of {length} frames")
     indices = torch.stack([torch.arange(s, s + window) for s in starts])
     ramps = torch.stack(_axis_ramps(starts, window, length, wrap=False))
-    return CropLayout((length,), (window,), indices, ramps, starts)
+    return CropLayout((length,), (window,), indices, ramps, starts, taper)
 
 
 def _pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:

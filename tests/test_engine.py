@@ -183,6 +183,40 @@ def test_last_window_is_aligned_to_the_canvas_end() -> None:
     assert layout.starts[-1] == 32 and layout.mask[-1].sum() == 20 - (32 - 30)
 
 
+def test_tapered_mask_fades_the_pull_out_across_the_overlap() -> None:
+    binary = TemporalWindows(length=28, window=12, overlap=4)
+    tapered = TemporalWindows(length=28, window=12, overlap=4, taper=True)
+    assert (tapered.mask > 0).equal(binary.mask > 0)  # pulled on the same positions
+    overlap = tapered.mask[1, :4]
+    assert bool((overlap.diff() < 0).all()) and overlap[0] > 0.95 and overlap[-1] < 0.05
+    # The pull is weighted by M, not only gated by it.
+    windows = torch.stack([torch.zeros(1, 1, 12), torch.ones(1, 1, 12), torch.ones(1, 1, 12)], dim=1)
+    torch.testing.assert_close(tapered.pull(windows)[0, 1, 0, :4], -overlap)
+    torch.testing.assert_close(binary.pull(windows)[0, 1, 0, :4], -torch.ones(4))
+
+
+class ShrinkDenoiser:
+    """Predicts the clean sample halfway between the noisy one and a constant per window (its condition)."""
+
+    prediction_type = "sample"
+
+    def __call__(self, x: torch.Tensor, t: torch.Tensor, conds: list) -> torch.Tensor:
+        return 0.5 * x + 0.5 * torch.tensor([float(c) for c in conds]).view(-1, *[1] * (x.dim() - 1))
+
+
+def test_tapered_mask_leaves_no_step_where_the_overlap_ends() -> None:
+    """Window 1 wants 4 where window 0 wants 0: a binary pull drags it toward 0 up to the overlap's last position and
+    lets go at once (a step in its mean over samples); a tapered pull hands over gradually."""
+    steps = {}
+    for taper in (False, True):
+        layout = TemporalWindows(length=32, window=24, overlap=16, taper=taper)
+        result = sample(ShrinkDenoiser(), ddim(), layout, [0, 4], latent_shape=(1,), strategy=SyncSDE(10.0), steps=30,
+                        batch_size=256, generator=torch.Generator().manual_seed(0), progress=False)
+        mean_profile = result.windows[:, 1, 0].mean(0)
+        steps[taper] = float(mean_profile.diff(n=2).abs().max())
+    assert steps[False] > 0.5 and steps[True] < 0.2 * steps[False]
+
+
 def test_wrapped_spatial_windows_pull_the_last_window_onto_the_first() -> None:
     layout = SpatialWindows(height=4, width=16, window=4, stride=4, wrap=True)
     assert layout.num_windows == 4

@@ -69,7 +69,7 @@ def test_motion_command_writes_every_format(tmp_path, tiny_embedded):
     assert results["motion"].shape == (1, 22, 3, 140)
     document = json.loads((out / "motion.json").read_text())
     assert [s["text"] for s in document["segments"]] == ["a person walks", "a person jumps", "a person waves"]
-    assert document["meta"]["strategy"] == "syncsde" and document["num_frames"] == 140
+    assert document["meta"]["strategy"] == "syncsde" and document["num_frames"] == 140 and document["meta"]["taper"]
     assert (out / "motion.png").stat().st_size > 0 and (out / "motion.mp4").stat().st_size > 0
     assert str(out / "motion.json") in result.output
 
@@ -78,10 +78,11 @@ def test_text_prompts_and_samples(tmp_path, tiny_embedded):
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["motion", "--text", "a person walks; a person sits", "--seconds", "3,2",
                                        "--model", str(tiny_embedded), "--out", str(out), "--formats", "npy,json",
-                                       "--num-samples", "2", "--strategy", "multidiffusion"])
+                                       "--num-samples", "2", "--strategy", "multidiffusion", "--no-taper"])
     assert result.exit_code == 0, result.output
     assert np.load(out / "results.npy", allow_pickle=True).item()["motion"].shape == (2, 22, 3, 100)
     assert (out / "motion_00.json").exists() and (out / "motion_01.json").exists()
+    assert json.loads((out / "motion_01.json").read_text())["meta"]["taper"] is False
 
 
 def test_mdm_checkpoint_through_the_command(tmp_path):

@@ -37,7 +37,7 @@ from syncmotion.motion.script import ALIGNMENTS, parse_script  # noqa: E402
 from syncmotion.windows import STITCH_MODES  # noqa: E402
 
 DEFAULT_STRATEGIES = ("independent", "multidiffusion", "synctweedies", "syncsde:2", "syncsde:5", "syncsde:10", "syncsde:5:paste",
-                      "syncsde:5:rawtext", "syncsde:5:g7.5", "syncsde:5:smooth5")
+                      "syncsde:5:rawtext", "syncsde:5:g7.5", "syncsde:5:smooth5", "syncsde:5:notaper:smooth5")
 METRICS = ("top1", "top3", "fid", "diversity", "foot_skate", "peak_jerk", "auj")
 PLOT = Path(__file__).resolve().parent.parent / "docs" / "img" / "seam_jerk.png"
 
@@ -45,7 +45,7 @@ PLOT = Path(__file__).resolve().parent.parent / "docs" / "img" / "seam_jerk.png"
 def parse_strategy(spec: str) -> tuple[str, float, dict[str, Any]]:
     """'syncsde:5' -> ('syncsde', 5.0, {}); further ':' parts override settings for that row: a stitch mode
     ('syncsde:5:paste'), 'smoothN' (Savitzky-Golay length N), 'gN' (guidance N), 'rawtext' (the prompt's own
-    embedding, no snapping)."""
+    embedding, no snapping), 'notaper' (SyncSDE's binary mask instead of the tapered one)."""
     name, _, rest = spec.partition(":")
     value, *modifiers = rest.split(":") if rest else [""]
     overrides: dict[str, Any] = {}
@@ -58,8 +58,10 @@ def parse_strategy(spec: str) -> tuple[str, float, dict[str, Any]]:
             overrides["guidance"] = float(modifier[1:])
         elif modifier == "rawtext":
             overrides["raw_text"] = True
+        elif modifier == "notaper":
+            overrides["taper"] = False
         else:
-            raise click.UsageError(f"strategy {spec!r}: {modifier!r} is none of {', '.join(STITCH_MODES)}, smoothN, gN, rawtext")
+            raise click.UsageError(f"strategy {spec!r}: {modifier!r} is none of {', '.join(STITCH_MODES)}, smoothN, gN, rawtext, notaper")
     try:
         return name, float(value) if value else 5.0, overrides
     except ValueError:
@@ -228,7 +230,9 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
         "show a cut, not a target). Wall time is per sample (a batch's time shared among its samples); model calls: "
         "network calls as the engine counts them for one sample; window evals: steps x windows (each evaluation runs "
         "the conditional and unconditional branch). Prompts are snapped to the model's training wordings (as "
-        "`syncmotion motion` does) unless the row says `rawtext`; `smooth5` rows apply the CLI's default smoothing.",
+        "`syncmotion motion` does) unless the row says `rawtext`; `smooth5` rows apply the CLI's default smoothing. "
+        "SyncSDE's pull toward the previous window fades out across each overlap (the CLI's default, `--taper`) "
+        "unless the row says `notaper` (the paper's binary mask).",
         "",
         table(result),
         "",

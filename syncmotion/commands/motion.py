@@ -132,6 +132,9 @@ def _print_readings(backend: MotionBackend, texts: list[str]) -> None:
 @click.option("--align", type=click.Choice(["segments", "even"]), default="segments", show_default=True,
               help="Windows: each segment tiled by its own windows (segments), or equal windows over the whole motion, "
                    "each following the segment it mostly covers (even).")
+@click.option("--taper/--no-taper", default=True, show_default=True,
+              help="SyncSDE: fade each window's pull toward the previous one out across their overlap (no kink where "
+                   "the overlap ends); --no-taper: the paper's all-or-nothing mask.")
 @click.option("--smooth", type=click.IntRange(min=0), default=5, show_default=True,
               help="Savitzky-Golay filter over this many frames on the joint positions, against the model's "
                    "frame-to-frame tremor (odd; 0: raw model output).")
@@ -144,8 +147,8 @@ def _print_readings(backend: MotionBackend, texts: list[str]) -> None:
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cpu or cuda.")
 def motion(script: Path | None, text: str | None, seconds: str, model: Path | None, meta: Path | None, clip: Path | None,
            out: Path | None, strategy: str, inv_lambda: float, steps: int | None, overlap: int, seed: int | None,
-           guidance: float | None, num_samples: int, stitch: str, align: str, smooth: int, formats: str, smpl: Path | None,
-           snap_text: bool, device: str) -> None:
+           guidance: float | None, num_samples: int, stitch: str, align: str, taper: bool, smooth: int, formats: str,
+           smpl: Path | None, snap_text: bool, device: str) -> None:
     """Generate one long motion from SCRIPT (lines `TEXT | 6s`) or from --text, and write it to --out."""
     from syncmotion.motion.generate import generate_motion
     from syncmotion.motion.script import ScriptError, parse_script
@@ -187,7 +190,8 @@ def motion(script: Path | None, text: str | None, seconds: str, model: Path | No
     started = time.perf_counter()
     try:
         motions = generate_motion(parsed, backend, strategy=strategy, inv_lambda=inv_lambda, steps=steps, overlap=overlap,
-                                  guidance=guidance, seed=seed, num_samples=num_samples, stitch=stitch, align=align, smooth=smooth)
+                                  guidance=guidance, seed=seed, num_samples=num_samples, stitch=stitch, align=align, taper=taper,
+                                  smooth=smooth)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     generated = time.perf_counter() - started

@@ -31,6 +31,7 @@ def generate_motion(
     progress: bool = True,
     align: str = "segments",
     smooth: int = 0,
+    taper: bool = True,
 ) -> list[Motion]:
     """`num_samples` continuous motions that follow `script`, one window per model-length stretch, synchronized."""
     if num_samples <= 0:
@@ -44,7 +45,7 @@ def generate_motion(
                          f"remove the @fps line or set it to {backend.fps:g}")
     seed = seed if seed is not None else (script.seed if script.seed is not None else 0)
     steps = steps or backend.default_steps
-    plan = plan_windows(script, backend.window, overlap, align)
+    plan = plan_windows(script, backend.window, overlap, align, taper)
     generator = torch.Generator().manual_seed(seed)
     result = sample(
         backend.denoiser(guidance), backend.scheduler, plan.layout, plan.texts, latent_shape=(FEATURE_DIM, 1),
@@ -56,7 +57,7 @@ def generate_motion(
     meta = {
         "model": backend.name, "strategy": strategy, "inv_lambda": inv_lambda, "steps": steps, "overlap": overlap,
         "guidance": guidance, "seed": seed, "window": int(plan.layout.window_dims[0]),
-        "model_calls": result.model_calls, "stitch": stitch, "align": align, "smooth": smooth, "window_texts": list(plan.texts),
+        "model_calls": result.model_calls, "stitch": stitch, "align": align, "smooth": smooth, "taper": taper, "window_texts": list(plan.texts),
     }
     return [
         Motion(positions=joints[i], fps=script.fps, segments=list(script.segments), seams=list(plan.seams),

@@ -166,8 +166,11 @@ def _segment_windows(script: Script, window: int, overlap: int) -> list[tuple[in
     return planned
 
 
-def plan_windows(script: Script, window: int, overlap: int, align: str = "segments") -> WindowPlan:
-    """Windows of at most `window` frames over the script with their texts, aligned to segments or evenly spaced."""
+def plan_windows(script: Script, window: int, overlap: int, align: str = "segments", taper: bool = True) -> WindowPlan:
+    """Windows of at most `window` frames over the script with their texts, aligned to segments or evenly spaced.
+
+    `taper`: SyncSDE's pull toward the previous window fades out across each overlap (see CropLayout).
+    """
     if window <= 0:
         raise ValueError(f"window must be positive, got {window}")
     if not 0 <= overlap < window:
@@ -178,10 +181,10 @@ def plan_windows(script: Script, window: int, overlap: int, align: str = "segmen
     size = min(window, length)
     if align == "segments" and size < length:
         planned = _segment_windows(script, size, overlap)
-        layout = TemporalWindowsAt(length, size, [start for start, _ in planned])
+        layout = TemporalWindowsAt(length, size, [start for start, _ in planned], taper)
         texts = [text for _, text in planned]
     else:
-        layout = TemporalWindows(length, size, overlap if size < length else 0)
+        layout = TemporalWindows(length, size, overlap if size < length else 0, taper)
         texts = [_majority_text(script, start, start + size) for start in layout.starts]
     # Pasted in order, each later window takes over the canvas from its first frame on.
     return WindowPlan(layout=layout, texts=texts, seams=list(layout.starts[1:]))
