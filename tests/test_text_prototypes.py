@@ -10,10 +10,10 @@ from syncmotion.backends.embedded import (
     default_model_path, load_embedded, read_text_prototypes, save_embedded, unsnapped,
 )
 from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
-from syncmotion.backends.text_prototypes import SnappedTextEncoder, TextPrototypes
+from syncmotion.backends.text_prototypes import SnappedTextEncoder, TextPrototypes, motion_words
 from syncmotion.cli import main
 
-AXES = {"walk": [1.0, 0.0, 0.0], "jump": [0.0, 1.0, 0.0], "wave": [0.0, 0.0, 1.0],
+AXES = {"jumps forward": [0.8, 0.6, 0.0], "walk": [1.0, 0.0, 0.0], "jump": [0.0, 1.0, 0.0], "wave": [0.0, 0.0, 1.0],
         "stroll": [0.9, 0.1, 0.0], "hop": [0.1, 0.8, 0.0], "between": [1.0, 1.0, 0.0], "walk left": [1.0, 0.05, 0.0]}
 
 
@@ -55,10 +55,26 @@ def test_a_training_text_is_read_as_itself_even_beside_a_near_twin() -> None:
     assert snapped.read(["walk"])[0].neighbours == [("walk", 1.0)]
 
 
+def test_motion_words_are_stems_without_who_moves() -> None:
+    assert motion_words("A person Kicks twice, then the man is running") == ["kick", "twice", "then", "is", "run"]
+
+
+def test_a_shared_motion_word_outweighs_a_slightly_nearer_embedding() -> None:
+    # "jumps forward" embeds nearer "walk" (0.8) than "jump" (0.6) but shares its word.
+    by_embedding = SnappedTextEncoder(fake_encoder, three_prototypes(), lexical_weight=0)
+    assert by_embedding.read(["jumps forward"])[0].neighbours[0][0] == "walk"
+    by_words_too = SnappedTextEncoder(fake_encoder, three_prototypes(), lexical_weight=0.3)
+    reading = by_words_too.read(["jumps forward"])[0]
+    assert reading.neighbours[0][0] == "jump"
+    assert reading.similarity == pytest.approx(0.8, abs=1e-6)  # still the best embedding similarity
+
+
 def test_empty_batch_and_bad_settings() -> None:
     assert SnappedTextEncoder(lambda texts: torch.zeros(len(texts), 3), three_prototypes())([]).shape == (0, 3)
     with pytest.raises(ValueError, match="neighbour"):
         SnappedTextEncoder(fake_encoder, three_prototypes(), neighbours=0)
+    with pytest.raises(ValueError, match="lexical weight"):
+        SnappedTextEncoder(fake_encoder, three_prototypes(), lexical_weight=-1)
     with pytest.raises(ValueError, match="one embedding per text"):
         TextPrototypes(["a", "b"], torch.zeros(1, 3))
 
@@ -106,3 +122,20 @@ def test_shipped_model_lists_its_training_texts() -> None:
     stored = read_text_prototypes(default_model_path())
     assert stored is not None and len(stored.texts) == 898
     assert "a person walks forward" in stored.texts
+
+
+def test_tuning_tool_cross_validates_and_names_its_pick() -> None:
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    tools = Path(__file__).resolve().parent.parent / "tools"
+    sys.path.insert(0, str(tools))
+    spec = importlib.util.spec_from_file_location("tune_snapping", tools / "tune_snapping.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    result = CliRunner().invoke(tool.main, ["--weights", "0,0.3", "--draws", "3", "--queries", "2", "--no-doc"])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if line.startswith("| 0")]
+    assert len(rows) == 2 and all(0 < float(row.split("|")[2].split("±")[0]) <= 1 for row in rows)
+    assert "one-standard-error rule picks" in result.output and "chosen" in result.output

@@ -228,14 +228,21 @@ def texts(action: str, params: dict[str, Any], split: str = "train") -> list[str
 
 def describe(action: str, params: dict[str, Any], split: str, rng: np.random.Generator) -> str:
     """One random paraphrase of the split for a clip, its slot words drawn to match the parameters."""
+    pool = _templates(action, split)
+    return paraphrase(action, int(rng.integers(len(pool))), params, split, rng)
+
+
+def paraphrase(action: str, template: int, params: dict[str, Any], split: str, rng: np.random.Generator) -> str:
+    """The split's `template`-th paraphrase of the action, its slot words drawn to match the parameters."""
+    return _fill(_templates(action, split)[template], _words(action, params, rng))
+
+
+def _templates(action: str, split: str) -> tuple[str, ...]:
     if split == "eval":
-        pool = TEMPLATES[action][0] + TEMPLATES[action][1]
-    else:
-        if split not in SPLITS:
-            raise ValueError(f"unknown text split {split!r}; use train, heldout or eval")
-        pool = TEMPLATES[action][SPLITS.index(split)]
-    template = pool[int(rng.integers(len(pool)))]
-    return _fill(template, _words(action, params, rng))
+        return TEMPLATES[action][0] + TEMPLATES[action][1]
+    if split not in SPLITS:
+        raise ValueError(f"unknown text split {split!r}; use train, heldout or eval")
+    return TEMPLATES[action][SPLITS.index(split)]
 
 
 def _fill(template: str, words: dict[str, str]) -> str:
