@@ -53,6 +53,9 @@ def test_a_training_text_is_read_as_itself_even_beside_a_near_twin() -> None:
     snapped = SnappedTextEncoder(fake_encoder, prototypes)
     torch.testing.assert_close(snapped(["walk", "walk left"]), fake_encoder(["walk", "walk left"]))
     assert snapped.read(["walk"])[0].neighbours == [("walk", 1.0)]
+    for weight in (0.0, 0.3):
+        reading = SnappedTextEncoder(fake_encoder, prototypes, lexical_weight=weight).read(["walk"])[0]
+        assert reading.neighbours == [("walk", 1.0)] and reading.similarity == pytest.approx(1.0)
 
 
 def test_motion_words_are_stems_without_who_moves() -> None:

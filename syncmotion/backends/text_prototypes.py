@@ -95,16 +95,17 @@ class SnappedTextEncoder:
     def _weights(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         raw = self.encoder(list(texts)).float()
         similarity = raw @ self.prototypes.embeddings.to(raw.device).T
-        score = similarity
+        best_similarity = similarity.max(dim=1).values
+        score = similarity.clone()
         if self.lexical_weight:
-            score = similarity + self.lexical_weight * self.prototypes.word_similarity(texts).to(similarity)
-        exact = similarity.max(dim=1).values >= EXACT_SIMILARITY
+            score += self.lexical_weight * self.prototypes.word_similarity(texts).to(similarity)
+        exact = best_similarity >= EXACT_SIMILARITY
         # A training text is read as itself: rank it first whatever the words say.
         score[exact, similarity[exact].argmax(dim=1)] = float("inf")
         best_score, index = score.topk(self.neighbours, dim=1)
         weights = torch.softmax(best_score / self.temperature, dim=1)
         weights[exact] = torch.nn.functional.one_hot(torch.zeros_like(index[exact, 0]), self.neighbours).to(weights)
-        return weights, index, similarity.max(dim=1).values
+        return weights, index, best_similarity
 
     def __call__(self, texts: Sequence[str]) -> torch.Tensor:
         """Snapped unit embeddings [len(texts), dim] in input order."""
