@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from syncmotion.corpus import ACTIONS, FPS, generate_clip, sample_clip, texts
+from syncmotion.corpus import ACTIONS, FPS, generate_clip, sample_clip, sample_params, texts
 from syncmotion.corpus.store import read_corpus
-from syncmotion.corpus.texts import TEMPLATES, describe
+from syncmotion.corpus.texts import TEMPLATES, describe, paraphrase
 from syncmotion.motion.skeleton import FOOT_JOINTS, PARENTS
 
 AIRBORNE = {"run", "jump_in_place", "jump_forward", "hop", "jumping_jacks"}
@@ -167,3 +167,14 @@ def test_make_corpus_writes_a_ragged_npz(tmp_path) -> None:
     assert bad.returncode != 0 and "npz" in bad.stderr and not (tmp_path / "x.txt").exists()
     with pytest.raises(FileNotFoundError, match="make_corpus"):
         read_corpus(tmp_path / "missing.npz")
+
+
+def test_paraphrase_fills_the_template_asked_for() -> None:
+    rng = np.random.default_rng(0)
+    params = sample_params("side_step", rng)
+    for index in range(len(TEMPLATES["side_step"][0])):
+        text = paraphrase("side_step", index, params, "train", rng)
+        assert text.startswith(TEMPLATES["side_step"][0][index].split("{")[0].rstrip())
+        assert "{" not in text and params["direction"] in text
+    with pytest.raises(ValueError, match="unknown text split"):
+        paraphrase("walk", 0, sample_params("walk", rng), "test", rng)
