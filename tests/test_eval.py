@@ -238,3 +238,16 @@ def test_bench_tool_runs_every_row_with_a_stand_in_backend(tmp_path):
     json.dumps(result)
     with pytest.raises(Exception, match="1/λ must be a number"):
         tool.parse_strategy("syncsde:x")
+
+
+def test_text_following_per_action_table_names_the_usual_mistake():
+    spec = importlib.util.spec_from_file_location("bench_text_following", ROOT / "tools" / "bench_text_following.py")
+    tool = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(ROOT / "tools"))
+    spec.loader.exec_module(tool)
+    made = {"train": [("kick", "kick"), ("kick", "wave"), ("kick", "wave"), ("kick", "clap"), ("walk", "walk")],
+            "heldout": [("kick", "kick"), ("walk", "run")]}
+    lines = tool.per_action_table(made, ["kick", "punch", "walk"], 2.5).splitlines()
+    assert lines[2] == "| kick | 0.25 | wave | 1.00 |  |"
+    assert lines[3] == "| punch | — |  | — |  |"
+    assert lines[4] == "| walk | 1.00 |  | 0.00 | run |"

@@ -13,6 +13,7 @@ isolates text following.
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -98,6 +99,8 @@ def main(model: Path | None, texts: int, samples: int, steps: int | None, guidan
         readings["snapped to training wordings (default)"] = snapped
     names = sorted(ACTIONS)
     rows = []
+    # (asked, made) of every motion with the default reading at the first scale: the per-action table.
+    made: dict[str, list[tuple[str, str]]] = {"train": [], "heldout": []}
     for split in ("train", "heldout"):
         rng = np.random.default_rng([SEED, len(split)])
         clips = [generate_clip(action, None, rng, split) for action in names for _ in range(texts)]
@@ -115,7 +118,10 @@ def main(model: Path | None, texts: int, samples: int, steps: int | None, guidan
                     motions = generate_motion(script, backend, strategy="independent", steps=steps, guidance=guidance,
                                               num_samples=samples, progress=False)
                     _, logits = evaluator.encode([m.positions for m in motions])
-                    hits += [evaluator.actions[i] == clip.action for i in logits.argmax(1)]
+                    predicted = [evaluator.actions[i] for i in logits.argmax(1)]
+                    hits += [action == clip.action for action in predicted]
+                    if backend is snapped and guidance == scales[0]:
+                        made[split] += [(clip.action, action) for action in predicted]
                 accuracies.append(f"{np.mean(hits):.3f}")
             rows.append([f"embedded model, {split} paraphrases, {reading}", *accuracies, len(clips) * samples])
     # The text-side ceilings do not depend on guidance.
@@ -129,6 +135,8 @@ def main(model: Path | None, texts: int, samples: int, steps: int | None, guidan
     headers = ["what", *[f"top-1, guidance {g:g}" for g in scales], "motions scored (per column)"]
     table = markdown_table(headers, rows)
     click.echo(table)
+    actions_table = per_action_table(made, names, scales[0])
+    click.echo(actions_table)
     if doc:
         settings = f"{backend.name}, window {backend.window} frames"
         write_section("text_following", "\n".join([
@@ -143,7 +151,27 @@ def main(model: Path | None, texts: int, samples: int, steps: int | None, guidan
             "often snapping picks a training text of the right action.",
             "",
             table,
+            "",
+            f"Per action, default reading, guidance {scales[0]:g} ({texts * samples} motions per cell; \"made instead\": "
+            "the evaluator's most frequent wrong answer):",
+            "",
+            actions_table,
         ]))
+
+
+def per_action_table(made: dict[str, list[tuple[str, str]]], names: list[str], guidance: float) -> str:
+    """Top-1 per asked action and split, with the most frequent wrong action made instead."""
+    rows = []
+    for action in names:
+        row: list[object] = [action]
+        for split in ("train", "heldout"):
+            answers = [answer for asked, answer in made[split] if asked == action]
+            wrong = Counter(answer for answer in answers if answer != action)
+            row += [f"{np.mean([a == action for a in answers]):.2f}" if answers else "—",
+                    wrong.most_common(1)[0][0] if wrong else ""]
+        rows.append(row)
+    return markdown_table(["action", f"training wordings, top-1 (g {guidance:g})", "made instead",
+                           f"held-out wordings, top-1 (g {guidance:g})", "made instead"], rows)
 
 
 if __name__ == "__main__":
