@@ -188,11 +188,13 @@ def table(result: dict[str, Any]) -> str:
 def plot_curves(result: dict[str, Any], path: Path) -> None:
     """Mean jerk around segment transitions per row, with the real clips' mean jerk, to `path` (png)."""
     figure, axes = plt.subplots(figsize=(7, 4))
-    for name, row in result["rows"].items():
+    for number, (name, row) in enumerate(result["rows"].items()):
         curve = np.asarray(row["curve"])
         # Value i is the third difference over frames i..i+3 of the window; centre it on those frames.
         offsets = np.arange(len(curve)) + 1.5 - TRANSITION_FRAMES // 2
-        axes.plot(offsets, curve, label=name, linestyle="--" if name == "real corpus" else "-")
+        # tab20 so that up to 20 rows keep distinct colours (the default cycle repeats after 10).
+        axes.plot(offsets, curve, label=name, linestyle="--" if name == "real corpus" else "-",
+                  color=plt.get_cmap("tab20")(number % 20))
     axes.axhline(result["reference_jerk"], color="grey", linewidth=0.8, label="real clips, mean jerk")
     axes.axvline(0, color="black", linewidth=0.5)
     axes.set_xlabel("frame relative to the segment transition (20 fps)")
