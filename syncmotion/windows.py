@@ -135,8 +135,7 @@ class CropLayout(Layout):
         """M ⊙ (X̃ − y): how far each window is from what it is pulled toward, zero where M = 0."""
         flat = self._flatten_windows(windows).movedim(1, -2).flatten(-2)  # [B, *lat, N * size]
         pulled = torch.zeros_like(flat)
-        difference = flat[..., self._pulled_from] - flat[..., self._pulled]
-        pulled[..., self._pulled] = difference if not self.taper else difference * self._pull_weight.to(flat)
+        pulled[..., self._pulled] = (flat[..., self._pulled_from] - flat[..., self._pulled]) * self._pull_weight.to(flat)
         return pulled.unflatten(-1, (self.num_windows, -1)).movedim(-2, 1).reshape(windows.shape)
 
 

@@ -53,11 +53,8 @@ def main(weights: str, draws: int, queries: int, doc: bool) -> None:
     action_of = {text: action for (action, _), group in by_template.items() for text in group}
     held = [(generate_clip(action, None, rng, "heldout").text, action) for action in sorted(ACTIONS) for _ in range(30)]
     encoder = MiniLMTextEncoder()
-    everything = sorted(action_of)
-    table = dict(zip(everything, encoder(everything)))
-    held_embeddings = encoder([text for text, _ in held])
-    cached = {text: embedding for text, embedding in zip([t for t, _ in held], held_embeddings)}
-    cached.update(table)
+    everything = sorted(action_of) + [text for text, _ in held]
+    cached = dict(zip(everything, encoder(everything)))
 
     def lookup(batch: list[str]) -> torch.Tensor:
         return torch.stack([cached[text] for text in batch])
