@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -113,6 +114,25 @@ def test_heldout_paraphrases_never_appear_in_training() -> None:
         assert clip.text in _all_fillings(clip.action, clip.params, "heldout")
         assert not set(texts(clip.action, clip.params, "train")) & set(texts(clip.action, clip.params, "heldout"))
 
+
+# The stemmed words that the held-out paraphrases shared with the training ones when the held-out set was written.
+# Training wordings added later must not bring in any other held-out word ("bounces", "genuflects", "figure"...),
+# or the benchmark would no longer measure new wordings.
+SHARED_WITH_HELDOUT = frozenset(
+    "ahead all arm around back balanc bend both bow by circl clap curv doe feet foot forward four from get hand head "
+    "high hop jack jump kick knee leg make move overhead place rais reach rise rotat run seat side sideway spot squat "
+    "stand step stroll take then togeth turn wait walk wave way without".split())
+
+
+def test_training_wordings_use_no_word_only_the_heldout_ones_use() -> None:
+    from syncmotion.backends.text_prototypes import motion_words
+
+    def stems(split: int) -> set[str]:
+        return {word for train_heldout in TEMPLATES.values() for template in train_heldout[split]
+                for word in motion_words(re.sub(r"\{\w+\}", " ", template))}
+
+    assert stems(0) & stems(1) <= SHARED_WITH_HELDOUT
+    assert {"figur", "genuflect", "bounc"} <= stems(1)
 
 def _all_fillings(action: str, params: dict, split: str) -> set[str]:
     rng = np.random.default_rng(1)

@@ -25,7 +25,7 @@ EXACT_SIMILARITY = 0.995
 # wordings (tools/tune_snapping.py).
 LEXICAL_WEIGHT = 0.3
 # Words that say who moves or glue a sentence, not how it moves.
-STOP_WORDS = frozenset("a an the person someone man woman his her their them with to and of on in up out at one".split())
+STOP_WORDS = frozenset("a an the person someone somebody man woman he she character his her their them with to and of on in up out at one".split())
 _STEMMER = snowballstemmer.stemmer("english")
 
 
