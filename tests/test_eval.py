@@ -16,7 +16,7 @@ from syncmotion.eval import load_evaluator, motion_inputs
 from syncmotion.eval import metrics
 from syncmotion.eval.benchset import draw_segments, join_end_to_end, load_index, real_clip
 from syncmotion.eval.evaluator import Evaluator, MotionEncoder
-from syncmotion.eval.scoring import LongMotion, make_reference, score_long_motions
+from syncmotion.eval.scoring import LongMotion, make_reference, per_action, score_long_motions
 from syncmotion.motion.features import canonicalize, facing_angle, rotate_y
 from syncmotion.motion.script import parse_script
 
@@ -193,6 +193,12 @@ def test_scoring_real_motion_against_itself():
         score_long_motions(evaluator, [LongMotion(motion.positions, motion.ranges, ["walk"])], reference)
 
 
+def test_per_action_counts_hits_and_the_actions_made_instead():
+    summary = per_action([("walk", "walk"), ("walk", "run"), ("kick", "wave"), ("walk", "run")])
+    assert summary["walk"] == {"top1": pytest.approx(1 / 3), "segments": 3, "made_instead": {"run": 2}}
+    assert summary["kick"] == {"top1": 0.0, "segments": 1, "made_instead": {"wave": 1}}
+
+
 def _bench_tool():
     sys.path.insert(0, str(ROOT / "tools"))
     spec = importlib.util.spec_from_file_location("bench_long_motion", ROOT / "tools" / "bench_long_motion.py")
@@ -231,6 +237,14 @@ def test_bench_tool_runs_every_row_with_a_stand_in_backend(tmp_path):
         assert row["evaluations_per_second"] >= row["calls_per_second"]
         assert len(row["curve"]) == 57 and row["metrics"]["fid"]["std"] > 0  # the samples differ
     assert result["rows"]["real corpus"]["metrics"]["top1"]["mean"] > 0.7
+    segments = 2 * sum(len(segs) for _, _, segs in scripts)
+    for row in result["rows"].values():
+        assert sum(entry["segments"] for entry in row["per_action"].values()) == segments
+    real = result["rows"]["real corpus"]
+    hits = sum(entry["top1"] * entry["segments"] for entry in real["per_action"].values())
+    assert hits / segments == pytest.approx(real["metrics"]["top1"]["mean"])
+    lines = tool.per_action_table(result["rows"]["syncsde:2"]).splitlines()
+    assert lines[0].startswith("| action | segment top-1 |") and len(lines) == 2 + len(result["rows"]["syncsde:2"]["per_action"])
     text = tool.document(result, "python tools/bench_long_motion.py --scripts 2", "CPU")
     assert "| syncsde:2 |" in text and "| real corpus |" in text
     tool.plot_curves(result, tmp_path / "jerk.png")

@@ -32,7 +32,8 @@ from syncmotion.backends.embedded import unsnapped  # noqa: E402
 from syncmotion.eval import Evaluator, load_evaluator  # noqa: E402
 from syncmotion.eval.benchset import REAL_SEED, REFERENCE_SEED, bench_folder, join_end_to_end, load_index, real_clip  # noqa: E402
 from syncmotion.eval.metrics import TRANSITION_FRAMES  # noqa: E402
-from syncmotion.eval.scoring import LongMotion, Reference, make_reference, score_long_motions  # noqa: E402
+from syncmotion.eval.scoring import (LongMotion, Reference, make_reference, per_action, score_long_motions,  # noqa: E402
+                                     segment_predictions)
 from syncmotion.motion.script import ALIGNMENTS, parse_script  # noqa: E402
 from syncmotion.windows import STITCH_MODES  # noqa: E402
 
@@ -142,12 +143,15 @@ def run_benchmark(scripts: list, evaluator: Evaluator, backend: Any | None, stra
     """Score the real-corpus row and every strategy over `seeds` samples of all scripts; rows, curves and settings."""
     reference = reference_set(evaluator, scripts, max(3, seeds))
     rows: dict[str, Any] = {}
-    per_seed, curves = [], []
+    per_seed, curves, predictions = [], [], []
     for seed in range(seeds):
-        scores, curve = score_long_motions(evaluator, real_motions(scripts, seed), reference)
+        motions = real_motions(scripts, seed)
+        scores, curve = score_long_motions(evaluator, motions, reference)
         per_seed.append(scores)
         curves.append(curve)
-    rows["real corpus"] = {"metrics": _summary(per_seed), "curve": np.mean(curves, 0).tolist()}
+        predictions += segment_predictions(evaluator, motions)
+    rows["real corpus"] = {"metrics": _summary(per_seed), "curve": np.mean(curves, 0).tolist(),
+                           "per_action": per_action(predictions)}
     specs = strategies if backend is not None else []
     bar = tqdm(total=len(specs) * len(scripts), desc="generate", unit="script", disable=not progress)
     for spec in specs:
@@ -160,10 +164,20 @@ def run_benchmark(scripts: list, evaluator: Evaluator, backend: Any | None, stra
         rows[spec] = {"metrics": _summary([scores for scores, _ in scored]),
                       "curve": np.mean([curve for _, curve in scored], 0).tolist(),
                       "wall_per_second": wall / seconds, "calls_per_second": calls / seconds,
-                      "evaluations_per_second": evaluations / seconds}
+                      "evaluations_per_second": evaluations / seconds,
+                      "per_action": per_action([p for motions in samples for p in segment_predictions(evaluator, motions)])}
     bar.close()
     return {"rows": rows, "reference_jerk": reference.jerk, "scripts": [s[0] for s in scripts], "seeds": seeds,
             "options": options, "evaluator": evaluator.info}
+
+
+def per_action_table(row: dict[str, Any]) -> str:
+    """A row's segment top-1 per asked action (all seeds together), worst first, with the actions made instead."""
+    ranked = sorted(row["per_action"].items(), key=lambda item: (item[1]["top1"], item[0]))
+    return markdown_table(["action", "segment top-1", "segments", "made instead (segments)"],
+                          [[action, f"{entry['top1']:.2f}", entry["segments"],
+                            ", ".join(f"{made} {count}" for made, count in list(entry["made_instead"].items())[:3])]
+                           for action, entry in ranked])
 
 
 def _cell(row: dict[str, Any], key: str, digits: int) -> str:
@@ -266,9 +280,12 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
 @click.option("--bench", "folder", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Folder of scripts with index.json (default: sequences/bench).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the results as JSON.")
+@click.option("--per-action", "per_action_rows", default="syncsde:5", show_default=True,
+              help="Comma-separated rows whose per-action segment accuracy is printed (it is in --json for every row).")
 @click.option("--doc/--no-doc", default=True, show_default=True, help="Write the docs/benchmarks.md section and docs/img/seam_jerk.png.")
 def main(num_scripts: int | None, seeds: int, strategies: str, real_only: bool, model: Path | None, evaluator_path: Path | None,
-         steps: int | None, overlap: int, guidance: float | None, stitch: str, align: str, smooth: int, device: str, folder: Path | None, json_path: Path | None, doc: bool) -> None:
+         steps: int | None, overlap: int, guidance: float | None, stitch: str, align: str, smooth: int, device: str, folder: Path | None, json_path: Path | None,
+         per_action_rows: str, doc: bool) -> None:
     """Generate every benchmark script with every strategy and seed; print and record the metrics table."""
     specs = [s.strip() for s in strategies.split(",") if s.strip()]
     for spec in specs:
@@ -288,6 +305,8 @@ def main(num_scripts: int | None, seeds: int, strategies: str, real_only: bool, 
     options = {"steps": steps, "overlap": overlap, "guidance": guidance, "stitch": stitch, "align": align, "smooth": smooth}
     result = run_benchmark(scripts, evaluator, backend, specs, seeds, options)
     click.echo(table(result))
+    for name in [n.strip() for n in per_action_rows.split(",") if n.strip() in result["rows"]]:
+        click.echo(f"\nper action, {name}:\n" + per_action_table(result["rows"][name]))
     if json_path is not None:
         temporary = json_path.with_name(json_path.name + ".tmp")
         temporary.write_text(json.dumps(result, indent=1))

@@ -56,3 +56,27 @@ def score_long_motions(evaluator: Evaluator, motions: list[LongMotion], referenc
         "auj": metrics.area_under_jerk(curve, reference.jerk),
     }
     return scores, curve
+
+
+def segment_predictions(evaluator: Evaluator, motions: list[LongMotion]) -> list[tuple[str, str]]:
+    """(asked, made) for every segment of `motions`: its intended action and the evaluator's top-1 action."""
+    segments, asked = [], []
+    for motion in motions:
+        segments += metrics.cut_segments(motion.positions, motion.ranges)
+        asked += motion.actions
+    _, logits = evaluator.encode(segments)
+    return [(action, evaluator.actions[int(index)]) for action, index in zip(asked, logits.argmax(1))]
+
+
+def per_action(predictions: list[tuple[str, str]]) -> dict[str, dict[str, object]]:
+    """Per asked action: top-1 accuracy, number of segments and how often each wrong action was made instead."""
+    summary: dict[str, dict[str, object]] = {}
+    for action in sorted({asked for asked, _ in predictions}):
+        made = [answer for asked, answer in predictions if asked == action]
+        wrong: dict[str, int] = {}
+        for answer in made:
+            if answer != action:
+                wrong[answer] = wrong.get(answer, 0) + 1
+        summary[action] = {"top1": float(np.mean([answer == action for answer in made])), "segments": len(made),
+                           "made_instead": dict(sorted(wrong.items(), key=lambda item: -item[1]))}
+    return summary
