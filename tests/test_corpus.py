@@ -134,6 +134,7 @@ def test_training_wordings_use_no_word_only_the_heldout_ones_use() -> None:
     assert stems(0) & stems(1) <= SHARED_WITH_HELDOUT
     assert {"figur", "genuflect", "bounc"} <= stems(1)
 
+
 def _all_fillings(action: str, params: dict, split: str) -> set[str]:
     rng = np.random.default_rng(1)
     return {describe(action, params, split, rng) for _ in range(300)}

@@ -186,8 +186,10 @@ def test_scoring_real_motion_against_itself():
     ends = np.cumsum([len(c) for c in clips])
     motion = LongMotion(join_end_to_end(clips), list(zip([0, *ends[:-1]], ends)), [s["action"] for s in segments])
     reference = make_reference(evaluator, clips + [real_clip(s, 12, 1) for s in segments])
-    scores, curve = score_long_motions(evaluator, [motion], reference)
+    scores, curve, predictions = score_long_motions(evaluator, [motion], reference)
     assert scores["top1"] >= 0.75 and scores["top3"] == 1.0
+    assert [asked for asked, _ in predictions] == motion.actions
+    assert np.mean([asked == made for asked, made in predictions]) == pytest.approx(scores["top1"])
     assert curve.shape == (57,) and scores["peak_jerk"] == pytest.approx(curve.max())
     with pytest.raises(ValueError, match="one action per segment"):
         score_long_motions(evaluator, [LongMotion(motion.positions, motion.ranges, ["walk"])], reference)

@@ -32,8 +32,7 @@ from syncmotion.backends.embedded import unsnapped  # noqa: E402
 from syncmotion.eval import Evaluator, load_evaluator  # noqa: E402
 from syncmotion.eval.benchset import REAL_SEED, REFERENCE_SEED, bench_folder, join_end_to_end, load_index, real_clip  # noqa: E402
 from syncmotion.eval.metrics import TRANSITION_FRAMES  # noqa: E402
-from syncmotion.eval.scoring import (LongMotion, Reference, make_reference, per_action, score_long_motions,  # noqa: E402
-                                     segment_predictions)
+from syncmotion.eval.scoring import LongMotion, Reference, make_reference, per_action, score_long_motions  # noqa: E402
 from syncmotion.motion.script import ALIGNMENTS, parse_script  # noqa: E402
 from syncmotion.windows import STITCH_MODES  # noqa: E402
 
@@ -145,11 +144,10 @@ def run_benchmark(scripts: list, evaluator: Evaluator, backend: Any | None, stra
     rows: dict[str, Any] = {}
     per_seed, curves, predictions = [], [], []
     for seed in range(seeds):
-        motions = real_motions(scripts, seed)
-        scores, curve = score_long_motions(evaluator, motions, reference)
+        scores, curve, made = score_long_motions(evaluator, real_motions(scripts, seed), reference)
         per_seed.append(scores)
         curves.append(curve)
-        predictions += segment_predictions(evaluator, motions)
+        predictions += made
     rows["real corpus"] = {"metrics": _summary(per_seed), "curve": np.mean(curves, 0).tolist(),
                            "per_action": per_action(predictions)}
     specs = strategies if backend is not None else []
@@ -161,11 +159,11 @@ def run_benchmark(scripts: list, evaluator: Evaluator, backend: Any | None, stra
         row_options = {**options, **overrides}
         samples, wall, calls, evaluations, seconds = generated_motions(scripts, row_backend, name, inv_lambda, seeds, row_options, bar)
         scored = [score_long_motions(evaluator, motions, reference) for motions in samples]
-        rows[spec] = {"metrics": _summary([scores for scores, _ in scored]),
-                      "curve": np.mean([curve for _, curve in scored], 0).tolist(),
+        rows[spec] = {"metrics": _summary([scores for scores, _, _ in scored]),
+                      "curve": np.mean([curve for _, curve, _ in scored], 0).tolist(),
                       "wall_per_second": wall / seconds, "calls_per_second": calls / seconds,
                       "evaluations_per_second": evaluations / seconds,
-                      "per_action": per_action([p for motions in samples for p in segment_predictions(evaluator, motions)])}
+                      "per_action": per_action([made for _, _, predictions in scored for made in predictions])}
     bar.close()
     return {"rows": rows, "reference_jerk": reference.jerk, "scripts": [s[0] for s in scripts], "seeds": seeds,
             "options": options, "evaluator": evaluator.info}

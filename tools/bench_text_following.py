@@ -13,7 +13,6 @@ isolates text following.
 from __future__ import annotations
 
 import sys
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from syncmotion.corpus import ACTIONS, generate_clip  # noqa: E402
 from syncmotion.corpus.generator import sample_params  # noqa: E402
 from syncmotion.corpus.texts import describe  # noqa: E402
 from syncmotion.eval import load_evaluator  # noqa: E402
+from syncmotion.eval.scoring import per_action  # noqa: E402
 from syncmotion.motion.generate import generate_motion  # noqa: E402
 from syncmotion.motion.script import Script  # noqa: E402
 from syncmotion.motion.types import Segment  # noqa: E402
@@ -161,14 +161,13 @@ def main(model: Path | None, texts: int, samples: int, steps: int | None, guidan
 
 def per_action_table(made: dict[str, list[tuple[str, str]]], names: list[str], guidance: float) -> str:
     """Top-1 per asked action and split, with the most frequent wrong action made instead."""
+    by_split = {split: per_action(made[split]) for split in ("train", "heldout")}
     rows = []
     for action in names:
         row: list[object] = [action]
-        for split in ("train", "heldout"):
-            answers = [answer for asked, answer in made[split] if asked == action]
-            wrong = Counter(answer for answer in answers if answer != action)
-            row += [f"{np.mean([a == action for a in answers]):.2f}" if answers else "—",
-                    wrong.most_common(1)[0][0] if wrong else ""]
+        for summary in by_split.values():
+            entry = summary.get(action)
+            row += [f"{entry['top1']:.2f}", next(iter(entry["made_instead"]), "")] if entry else ["—", ""]
         rows.append(row)
     return markdown_table(["action", f"training wordings, top-1 (g {guidance:g})", "made instead",
                            f"held-out wordings, top-1 (g {guidance:g})", "made instead"], rows)

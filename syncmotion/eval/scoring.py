@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,8 +35,9 @@ def make_reference(evaluator: Evaluator, clips: list[np.ndarray]) -> Reference:
 
 
 def score_long_motions(evaluator: Evaluator, motions: list[LongMotion], reference: Reference,
-                       fps: float = 20.0) -> tuple[dict[str, float], np.ndarray]:
-    """Metrics of `motions` (accuracy, FID, diversity, foot skating, Peak Jerk, AUJ) and their mean transition jerk curve."""
+                       fps: float = 20.0) -> tuple[dict[str, float], np.ndarray, list[tuple[str, str]]]:
+    """Metrics of `motions` (accuracy, FID, diversity, foot skating, Peak Jerk, AUJ), their mean transition jerk curve
+    and every segment's (asked, made) action, made being the evaluator's top-1."""
     segments, labels, windows, skating = [], [], [], []
     for motion in motions:
         if len(motion.ranges) != len(motion.actions):
@@ -55,17 +57,8 @@ def score_long_motions(evaluator: Evaluator, motions: list[LongMotion], referenc
         "peak_jerk": metrics.peak_jerk(curve),
         "auj": metrics.area_under_jerk(curve, reference.jerk),
     }
-    return scores, curve
-
-
-def segment_predictions(evaluator: Evaluator, motions: list[LongMotion]) -> list[tuple[str, str]]:
-    """(asked, made) for every segment of `motions`: its intended action and the evaluator's top-1 action."""
-    segments, asked = [], []
-    for motion in motions:
-        segments += metrics.cut_segments(motion.positions, motion.ranges)
-        asked += motion.actions
-    _, logits = evaluator.encode(segments)
-    return [(action, evaluator.actions[int(index)]) for action, index in zip(asked, logits.argmax(1))]
+    predictions = [(evaluator.actions[label], evaluator.actions[int(made)]) for label, made in zip(labels, logits.argmax(1))]
+    return scores, curve, predictions
 
 
 def per_action(predictions: list[tuple[str, str]]) -> dict[str, dict[str, object]]:
@@ -73,10 +66,7 @@ def per_action(predictions: list[tuple[str, str]]) -> dict[str, dict[str, object
     summary: dict[str, dict[str, object]] = {}
     for action in sorted({asked for asked, _ in predictions}):
         made = [answer for asked, answer in predictions if asked == action]
-        wrong: dict[str, int] = {}
-        for answer in made:
-            if answer != action:
-                wrong[answer] = wrong.get(answer, 0) + 1
+        wrong = Counter(answer for answer in made if answer != action)
         summary[action] = {"top1": float(np.mean([answer == action for answer in made])), "segments": len(made),
-                           "made_instead": dict(sorted(wrong.items(), key=lambda item: -item[1]))}
+                           "made_instead": dict(wrong.most_common())}
     return summary
