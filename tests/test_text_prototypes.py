@@ -10,11 +10,13 @@ from syncmotion.backends.embedded import (
     default_model_path, load_embedded, read_text_prototypes, save_embedded, unsnapped,
 )
 from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
-from syncmotion.backends.text_prototypes import SnappedTextEncoder, TextPrototypes, motion_words
+from syncmotion.backends.text_prototypes import SnappedTextEncoder, TextPrototypes, contradicts, motion_words
 from syncmotion.cli import main
 
 AXES = {"jumps forward": [0.8, 0.6, 0.0], "walk": [1.0, 0.0, 0.0], "jump": [0.0, 1.0, 0.0], "wave": [0.0, 0.0, 1.0],
-        "stroll": [0.9, 0.1, 0.0], "hop": [0.1, 0.8, 0.0], "between": [1.0, 1.0, 0.0], "walk left": [1.0, 0.05, 0.0]}
+        "stroll": [0.9, 0.1, 0.0], "hop": [0.1, 0.8, 0.0], "between": [1.0, 1.0, 0.0], "walk left": [1.0, 0.05, 0.0],
+        "goes forward on foot": [0.0, 0.2, 1.0], "moves back on foot": [0.0, 0.0, 1.0], "walks forward": [0.3, 0.6, 1.0],
+        "turns to the left": [1.0, 0.0, 0.0], "turns to the right": [0.99, 0.1, 0.0], "steps back and forward": [0.0, 0.2, 1.0]}
 
 
 def fake_encoder(texts: list[str]) -> torch.Tensor:
@@ -70,6 +72,26 @@ def test_a_shared_motion_word_outweighs_a_slightly_nearer_embedding() -> None:
     reading = by_words_too.read(["jumps forward"])[0]
     assert reading.neighbours[0][0] == "jump"
     assert reading.similarity == pytest.approx(0.8, abs=1e-6)  # still the best embedding similarity
+
+
+def test_a_wording_of_the_opposite_direction_is_not_read_as_the_prompt() -> None:
+    prototypes = TextPrototypes.from_texts(["moves back on foot", "walks forward", "turns to the left"], fake_encoder)
+    reader = SnappedTextEncoder(fake_encoder, prototypes, lexical_weight=0.3)
+    # By embedding, "moves back on foot" is nearest (0.98 against 0.91); it says the opposite direction.
+    assert prototypes.contradictions(["goes forward on foot"]).tolist() == [[1.0, 0.0, 0.0]]
+    assert reader.read(["goes forward on foot"])[0].neighbours[0][0] == "walks forward"
+    assert reader.read(["turns to the right"])[0].neighbours[0][0] != "turns to the left"
+
+
+def test_directions_contradict_only_when_one_side_alone_is_named() -> None:
+    def words(text: str) -> set[str]:
+        return set(motion_words(text))
+
+    assert contradicts(words("walks forward"), words("walks backwards"))
+    assert contradicts(words("waves with the left hand"), words("waves with the right hand"))
+    assert not contradicts(words("walks forward"), words("steps back and forward"))
+    assert not contradicts(words("jumps up"), words("walks back"))
+    assert not contradicts(words("walks forward"), words("walks forward quickly"))
 
 
 def test_empty_batch_and_bad_settings() -> None:

@@ -27,11 +27,36 @@ LEXICAL_WEIGHT = 0.8
 # Words that say who moves or glue a sentence, not how it moves.
 STOP_WORDS = frozenset("a an the person someone somebody man woman he she character his her their them with to and of on in up out at one".split())
 _STEMMER = snowballstemmer.stemmer("english")
+# Word stems of opposite directions. MiniLM barely tells them apart ("makes their way forward on foot" lands nearest
+# "moves back on foot"), so a training wording that says the opposite of the prompt is ranked DIRECTION_PENALTY lower.
+OPPOSITE_DIRECTIONS = ((frozenset({"forward"}), frozenset({"back", "backward"})), (frozenset({"left"}), frozenset({"right"})))
+DIRECTION_PENALTY = 1.0
 
 
 def motion_words(text: str) -> list[str]:
     """Lower-case word stems of `text` without STOP_WORDS ("Kicks twice" -> ["kick", "twice"])."""
     return _STEMMER.stemWords([word for word in re.findall(r"[a-z]+", text.lower()) if word not in STOP_WORDS])
+
+
+def one_sided_directions(words: set[str]) -> list[bool]:
+    """For each side of each OPPOSITE_DIRECTIONS pair: whether `words` (stems) name that side and not the other."""
+    return [bool(words & side and not words & other) for one, two in OPPOSITE_DIRECTIONS
+            for side, other in ((one, two), (two, one))]
+
+
+def contradicts(prompt_words: set[str], other_words: set[str]) -> bool:
+    """Whether one text names a direction and the other only its opposite (stemmed words, see motion_words)."""
+    return bool(_opposite_flags([prompt_words]) @ _flags([other_words]).T)
+
+
+def _flags(word_sets: Sequence[set[str]]) -> torch.Tensor:
+    return torch.tensor([one_sided_directions(words) for words in word_sets], dtype=torch.float32).reshape(len(word_sets), -1)
+
+
+def _opposite_flags(word_sets: Sequence[set[str]]) -> torch.Tensor:
+    # Swap the two sides of every pair, so a dot product with _flags counts contradictions.
+    flags = _flags(word_sets)
+    return flags.reshape(len(word_sets), -1, 2).flip(-1).reshape(len(word_sets), -1)
 
 
 @dataclass
@@ -57,6 +82,15 @@ class TextPrototypes:
     def _word_index(self) -> tuple[TfidfVectorizer, Any]:
         vectorizer = TfidfVectorizer(analyzer=motion_words, sublinear_tf=True)
         return vectorizer, vectorizer.fit_transform(self.texts)
+
+    @cached_property
+    def _direction_flags(self) -> torch.Tensor:
+        return _flags([set(motion_words(text)) for text in self.texts])
+
+    def contradictions(self, texts: Sequence[str]) -> torch.Tensor:
+        """[len(texts), N]: 1 where a prototype names only the opposite of a direction the prompt names, else 0."""
+        counts = _opposite_flags([set(motion_words(text)) for text in texts]) @ self._direction_flags.T
+        return (counts > 0).float()
 
     def word_similarity(self, texts: Sequence[str]) -> torch.Tensor:
         """Cosine similarity [len(texts), N] of TF-IDF vectors of motion words, prompts against prototypes."""
@@ -99,6 +133,7 @@ class SnappedTextEncoder:
         score = similarity.clone()
         if self.lexical_weight:
             score += self.lexical_weight * self.prototypes.word_similarity(texts).to(similarity)
+        score -= DIRECTION_PENALTY * self.prototypes.contradictions(texts).to(similarity)
         exact = best_similarity >= EXACT_SIMILARITY
         # A training text is read as itself: rank it first whatever the words say.
         score[exact, similarity[exact].argmax(dim=1)] = float("inf")
