@@ -23,7 +23,7 @@ EXACT_SIMILARITY = 0.995
 # puts "strikes forward with the left foot" nearer to waves than to kicks, a shared "foot" does not. The weight is
 # the smallest within one standard error of the best in leave-one-template-out cross-validation on the training
 # wordings (tools/tune_snapping.py).
-LEXICAL_WEIGHT = 0.8
+LEXICAL_WEIGHT = 0.6
 # Words that say who moves or glue a sentence, not how it moves.
 STOP_WORDS = frozenset("a an the person someone somebody man woman he she character his her their them with to and of on in up out at one".split())
 _STEMMER = snowballstemmer.stemmer("english")
