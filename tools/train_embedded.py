@@ -72,6 +72,22 @@ def noisy_embeddings(embeddings: torch.Tensor, norm: float) -> torch.Tensor:
     return moved / moved.norm(dim=-1, keepdim=True)
 
 
+def feature_weights(root_weight: float) -> torch.Tensor:
+    """Per-feature loss weights [1, 263, 1, 1]: `root_weight` on the root features, 1 elsewhere, mean 1."""
+    weights = torch.ones(FEATURE_DIM)
+    weights[:ROOT_FEATURES] = root_weight
+    # Mean 1 keeps the loss's scale (and the learning rate's meaning) whatever the weight.
+    return (weights / weights.mean()).view(1, -1, 1, 1)
+
+
+def training_loss(predicted: torch.Tensor, x0: torch.Tensor, weights: torch.Tensor, velocity_weight: float) -> torch.Tensor:
+    """Feature-weighted MSE of x0 [B, 263, 1, T], plus the same on frame-to-frame differences times `velocity_weight`."""
+    loss = (weights * (predicted - x0).square()).mean()
+    if velocity_weight:
+        loss = loss + velocity_weight * (weights * (predicted.diff(dim=-1) - x0.diff(dim=-1)).square()).mean()
+    return loss
+
+
 @click.command()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("models/embedded.safetensors"), show_default=True)
 @click.option("--corpus", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
@@ -167,11 +183,7 @@ def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int,
         settings["trained"] = {"steps": step, "final_loss": round(loss, 5), "minutes": round((time.perf_counter() - started) / 60, 1)}
         save_embedded(out, averaged, mean, std, settings, prototypes)
 
-    feature_weights = torch.ones(FEATURE_DIM)
-    feature_weights[:ROOT_FEATURES] = root_weight
-    # Normalized so the loss keeps its scale (and the learning rate its meaning) whatever the weight.
-    feature_weights = (feature_weights / feature_weights.mean()).view(1, -1, 1, 1)
-
+    weights = feature_weights(root_weight)
     network.train()
     last_checkpoint = time.perf_counter()
     running = float("nan")
@@ -187,9 +199,7 @@ def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int,
         if text_noise:
             text = noisy_embeddings(text, text_noise)
         predicted = network(x_t, t, text)
-        loss = (feature_weights * (predicted - x0).square()).mean()
-        if velocity_weight:
-            loss = loss + velocity_weight * (feature_weights * (predicted.diff(dim=-1) - x0.diff(dim=-1)).square()).mean()
+        loss = training_loss(predicted, x0, weights, velocity_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
