@@ -7,7 +7,7 @@ import torch
 from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler
 
 from syncmotion.backends.oracle import GaussianOracle, score_samples, squared_exponential
-from syncmotion.engine import SyncSDE, sample
+from syncmotion.engine import Inpaint, SyncSDE, sample
 from syncmotion.windows import SpatialWindows, TemporalWindows, TemporalWindowsAt
 
 
@@ -165,6 +165,55 @@ def test_multidiffusion_and_synctweedies_keep_overlaps_identical() -> None:
         torch.testing.assert_close(layout.crop(layout.merge(result.windows, "mean")), result.windows)
 
 
+def test_handshake_blends_each_overlap_linearly_unlike_multidiffusion() -> None:
+    """DoubleTake's first take: windows share their overlap, and it is the cross-fade of the two, not their mean."""
+    layout = TemporalWindows(length=28, window=12, overlap=4)
+    runs = {strategy: sample(TinyDenoiser(1, 12), ddim(), layout, [0, 1, 2], latent_shape=(1,), strategy=strategy,
+                             steps=8, generator=torch.Generator().manual_seed(2), progress=False)
+            for strategy in ("handshake", "multidiffusion")}
+    windows = runs["handshake"].windows
+    torch.testing.assert_close(layout.crop(layout.merge(windows, "crossfade")), windows)
+    assert not torch.allclose(windows, runs["multidiffusion"].windows, atol=1e-3)
+
+
+def test_init_and_start_step_reproduce_diffusers_sdedit() -> None:
+    """From a clean canvas noised to step 6 of 20, each window is diffusers DDIM over the remaining 14 steps."""
+    layout = TemporalWindows(length=24, window=12, overlap=0)
+    denoiser = TinyDenoiser(channels=3, frames=12)
+    init = torch.randn((1, 3, 24), generator=torch.Generator().manual_seed(3))
+    result = sample(denoiser, ddim(), layout, [0, 1], latent_shape=(3,), strategy="independent", steps=20,
+                    generator=torch.Generator().manual_seed(7), progress=False, init=init, start_step=6)
+    assert result.model_calls == 14
+    noise = torch.randn((1, 3, 24), generator=torch.Generator().manual_seed(7))
+    reference = ddim()
+    reference.set_timesteps(20)
+    noisy = reference.add_noise(init, noise, reference.timesteps[6:7])
+    for window, cond in enumerate([0, 1]):
+        x = noisy[..., window * 12 : (window + 1) * 12].clone()
+        for t in reference.timesteps[6:]:
+            x = reference.step(denoiser(x, t.expand(1), [cond]), t, x).prev_sample
+        torch.testing.assert_close(result.windows[:, window], x, rtol=1e-5, atol=1e-5)
+
+
+def test_inpaint_keeps_the_known_part_and_generates_the_rest() -> None:
+    """Where M = 1 the result is the known content exactly; where M = 0 it is what the model makes alone."""
+    layout = TemporalWindows(length=12, window=12, overlap=0)
+    denoiser = TinyDenoiser(channels=2, frames=12)
+    known = torch.full((1, 1, 2, 12), 0.7)
+    mask = torch.zeros(1, 1, 12)
+    mask[..., :5] = 1.0
+
+    def run(strategy):
+        return sample(denoiser, ddim(), layout, [0], latent_shape=(2,), strategy=strategy, steps=10, progress=False,
+                      generator=torch.Generator().manual_seed(5), init=known[:, 0], start_step=3).canvas
+
+    inpainted, free = run(Inpaint(known, mask)), run("independent")
+    torch.testing.assert_close(inpainted[..., :5], known[:, 0, :, :5])
+    assert not torch.allclose(free[..., :5], known[:, 0, :, :5], atol=1e-2)
+    assert not torch.allclose(inpainted[..., 5:], known[:, 0, :, 5:], atol=1e-2)
+    torch.testing.assert_close(run(Inpaint(known, torch.zeros(1, 1, 12))), free)
+
+
 def test_stitching_modes() -> None:
     layout = TemporalWindows(length=10, window=6, overlap=2)
     windows = torch.stack([torch.zeros(1, 1, 6), torch.ones(1, 1, 6)], dim=1)  # [B=1, N=2, lat=1, 6]
@@ -238,6 +287,7 @@ def test_wrapped_spatial_windows_pull_the_last_window_onto_the_first() -> None:
         (lambda: SpatialWindows(height=8, width=32, window=8, stride=12), "stride"),
         (lambda: SyncSDE(inv_lambda=0.0), "positive"),
         (lambda: SyncSDE(inv_lambda=-1.0), "positive"),
+        (lambda: Inpaint(torch.zeros(1), torch.tensor([1.5])), r"\[0, 1\]"),
     ],
 )
 def test_bad_parameters_raise_one_clear_error(build, message: str) -> None:
@@ -254,3 +304,10 @@ def test_mismatched_condition_count_and_unknown_names() -> None:
         sample(denoiser, ddim(), layout, [0, 1, 2], latent_shape=(1,), strategy="magic", steps=2, progress=False)
     with pytest.raises(ValueError, match="stitch"):
         sample(denoiser, ddim(), layout, [0, 1, 2], latent_shape=(1,), stitch="glue", steps=2, progress=False)
+    with pytest.raises(ValueError, match="init canvas"):
+        sample(denoiser, ddim(), layout, [0, 1, 2], latent_shape=(1,), steps=2, progress=False, start_step=1)
+    with pytest.raises(ValueError, match="start_step"):
+        sample(denoiser, ddim(), layout, [0, 1, 2], latent_shape=(1,), steps=2, progress=False,
+               init=torch.zeros(1, 1, 30), start_step=2)
+    with pytest.raises(ValueError, match="expected"):
+        sample(denoiser, ddim(), layout, [0, 1, 2], latent_shape=(1,), steps=2, progress=False, init=torch.zeros(1, 30))

@@ -230,10 +230,13 @@ def _stand_in_backend():
 def test_bench_tool_runs_every_row_with_a_stand_in_backend(tmp_path):
     tool = _bench_tool()
     scripts = tool.load_scripts(ROOT / "sequences" / "bench", 2)
-    result = tool.run_benchmark(scripts, load_evaluator(), _stand_in_backend(), ["independent", "syncsde:2"], 2,
+    result = tool.run_benchmark(scripts, load_evaluator(), _stand_in_backend(), ["independent", "syncsde:2", "doubletake"], 2,
                                 {"steps": 2, "overlap": 10, "guidance": 2.5}, progress=False)
-    assert list(result["rows"]) == ["real corpus", "independent", "syncsde:2"]
-    for name in ("independent", "syncsde:2"):
+    assert list(result["rows"]) == ["real corpus", "independent", "syncsde:2", "doubletake"]
+    # The second take adds model calls and window evaluations for every transition.
+    for column in ("calls_per_second", "evaluations_per_second"):
+        assert result["rows"]["doubletake"][column] > result["rows"]["independent"][column]
+    for name in ("independent", "syncsde:2", "doubletake"):
         row = result["rows"][name]
         assert set(row["metrics"]) == set(tool.METRICS) and row["calls_per_second"] > 0 and row["wall_per_second"] > 0
         assert row["evaluations_per_second"] >= row["calls_per_second"]

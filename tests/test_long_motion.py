@@ -18,7 +18,7 @@ SCRIPT = "a person walks forward | 10s\na person jumps in place | 10s\na person 
 def motions():
     backend = load_default()
     script = parse_script(SCRIPT)
-    runs = {("syncsde", "paste"), ("syncsde", "crossfade"), ("independent", "paste")}
+    runs = {("syncsde", "paste"), ("syncsde", "crossfade"), ("independent", "paste"), ("doubletake", "crossfade")}
     return {run: generate_motion(script, backend, seed=0, strategy=run[0], stitch=run[1], progress=False)[0] for run in runs}
 
 
@@ -37,6 +37,10 @@ def seam_ratio(motion) -> float:
 @pytest.mark.parametrize("stitch", ["paste", "crossfade"])
 def test_synchronized_seams_are_no_jumpier_than_the_rest(motions, stitch):
     assert seam_ratio(motions[("syncsde", stitch)]) <= 1.25
+
+
+def test_doubletake_seams_are_no_jumpier_than_the_rest(motions):
+    assert seam_ratio(motions[("doubletake", "crossfade")]) <= 1.25
 
 
 def test_unsynchronized_pasted_windows_do_jump_at_seams(motions):

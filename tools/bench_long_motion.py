@@ -33,11 +33,12 @@ from syncmotion.eval import Evaluator, load_evaluator  # noqa: E402
 from syncmotion.eval.benchset import REAL_SEED, REFERENCE_SEED, bench_folder, join_end_to_end, load_index, real_clip  # noqa: E402
 from syncmotion.eval.metrics import TRANSITION_FRAMES  # noqa: E402
 from syncmotion.eval.scoring import LongMotion, Reference, make_reference, per_action, score_long_motions  # noqa: E402
+from syncmotion.motion.generate import MOTION_STRATEGIES, generate_motion  # noqa: E402
 from syncmotion.motion.script import ALIGNMENTS, parse_script  # noqa: E402
 from syncmotion.windows import STITCH_MODES  # noqa: E402
 
-DEFAULT_STRATEGIES = ("independent", "multidiffusion", "synctweedies", "syncsde:2", "syncsde:5", "syncsde:10", "syncsde:5:paste",
-                      "syncsde:5:rawtext", "syncsde:5:g7.5", "syncsde:5:smooth5", "syncsde:5:notaper:smooth5")
+DEFAULT_STRATEGIES = ("independent", "multidiffusion", "synctweedies", "doubletake", "syncsde:2", "syncsde:5", "syncsde:10",
+                      "syncsde:5:paste", "syncsde:5:rawtext", "syncsde:5:g7.5", "syncsde:5:smooth5", "syncsde:5:notaper:smooth5")
 METRICS = ("top1", "top3", "fid", "diversity", "foot_skate", "peak_jerk", "auj")
 PLOT = Path(__file__).resolve().parent.parent / "docs" / "img" / "seam_jerk.png"
 
@@ -111,8 +112,6 @@ def generated_motions(scripts: list, backend: Any, strategy: str, inv_lambda: fl
                       options: dict[str, Any], bar: tqdm) -> tuple[list[list[LongMotion]], float, int, int, float]:
     """Every script generated as `seeds` samples in one batch: motions per sample, then per sample alone the wall
     seconds (the batch's time shared out), model calls, window evaluations and seconds of motion."""
-    from syncmotion.motion.generate import generate_motion
-
     per_sample: list[list[LongMotion]] = [[] for _ in range(seeds)]
     wall, calls, evaluations, seconds = 0.0, 0, 0, 0.0
     for _, script, segments in scripts:
@@ -123,7 +122,7 @@ def generated_motions(scripts: list, backend: Any, strategy: str, inv_lambda: fl
         meta = motions[0].meta
         # One batched call serves every sample, so one sample alone would make the same calls.
         calls += int(meta["model_calls"])
-        evaluations += int(meta["steps"]) * len(meta["window_texts"])
+        evaluations += int(meta["window_evaluations"])
         seconds += motions[0].seconds
         for sample, motion in enumerate(motions):
             per_sample[sample].append(LongMotion(motion.positions, [(s.start, s.end) for s in motion.segments],
@@ -243,7 +242,9 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
         "Real corpus: real clips of the same actions and parameters joined end to end (hard cuts, so its jerk columns "
         "show a cut, not a target). Wall time is per sample (a batch's time shared among its samples); model calls: "
         "network calls as the engine counts them for one sample; window evals: steps x windows (each evaluation runs "
-        "the conditional and unconditional branch). Prompts are snapped to the model's training wordings (as "
+        "the conditional and unconditional branch). `doubletake`: PriorMDM's DoubleTake on the same windows: a first "
+        "take whose overlaps (handshakes) are blended linearly after every step, then each handshake regenerated without "
+        "text from 90% of the schedule, held to the first take by PriorMDM's soft mask (ramps of 10 frames). Prompts are snapped to the model's training wordings (as "
         "`syncmotion motion` does) unless the row says `rawtext`; `smooth5` rows apply the CLI's default smoothing. "
         "SyncSDE's pull toward the previous window fades out across each overlap (the CLI's default, `--taper`) "
         "unless the row says `notaper` (the paper's binary mask).",
@@ -288,8 +289,8 @@ def main(num_scripts: int | None, seeds: int, strategies: str, real_only: bool, 
     specs = [s.strip() for s in strategies.split(",") if s.strip()]
     for spec in specs:
         name, _, _ = parse_strategy(spec)
-        if name not in ("independent", "multidiffusion", "synctweedies", "syncsde"):
-            raise click.UsageError(f"unknown strategy {name!r}; choose from independent, multidiffusion, synctweedies, syncsde[:1/λ]")
+        if name not in MOTION_STRATEGIES:
+            raise click.UsageError(f"unknown strategy {name!r}; choose from {', '.join(MOTION_STRATEGIES)} (syncsde[:1/λ])")
     scripts = load_scripts(folder or bench_folder(), num_scripts)
     evaluator = load_evaluator(evaluator_path)
     backend = None

@@ -9,7 +9,7 @@ import click
 
 from syncmotion.backends.mdm import MotionBackend
 from syncmotion.backends.text_prototypes import SnappedTextEncoder
-from syncmotion.engine import STRATEGIES
+from syncmotion.motion.generate import MOTION_STRATEGIES, generate_motion
 
 # Below this cosine similarity to every training text a prompt is unlike anything the embedded model knows
 # (measured: 95% of the held-out paraphrases of its actions score above 0.49; "a person swims" scores 0.35).
@@ -117,7 +117,10 @@ def _print_readings(backend: MotionBackend, texts: list[str]) -> None:
 @click.option("--clip", type=click.Path(path_type=Path), default=None, help="CLIP ViT-B/32 for MDM: a transformers folder, or OpenAI's ViT-B-32.pt (.pt/.safetensors weights).")
 @click.option("--out", "--output_dir", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder; default: out/<script name>.")
-@click.option("--strategy", type=click.Choice(sorted(STRATEGIES)), default="syncsde", show_default=True)
+@click.option("--strategy", type=click.Choice(sorted(MOTION_STRATEGIES)), default="syncsde", show_default=True,
+              help="How windows agree: syncsde (the paper's), or the baselines: independent, multidiffusion, "
+                   "synctweedies, handshake (overlaps blended every step), doubletake (handshake, then each "
+                   "transition regenerated, as PriorMDM's DoubleTake).")
 @click.option("--inv-lambda", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True, help="SyncSDE's 1/λ.")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampling steps (default: the model's, 50).")
 @click.option("--overlap", type=click.IntRange(min=0), default=20, show_default=True, help="Frames shared by neighbouring windows.")
@@ -150,7 +153,6 @@ def motion(script: Path | None, text: str | None, seconds: str, model: Path | No
            guidance: float | None, num_samples: int, stitch: str, align: str, taper: bool, smooth: int, formats: str,
            smpl: Path | None, snap_text: bool, device: str) -> None:
     """Generate one long motion from SCRIPT (lines `TEXT | 6s`) or from --text, and write it to --out."""
-    from syncmotion.motion.generate import generate_motion
     from syncmotion.motion.script import ScriptError, parse_script
     from syncmotion.motion.smooth import check_smoothing
 

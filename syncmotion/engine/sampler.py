@@ -66,8 +66,14 @@ def sample(
     max_batch: int | None = None,
     stitch: str = "paste",
     progress: bool = True,
+    init: torch.Tensor | None = None,
+    start_step: int = 0,
 ) -> SampleResult:
-    """Sample every window of `layout` together under `strategy` and stitch them into one canvas."""
+    """Sample every window of `layout` together under `strategy` and stitch them into one canvas.
+
+    With `init` (a clean canvas [B, *latent_shape, *canvas_dims]), sampling starts from it noised to the level of
+    step `start_step` of `steps` and runs the remaining steps (SDEdit), as DoubleTake's second take does.
+    """
     if len(conds) != layout.num_windows:
         raise ValueError(f"got {len(conds)} conditions for {layout.num_windows} windows; give exactly one per window")
     if steps <= 0:
@@ -76,26 +82,34 @@ def sample(
         raise ValueError(f"max_batch must be positive or None, got {max_batch}")
     if stitch not in STITCH_MODES:
         raise ValueError(f"unknown stitch mode {stitch!r}; choose one of {', '.join(STITCH_MODES)}")
+    if not 0 <= start_step < steps or (start_step and init is None):
+        raise ValueError(f"start_step must be 0, or below steps ({steps}) when an init canvas is given; got {start_step}")
+    shape = (batch_size, *latent_shape, *layout.canvas_dims)
+    if init is not None and tuple(init.shape) != shape:
+        raise ValueError(f"init canvas has shape {tuple(init.shape)}; expected {shape} (batch, latent, canvas)")
     rule = make_strategy(strategy, inv_lambda)
     scheduler = _epsilon_scheduler(scheduler)
     scheduler.set_timesteps(steps)
-    timesteps = scheduler.timesteps
+    timesteps = scheduler.timesteps[start_step:]
 
-    canvas_noise = torch.randn((batch_size, *latent_shape, *layout.canvas_dims), generator=generator)
-    windows = layout.crop(canvas_noise * scheduler.init_noise_sigma)
+    canvas_noise = torch.randn(shape, generator=generator)
+    if init is None:
+        windows = layout.crop(canvas_noise * scheduler.init_noise_sigma)
+    else:
+        windows = layout.crop(scheduler.add_noise(init.to(canvas_noise), canvas_noise, timesteps[:1]))
     flat_conds = [cond for _ in range(batch_size) for cond in conds]
     model_calls = 0
     for index, timestep in enumerate(tqdm(timesteps, desc=f"{rule.name}", disable=not progress, leave=False)):
         model_input = scheduler.scale_model_input(windows.flatten(0, 1), timestep).reshape(windows.shape)
         output, calls = _call_denoiser(denoiser, model_input, timestep, flat_conds, max_batch)
         model_calls += calls
-        a, b = noise_coefficients(scheduler, timestep, index)
+        a, b = noise_coefficients(scheduler, timestep, start_step + index)
         # The model sees a variance-preserving input; sigma-space samples are scaled down to it.
         scale = (a * a + b * b) ** -0.5
         epsilon, x0 = to_epsilon_and_x0(output, model_input, denoiser.prediction_type, a * scale, b * scale)
         state = StepState(
-            sample=windows, epsilon=epsilon, x0=x0, timestep=timestep, step_index=index, num_steps=len(timesteps),
-            first_timestep=float(timesteps[0]), a=a, b=b, scheduler=scheduler, layout=layout, generator=generator,
+            sample=windows, epsilon=epsilon, x0=x0, timestep=timestep, step_index=start_step + index, num_steps=steps,
+            first_timestep=float(scheduler.timesteps[0]), a=a, b=b, scheduler=scheduler, layout=layout, generator=generator,
         )
         windows = rule.step(state)
     return SampleResult(layout.merge(windows, stitch), windows, model_calls, timesteps)

@@ -69,6 +69,43 @@ class MultiDiffusion:
         return state.layout.crop(state.layout.merge(previous, "mean"))
 
 
+class Handshake:
+    """Step every window, then blend the windows' x_{t-1} across each overlap with linear cross-fade weights.
+
+    DoubleTake's first take (PriorMDM): consecutive windows share a "handshake" that, after every step, is the
+    linear blend of the earlier window's end and the later window's start.
+    """
+
+    name = "handshake"
+
+    def step(self, state: StepState) -> torch.Tensor:
+        """x_{t-1} of every window."""
+        previous = scheduler_step(state, state.epsilon)
+        return state.layout.crop(state.layout.merge(previous, "crossfade"))
+
+
+class Inpaint:
+    """Hold part of every window to known content: x̂0 becomes M ⊙ known + (1 − M) ⊙ x̂0 before each step.
+
+    `known` is [B, N, *lat, *window_dims] (or broadcastable to the windows), `mask` in [0, 1] broadcastable to them;
+    fractional values blend, as in DoubleTake's soft-masked second take.
+    """
+
+    name = "inpaint"
+
+    def __init__(self, known: torch.Tensor, mask: torch.Tensor) -> None:
+        if float(mask.min()) < 0 or float(mask.max()) > 1:
+            raise ValueError("the inpainting mask must lie in [0, 1] (1 = keep the known content)")
+        self.known = known
+        self.mask = mask
+
+    def step(self, state: StepState) -> torch.Tensor:
+        """x_{t-1} of every window."""
+        mask = self.mask.to(state.x0)
+        x0 = mask * self.known.to(state.x0) + (1 - mask) * state.x0
+        return scheduler_step(state, (state.sample - state.a * x0) / state.b)
+
+
 class SyncTweedies:
     """Average the windows' Tweedie estimate x̂0 on the canvas, crop back, then step from it."""
 
@@ -112,7 +149,8 @@ class SyncSDE:
         return scheduler_step(state, epsilon)
 
 
-STRATEGIES = {"independent": Independent, "multidiffusion": MultiDiffusion, "synctweedies": SyncTweedies, "syncsde": SyncSDE}
+STRATEGIES = {"independent": Independent, "multidiffusion": MultiDiffusion, "handshake": Handshake, "synctweedies": SyncTweedies,
+              "syncsde": SyncSDE}
 
 
 def make_strategy(name: str | Strategy, inv_lambda: float = 5.0) -> Strategy:
