@@ -21,8 +21,9 @@ from syncmotion.backends.text_prototypes import TextPrototypes
 from syncmotion.corpus import read_corpus, sample_clip
 from syncmotion.motion.features import FEATURE_DIM, joints_to_features
 
-# HumanML3D's feature groups: one std per group keeps near-constant dimensions from blowing up.
+# The root's features lead the layout: angular velocity, x/z velocity, height.
 ROOT_FEATURES = 4
+# HumanML3D's feature groups: one std per group keeps near-constant dimensions from blowing up.
 FEATURE_GROUPS = [(0, 1), (1, 3), (3, 4), (4, 67), (67, 193), (193, 259), (259, 263)]
 
 

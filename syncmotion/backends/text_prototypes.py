@@ -44,11 +44,6 @@ def one_sided_directions(words: set[str]) -> list[bool]:
             for side, other in ((one, two), (two, one))]
 
 
-def contradicts(prompt_words: set[str], other_words: set[str]) -> bool:
-    """Whether one text names a direction and the other only its opposite (stemmed words, see motion_words)."""
-    return bool(_opposite_flags([prompt_words]) @ _flags([other_words]).T)
-
-
 def _flags(word_sets: Sequence[set[str]]) -> torch.Tensor:
     return torch.tensor([one_sided_directions(words) for words in word_sets], dtype=torch.float32).reshape(len(word_sets), -1)
 

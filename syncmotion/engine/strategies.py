@@ -58,18 +58,24 @@ class Independent:
         return scheduler_step(state, state.epsilon)
 
 
+def step_from_x0(state: StepState, x0: torch.Tensor) -> torch.Tensor:
+    """One scheduler step of all windows toward a replaced x̂0 (its ε re-derived from the current sample)."""
+    return scheduler_step(state, (state.sample - state.a * x0) / state.b)
+
+
 class MultiDiffusion:
     """Step every window, then average the windows' x_{t-1} on the canvas and crop back."""
 
     name = "multidiffusion"
+    merge_mode = "mean"
 
     def step(self, state: StepState) -> torch.Tensor:
         """x_{t-1} of every window."""
         previous = scheduler_step(state, state.epsilon)
-        return state.layout.crop(state.layout.merge(previous, "mean"))
+        return state.layout.crop(state.layout.merge(previous, self.merge_mode))
 
 
-class Handshake:
+class Handshake(MultiDiffusion):
     """Step every window, then blend the windows' x_{t-1} across each overlap with linear cross-fade weights.
 
     DoubleTake's first take (PriorMDM): consecutive windows share a "handshake" that, after every step, is the
@@ -77,11 +83,7 @@ class Handshake:
     """
 
     name = "handshake"
-
-    def step(self, state: StepState) -> torch.Tensor:
-        """x_{t-1} of every window."""
-        previous = scheduler_step(state, state.epsilon)
-        return state.layout.crop(state.layout.merge(previous, "crossfade"))
+    merge_mode = "crossfade"
 
 
 class Inpaint:
@@ -102,8 +104,7 @@ class Inpaint:
     def step(self, state: StepState) -> torch.Tensor:
         """x_{t-1} of every window."""
         mask = self.mask.to(state.x0)
-        x0 = mask * self.known.to(state.x0) + (1 - mask) * state.x0
-        return scheduler_step(state, (state.sample - state.a * x0) / state.b)
+        return step_from_x0(state, mask * self.known.to(state.x0) + (1 - mask) * state.x0)
 
 
 class SyncTweedies:
@@ -113,8 +114,7 @@ class SyncTweedies:
 
     def step(self, state: StepState) -> torch.Tensor:
         """x_{t-1} of every window."""
-        x0 = state.layout.crop(state.layout.merge(state.x0, "mean"))
-        return scheduler_step(state, (state.sample - state.a * x0) / state.b)
+        return step_from_x0(state, state.layout.crop(state.layout.merge(state.x0, "mean")))
 
 
 LAMBDA_SCHEDULES = ("linear", "constant")
