@@ -43,14 +43,23 @@ def test_root_weight_makes_root_errors_cost_more_than_the_same_error_elsewhere(t
     assert root_loss > tool.training_loss(root_error, x0, tool.feature_weights(1.0), 0.0)
 
 
+def test_rotation_weight_scales_only_the_rotation_features(tool):
+    weights = tool.feature_weights(5.0, 0.2).flatten()
+    assert weights.mean().item() == pytest.approx(1.0)
+    assert torch.allclose(weights[67:193], 0.2 * weights[4])
+    assert torch.allclose(weights[:4], 5 * weights[4]) and torch.allclose(weights[193:], weights[4].expand(70))
+    assert torch.equal(tool.feature_weights(5.0, 1.0), tool.feature_weights(5.0))
+
+
 def test_tiny_training_run_saves_a_model_that_records_its_recipe_and_goes_on(tool, tmp_path):
     first, second = tmp_path / "first.safetensors", tmp_path / "second.safetensors"
     tiny = ["--num-clips", "6", "--window", "40", "--latent-dim", "16", "--layers", "1", "--heads", "2",
             "--ff-size", "32", "--batch", "4", "--steps", "2", "--diffusion-steps", "50", "--threads", "1"]
-    result = CliRunner().invoke(tool.main, ["--out", str(first), "--root-weight", "5", *tiny])
+    result = CliRunner().invoke(tool.main, ["--out", str(first), "--root-weight", "5", "--rotation-weight", "0.2", *tiny])
     assert result.exit_code == 0, result.output
     network, mean, std, settings = read_embedded(first)
     assert settings["recipe"]["root_weight"] == 5.0 and settings["trained"]["steps"] == 2
+    assert settings["recipe"]["rotation_weight"] == 0.2
     assert settings["window"] == 40 and mean.shape == std.shape == (263,) and network.config.latent_dim == 16
     result = CliRunner().invoke(tool.main, ["--out", str(second), "--init", str(first), *tiny])
     assert result.exit_code == 0, result.output

