@@ -55,7 +55,7 @@ def test_second_take_changes_the_transitions_and_nothing_else(backend):
 
 def test_doubletake_makes_one_deterministic_motion_with_more_model_calls(backend):
     script = parse_script("walk | 3s\njump | 2s\nwave | 70f\n")
-    runs = [generate_motion(script, backend, strategy=strategy, seed=3, progress=False)[0]
+    runs = [generate_motion(script, backend, strategy=strategy, seed=3, overlap=20, progress=False)[0]
             for strategy in ("doubletake", "doubletake", "handshake")]
     assert runs[0].positions.shape == (script.num_frames, 22, 3) and np.isfinite(runs[0].positions).all()
     np.testing.assert_array_equal(runs[0].positions, runs[1].positions)

@@ -267,7 +267,7 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
 @click.option("--evaluator", "evaluator_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Evaluator .safetensors (default: the shipped one).")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Denoising steps (default: the model's).")
-@click.option("--overlap", type=click.IntRange(min=0), default=20, show_default=True)
+@click.option("--overlap", type=click.IntRange(min=0), default=10, show_default=True)
 @click.option("--guidance", type=float, default=None, help="Guidance scale (default: the model's).")
 @click.option("--stitch", type=click.Choice(STITCH_MODES), default="crossfade", show_default=True,
               help="How overlapping windows become the canvas.")

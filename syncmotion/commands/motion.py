@@ -123,7 +123,7 @@ def _print_readings(backend: MotionBackend, texts: list[str]) -> None:
                    "transition regenerated, as PriorMDM's DoubleTake).")
 @click.option("--inv-lambda", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True, help="SyncSDE's 1/λ.")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampling steps (default: the model's, 50).")
-@click.option("--overlap", type=click.IntRange(min=0), default=20, show_default=True, help="Frames shared by neighbouring windows.")
+@click.option("--overlap", type=click.IntRange(min=0), default=10, show_default=True, help="Frames shared by neighbouring windows.")
 @click.option("--seed", type=int, default=None, help="Random seed (default: the script's @seed, else 0).")
 @click.option("--guidance", "--guidance_param", "guidance", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Classifier-free guidance scale (default: the model's; 2.5 for MDM checkpoints as MDM uses, "

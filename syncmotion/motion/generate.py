@@ -27,7 +27,7 @@ def generate_motion(
     strategy: str = "syncsde",
     inv_lambda: float = 5.0,
     steps: int | None = None,
-    overlap: int = 20,
+    overlap: int = 10,
     guidance: float | None = None,
     seed: int | None = None,
     num_samples: int = 1,
