@@ -19,13 +19,8 @@ from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
 from syncmotion.backends.minilm import MiniLMTextEncoder
 from syncmotion.backends.text_prototypes import TextPrototypes
 from syncmotion.corpus import read_corpus, sample_clip
-from syncmotion.motion.features import FEATURE_DIM, joints_to_features
+from syncmotion.motion.features import FEATURE_DIM, ROOT_FEATURES, ROTATION_FEATURES, joints_to_features
 
-# The root's features lead the layout: angular velocity, x/z velocity, height.
-ROOT_FEATURES = 4
-# The 6D joint rotations: joints are rebuilt from the root and the positions alone (features_to_joints), so the
-# rotations are only an auxiliary target.
-ROTATIONS = slice(67, 193)
 # HumanML3D's feature groups: one std per group keeps near-constant dimensions from blowing up.
 FEATURE_GROUPS = [(0, 1), (1, 3), (3, 4), (4, 67), (67, 193), (193, 259), (259, 263)]
 
@@ -79,8 +74,9 @@ def noisy_embeddings(embeddings: torch.Tensor, norm: float) -> torch.Tensor:
 def feature_weights(root_weight: float, rotation_weight: float = 1.0) -> torch.Tensor:
     """Per-feature loss weights [1, 263, 1, 1]: `root_weight` on the root, `rotation_weight` on the 6D rotations, mean 1."""
     weights = torch.ones(FEATURE_DIM)
-    weights[:ROOT_FEATURES] = root_weight
-    weights[ROTATIONS] = rotation_weight
+    weights[ROOT_FEATURES] = root_weight
+    # Joints are rebuilt from the root and the positions alone (features_to_joints): rotations are an auxiliary target.
+    weights[ROTATION_FEATURES] = rotation_weight
     # Mean 1 keeps the loss's scale (and the learning rate's meaning) whatever the weight.
     return (weights / weights.mean()).view(1, -1, 1, 1)
 

@@ -18,11 +18,11 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from syncmotion.motion.features import joints_to_features
+from syncmotion.motion.features import POSITION_FEATURES, ROOT_FEATURES, VELOCITY_FEATURES, joints_to_features
 from syncmotion.resources import resource_dir
 
-# Root terms (0:4), root-relative positions (4:67), joint velocities (193:259) of the 263-dim vector.
-INPUT_COLUMNS = np.r_[0:67, 193:259]
+# Root terms, root-relative positions and joint velocities of the 263-dim vector.
+INPUT_COLUMNS = np.r_[ROOT_FEATURES, POSITION_FEATURES, VELOCITY_FEATURES]
 INPUT_DIM = len(INPUT_COLUMNS)
 FORMAT = "syncmotion.evaluator/1"
 DEFAULT_NAME = "evaluator.safetensors"

@@ -30,6 +30,11 @@ from .ik import rotation_between
 from .skeleton import KINEMATIC_CHAIN, LEFT_FOOT_JOINTS, NUM_JOINTS, REST_DIRECTIONS, RIGHT_FOOT_JOINTS
 
 FEATURE_DIM = 263
+# Where each part of the layout above sits among the 263 numbers.
+ROOT_FEATURES = slice(0, 4)
+POSITION_FEATURES = slice(4, 67)
+ROTATION_FEATURES = slice(67, 193)
+VELOCITY_FEATURES = slice(193, 259)
 FPS = 20
 # HumanML3D's contact rule: squared per-frame foot displacement below this many square metres.
 FOOT_VELOCITY_THRESHOLD = 0.002
@@ -167,7 +172,7 @@ def features_to_joints(features: Array) -> Array:
     step[..., 1:, 0], step[..., 1:, 2] = data[..., :-1, 1], data[..., :-1, 2]
     root = torch.cumsum(rotate_y(step, -yaw), dim=-2)
     root[..., 1] = data[..., 3]
-    local = data[..., 4:67].reshape(*data.shape[:-1], NUM_JOINTS - 1, 3)
+    local = data[..., POSITION_FEATURES].reshape(*data.shape[:-1], NUM_JOINTS - 1, 3)
     world = rotate_y(local, -yaw[..., None])
     world = world + torch.stack([root[..., 0], torch.zeros_like(root[..., 0]), root[..., 2]], dim=-1)[..., None, :]
     return like_input(torch.cat([root[..., None, :], world], dim=-2).float(), was_numpy)
