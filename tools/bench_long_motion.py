@@ -33,7 +33,7 @@ from syncmotion.eval import Evaluator, load_evaluator  # noqa: E402
 from syncmotion.eval.benchset import REAL_SEED, REFERENCE_SEED, bench_folder, join_end_to_end, load_index, real_clip  # noqa: E402
 from syncmotion.eval.metrics import TRANSITION_FRAMES  # noqa: E402
 from syncmotion.eval.scoring import LongMotion, Reference, make_reference, per_action, score_long_motions  # noqa: E402
-from syncmotion.motion.generate import MOTION_STRATEGIES, generate_motion  # noqa: E402
+from syncmotion.motion.generate import DEFAULT_OVERLAP, MOTION_STRATEGIES, generate_motion  # noqa: E402
 from syncmotion.motion.script import ALIGNMENTS, parse_script  # noqa: E402
 from syncmotion.windows import STITCH_MODES  # noqa: E402
 
@@ -267,7 +267,7 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
 @click.option("--evaluator", "evaluator_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Evaluator .safetensors (default: the shipped one).")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Denoising steps (default: the model's).")
-@click.option("--overlap", type=click.IntRange(min=0), default=10, show_default=True)
+@click.option("--overlap", type=click.IntRange(min=0), default=DEFAULT_OVERLAP, show_default=True)
 @click.option("--guidance", type=float, default=None, help="Guidance scale (default: the model's).")
 @click.option("--stitch", type=click.Choice(STITCH_MODES), default="crossfade", show_default=True,
               help="How overlapping windows become the canvas.")

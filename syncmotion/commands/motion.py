@@ -9,7 +9,7 @@ import click
 
 from syncmotion.backends.mdm import MotionBackend
 from syncmotion.backends.text_prototypes import SnappedTextEncoder
-from syncmotion.motion.generate import MOTION_STRATEGIES, generate_motion
+from syncmotion.motion.generate import DEFAULT_OVERLAP, MOTION_STRATEGIES, generate_motion
 
 # Below this cosine similarity to every training text a prompt is unlike anything the embedded model knows
 # (measured: 95% of the held-out paraphrases of its actions score above 0.49; "a person swims" scores 0.35).
@@ -123,7 +123,7 @@ def _print_readings(backend: MotionBackend, texts: list[str]) -> None:
                    "transition regenerated, as PriorMDM's DoubleTake).")
 @click.option("--inv-lambda", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True, help="SyncSDE's 1/λ.")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampling steps (default: the model's, 50).")
-@click.option("--overlap", type=click.IntRange(min=0), default=10, show_default=True, help="Frames shared by neighbouring windows.")
+@click.option("--overlap", type=click.IntRange(min=0), default=DEFAULT_OVERLAP, show_default=True, help="Frames shared by neighbouring windows.")
 @click.option("--seed", type=int, default=None, help="Random seed (default: the script's @seed, else 0).")
 @click.option("--guidance", "--guidance_param", "guidance", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Classifier-free guidance scale (default: the model's; 2.5 for MDM checkpoints as MDM uses, "

@@ -14,7 +14,11 @@ from .script import Script, plan_windows
 from .smooth import check_smoothing, smooth_positions
 from .types import Motion
 
-__all__ = ["MOTION_STRATEGIES", "MotionBackend", "generate_motion"]
+__all__ = ["DEFAULT_OVERLAP", "MOTION_STRATEGIES", "MotionBackend", "generate_motion"]
+
+# Frames shared by neighbouring windows: 10 followed segment texts better than 20 or 40 at no cost in seam jerk
+# (tools/bench_long_motion.py, models/EMBEDDED.md).
+DEFAULT_OVERLAP = 10
 
 DOUBLE_TAKE = "doubletake"
 # The engine's strategies, plus DoubleTake: its first take (handshake) followed by a second take of each transition.
@@ -27,7 +31,7 @@ def generate_motion(
     strategy: str = "syncsde",
     inv_lambda: float = 5.0,
     steps: int | None = None,
-    overlap: int = 10,
+    overlap: int = DEFAULT_OVERLAP,
     guidance: float | None = None,
     seed: int | None = None,
     num_samples: int = 1,
