@@ -201,9 +201,9 @@ def test_per_action_counts_hits_and_the_actions_made_instead():
     assert summary["kick"] == {"top1": 0.0, "segments": 1, "made_instead": {"wave": 1}}
 
 
-def _bench_tool():
+def _tool(name: str):
     sys.path.insert(0, str(ROOT / "tools"))
-    spec = importlib.util.spec_from_file_location("bench_long_motion", ROOT / "tools" / "bench_long_motion.py")
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -228,7 +228,7 @@ def _stand_in_backend():
 
 
 def test_bench_tool_runs_every_row_with_a_stand_in_backend(tmp_path):
-    tool = _bench_tool()
+    tool = _tool("bench_long_motion")
     scripts = tool.load_scripts(ROOT / "sequences" / "bench", 2)
     result = tool.run_benchmark(scripts, load_evaluator(), _stand_in_backend(), ["independent", "syncsde:2", "doubletake"], 2,
                                 {"steps": 2, "overlap": 10, "guidance": 2.5}, progress=False)
@@ -259,11 +259,24 @@ def test_bench_tool_runs_every_row_with_a_stand_in_backend(tmp_path):
         tool.parse_strategy("syncsde:x")
 
 
+def test_segment_context_tool_scores_every_segment_alone_and_in_its_script():
+    tool = _tool("bench_segment_context")
+    long_tool = _tool("bench_long_motion")
+    scripts = long_tool.load_scripts(ROOT / "sequences" / "bench", 2)
+    records = tool.segment_records(scripts, _stand_in_backend(), load_evaluator(), 2, {"steps": 2, "overlap": 10}, progress=False)
+    segments = sum(len(segs) for _, _, segs in scripts)
+    for context in ("alone", "script"):
+        assert sum(r["context"] == context for r in records) == 2 * segments
+    assert {r["position"] for r in records} == {"first", "middle", "last"}
+    lines = tool.summary_table(records).splitlines()
+    assert lines[2].startswith("| all segments | ") and lines[2].endswith(f"({2 * segments}) |")
+    # Each length bin's in-script count (its last cell, "top-1 (count)"); an empty bin shows "—".
+    bin_counts = [int(line.rsplit("(", 1)[1].split(")")[0]) for line in lines[3:3 + len(tool.LENGTH_BINS)] if "(" in line]
+    assert sum(bin_counts) == 2 * segments
+
+
 def test_text_following_per_action_table_names_the_usual_mistake():
-    spec = importlib.util.spec_from_file_location("bench_text_following", ROOT / "tools" / "bench_text_following.py")
-    tool = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(ROOT / "tools"))
-    spec.loader.exec_module(tool)
+    tool = _tool("bench_text_following")
     made = {"train": [("kick", "kick"), ("kick", "wave"), ("kick", "wave"), ("kick", "clap"), ("walk", "walk")],
             "heldout": [("kick", "kick"), ("walk", "run")]}
     lines = tool.per_action_table(made, ["kick", "punch", "walk"], 2.5).splitlines()

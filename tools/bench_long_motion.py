@@ -38,7 +38,8 @@ from syncmotion.motion.script import ALIGNMENTS, parse_script  # noqa: E402
 from syncmotion.windows import STITCH_MODES  # noqa: E402
 
 DEFAULT_STRATEGIES = ("independent", "multidiffusion", "synctweedies", "doubletake", "syncsde:2", "syncsde:5", "syncsde:10",
-                      "syncsde:5:paste", "syncsde:5:rawtext", "syncsde:5:g7.5", "syncsde:5:smooth5", "syncsde:5:notaper:smooth5")
+                      "syncsde:5:paste", "syncsde:5:rawtext", "syncsde:5:g7.5", "syncsde:5:smooth5", "syncsde:5:notaper:smooth5",
+                      "independent::smooth5")
 METRICS = ("top1", "top3", "fid", "diversity", "foot_skate", "peak_jerk", "auj")
 PLOT = Path(__file__).resolve().parent.parent / "docs" / "img" / "seam_jerk.png"
 
