@@ -30,10 +30,20 @@ from syncmotion.motion.script import Script, Segment  # noqa: E402
 
 # Segment lengths in frames; the embedded model's window is 80 frames.
 LENGTH_BINS = ((0, 70), (70, 100), (100, 140), (140, None))
+# SyncSDE's pull strength, as `syncmotion motion` uses it by default.
+INV_LAMBDA = 5.0
 
 
 def _position(index: int, count: int) -> str:
     return "first" if index == 0 else ("last" if index == count - 1 else "middle")
+
+
+def _records(evaluator: Evaluator, clips: list[np.ndarray], asked: list[dict[str, Any]], positions: list[str],
+             context: str) -> list[dict[str, Any]]:
+    _, logits = evaluator.encode(clips)
+    return [{"context": context, "frames": segment["frames"], "position": position,
+             "correct": evaluator.actions[int(made)] == segment["action"]}
+            for segment, position, made in zip(asked, positions, logits.argmax(1))]
 
 
 def segment_records(scripts: list, backend: Any, evaluator: Evaluator, seeds: int, options: dict[str, Any],
@@ -42,22 +52,19 @@ def segment_records(scripts: list, backend: Any, evaluator: Evaluator, seeds: in
     evaluator's top-1 action is the one asked."""
     records: list[dict[str, Any]] = []
     bar = tqdm(total=2 * len(scripts), desc="generate", unit="script", disable=not progress)
-    samples, *_ = generated_motions(scripts, backend, "syncsde", 5.0, seeds, options, bar)
+    samples, *_ = generated_motions(scripts, backend, "syncsde", INV_LAMBDA, seeds, options, bar)
     for motions in samples:
         for (_, _, segments), motion in zip(scripts, motions):
-            _, logits = evaluator.encode(metrics.cut_segments(motion.positions, motion.ranges))
-            for index, (segment, made) in enumerate(zip(segments, logits.argmax(1))):
-                records.append({"context": "script", "frames": segment["frames"], "position": _position(index, len(segments)),
-                                "correct": evaluator.actions[int(made)] == segment["action"]})
+            positions = [_position(index, len(segments)) for index in range(len(segments))]
+            records += _records(evaluator, metrics.cut_segments(motion.positions, motion.ranges), segments, positions, "script")
     for _, script, segments in scripts:
         for index, (segment, asked) in enumerate(zip(script.segments, segments)):
             alone = Script(segments=[Segment(segment.text, 0, segment.end - segment.start)], fps=script.fps,
                            seed=script.seed, source=script.source)
-            motions = generate_motion(alone, backend, strategy="syncsde", inv_lambda=5.0, seed=script.seed or 0,
+            motions = generate_motion(alone, backend, strategy="syncsde", inv_lambda=INV_LAMBDA, seed=script.seed or 0,
                                       num_samples=seeds, progress=False, **options)
-            _, logits = evaluator.encode([motion.positions for motion in motions])
-            records += [{"context": "alone", "frames": asked["frames"], "position": _position(index, len(segments)),
-                         "correct": evaluator.actions[int(made)] == asked["action"]} for made in logits.argmax(1)]
+            records += _records(evaluator, [motion.positions for motion in motions], [asked] * seeds,
+                                [_position(index, len(segments))] * seeds, "alone")
         bar.update(1)
     bar.close()
     return records
@@ -91,7 +98,7 @@ def summary_table(records: list[dict[str, Any]]) -> str:
               help="Savitzky-Golay filter length, as `syncmotion motion` writes motion.")
 @click.option("--doc/--no-doc", default=True, show_default=True, help="Write the docs/benchmarks.md section.")
 def main(num_scripts: int | None, seeds: int, model: Path | None, smooth: int, doc: bool) -> None:
-    """Print (and record) segment top-1 alone and in scripts, SyncSDE 1/λ = 5 with the CLI's defaults."""
+    """Print (and record) segment top-1 alone and in scripts, SyncSDE with the CLI's defaults."""
     from syncmotion.backends.embedded import load_default, load_embedded
 
     scripts = load_scripts(bench_folder(), num_scripts)
@@ -104,7 +111,7 @@ def main(num_scripts: int | None, seeds: int, model: Path | None, smooth: int, d
             "## Segments alone and in their scripts",
             "",
             f"`{' '.join(['python tools/bench_segment_context.py', *sys.argv[1:]])}` (CPU, {torch.get_num_threads()} "
-            f"threads; {len(scripts)} benchmark scripts x {seeds} samples; SyncSDE 1/λ = 5, overlap {DEFAULT_OVERLAP}, "
+            f"threads; {len(scripts)} benchmark scripts x {seeds} samples; SyncSDE 1/λ = {INV_LAMBDA:g}, overlap {DEFAULT_OVERLAP}, "
             f"smoothing {smooth}, the model's default guidance). Each segment is generated inside its script and alone "
             "(a one-segment script with the same text, length and seed); top-1: the evaluator's action is the one its "
             "held-out text came from. The embedded model's window is 80 frames.",
