@@ -34,6 +34,25 @@ def test_prototypes_are_distinct_sorted_and_unit() -> None:
     torch.testing.assert_close(prototypes.embeddings.norm(dim=-1), torch.ones(3))
 
 
+def test_prototypes_file_round_trips_and_looks_up_each_text(tmp_path) -> None:
+    path = tmp_path / "texts.safetensors"
+    three_prototypes().save(path)
+    loaded = TextPrototypes.load(path)
+    assert loaded.texts == ["jump", "walk", "wave"]
+    torch.testing.assert_close(loaded.lookup(["wave", "jump", "wave"]), fake_encoder(["wave", "jump", "wave"]))
+    with pytest.raises(ValueError, match="1 texts have no embedding.*'hop'.*embed_corpus_texts"):
+        loaded.lookup(["walk", "hop"])
+
+
+def test_a_file_without_prototypes_is_refused_with_the_fix(tmp_path) -> None:
+    from safetensors.torch import save_file
+
+    path = tmp_path / "other.safetensors"
+    save_file({"weights": torch.zeros(2)}, str(path))
+    with pytest.raises(ValueError, match="holds no text prototypes.*embed_corpus_texts"):
+        TextPrototypes.load(path)
+
+
 def test_a_near_wording_snaps_onto_its_training_text() -> None:
     snapped = SnappedTextEncoder(fake_encoder, three_prototypes())
     out = snapped(["stroll", "hop", "walk"])

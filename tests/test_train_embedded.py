@@ -6,22 +6,22 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
 
-from syncmotion.backends.embedded import read_embedded
+from syncmotion.backends.embedded import read_embedded, read_text_prototypes
+from syncmotion.backends.text_prototypes import TextPrototypes
 
 TOOLS = Path(__file__).resolve().parent.parent / "tools"
 
 
 @pytest.fixture(scope="module")
 def tool():
+    # Imported by name (not from a file spec) so worker processes can pickle its functions.
     sys.path.insert(0, str(TOOLS))
-    spec = importlib.util.spec_from_file_location("train_embedded", TOOLS / "train_embedded.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("train_embedded")
 
 
 def test_root_weight_one_is_plain_mse_plus_velocity_loss(tool):
@@ -49,6 +49,46 @@ def test_rotation_weight_scales_only_the_rotation_features(tool):
     assert torch.allclose(weights[67:193], 0.2 * weights[4])
     assert torch.allclose(weights[:4], 5 * weights[4]) and torch.allclose(weights[193:], weights[4].expand(70))
     assert torch.equal(tool.feature_weights(5.0, 1.0), tool.feature_weights(5.0))
+
+
+def test_window_sampler_crops_stay_inside_one_clip(tool):
+    lengths = [5, 9, 6]
+    # Frame value = clip index * 100 + frame index, so a crop shows where it came from.
+    frames = np.concatenate([np.repeat((c * 100 + np.arange(n, dtype=np.float32))[:, None], 263, axis=1)
+                             for c, n in enumerate(lengths)])
+    sampler = tool.WindowSampler(frames, lengths, 5, torch.device("cpu"))
+    crops, chosen = sampler.sample(np.random.default_rng(0), 200)
+    assert crops.shape == (200, 5, 263) and set(chosen.tolist()) == {0, 1, 2}
+    values = crops[:, :, 0]
+    assert torch.equal(values // 100, torch.from_numpy(chosen)[:, None].float().expand(-1, 5))
+    assert torch.all(values.diff(dim=1) == 1)
+
+
+def test_learning_rate_warms_up_then_decays_to_zero(tool):
+    assert tool.learning_rate_factor(0, 10, 0.0) == pytest.approx(0.1)
+    assert tool.learning_rate_factor(9, 10, 0.0) == pytest.approx(1.0)
+    assert tool.learning_rate_factor(50, 10, 0.5) == pytest.approx(0.5)
+    assert tool.learning_rate_factor(99, 10, 1.0) == pytest.approx(0.0) == tool.learning_rate_factor(99, 10, 1.5)
+
+
+def test_training_from_precomputed_text_embeddings_in_worker_processes(tool, tmp_path):
+    texts = tmp_path / "texts.safetensors"
+    embed_tool = importlib.import_module("embed_corpus_texts")
+    result = CliRunner().invoke(embed_tool.main, ["--out", str(texts), "--num-clips", "8"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "model.safetensors"
+    tiny = ["--num-clips", "6", "--window", "40", "--latent-dim", "16", "--layers", "1", "--heads", "2",
+            "--ff-size", "32", "--batch", "4", "--steps", "2", "--diffusion-steps", "50", "--threads", "1"]
+    result = CliRunner().invoke(tool.main, ["--out", str(out), "--text-embeddings", str(texts), "--workers", "2", *tiny])
+    assert result.exit_code == 0, result.output
+    prototypes = read_text_prototypes(out)
+    # The model keeps only its own corpus's texts (6 clips), with the embeddings from the file.
+    drawn = {embed_tool._clip_text((0, i)) for i in range(6)}
+    assert set(prototypes.texts) == drawn
+    torch.testing.assert_close(prototypes.embeddings, TextPrototypes.load(texts).lookup(prototypes.texts), atol=1e-3, rtol=0)
+    result = CliRunner().invoke(tool.main, ["--out", str(out), "--text-embeddings", str(texts), "--num-clips", "20",
+                                            *tiny[2:]])
+    assert result.exit_code != 0 and "embed_corpus_texts" in str(result.exception)
 
 
 def test_tiny_training_run_saves_a_model_that_records_its_recipe_and_goes_on(tool, tmp_path):

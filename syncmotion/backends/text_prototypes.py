@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import snowballstemmer
@@ -72,6 +75,35 @@ class TextPrototypes:
         """Prototypes of the distinct `texts`, embedded by `encoder`."""
         distinct = sorted(set(texts))
         return cls(distinct, encoder(distinct).detach().cpu())
+
+    def save(self, path: str | Path) -> None:
+        """Write the texts and their float32 embeddings to a safetensors file."""
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        save_file({"embeddings": self.embeddings.contiguous()}, str(tmp), metadata={"texts": json.dumps(self.texts)})
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> TextPrototypes:
+        """Prototypes written by `save`."""
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as handle:
+            texts = json.loads((handle.metadata() or {}).get("texts", "null") or "null")
+            if texts is None or "embeddings" not in handle.keys():
+                raise ValueError(f"{path} holds no text prototypes: write one with tools/embed_corpus_texts.py")
+            return cls(texts, handle.get_tensor("embeddings"))
+
+    def lookup(self, texts: Sequence[str]) -> torch.Tensor:
+        """Embeddings [len(texts), dim] of texts that are all among the prototypes."""
+        row = {text: i for i, text in enumerate(self.texts)}
+        missing = sorted(set(texts) - row.keys())
+        if missing:
+            raise ValueError(f"{len(missing)} texts have no embedding (e.g. {missing[0]!r}): embed this corpus's "
+                             "texts again with tools/embed_corpus_texts.py")
+        return self.embeddings[torch.tensor([row[text] for text in texts], dtype=torch.long)]
 
     @cached_property
     def _word_index(self) -> tuple[TfidfVectorizer, Any]:

@@ -1,0 +1,40 @@
+"""Embed the texts of a training corpus with MiniLM once, for training where the MiniLM package is not installed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+from syncmotion.backends.minilm import MiniLMTextEncoder
+from syncmotion.backends.text_prototypes import TextPrototypes
+from syncmotion.corpus import read_corpus, sample_clip
+from train_embedded import in_processes
+
+
+def _clip_text(job: tuple[int, int]) -> str:
+    seed, index = job
+    return sample_clip(np.random.default_rng([seed, index]), "train").text
+
+
+@click.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Safetensors file for tools/train_embedded.py --text-embeddings.")
+@click.option("--corpus", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A corpus .npz from tools/make_corpus.py; default: draw --num-clips clips from --seed.")
+@click.option("--num-clips", default=20000, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--workers", default=1, show_default=True, help="Processes that draw the corpus.")
+def main(out: Path, corpus: Path | None, num_clips: int, seed: int, workers: int) -> None:
+    """Draw the corpus train_embedded.py would draw (same seed and size) and save its distinct texts' embeddings."""
+    if corpus is not None:
+        texts = list(read_corpus(corpus).texts)
+    else:
+        texts = in_processes(_clip_text, [(seed, i) for i in range(num_clips)], workers, "corpus")
+    TextPrototypes.from_texts(texts, MiniLMTextEncoder()).save(out)
+    click.echo(f"saved {out}: {len(set(texts))} distinct texts of {len(texts)} clips")
+
+
+if __name__ == "__main__":
+    main()
