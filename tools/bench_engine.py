@@ -28,7 +28,7 @@ from syncmotion.windows import SpatialWindows, TemporalWindows  # noqa: E402
 
 
 # The shipped embedded model's settings (models/embedded.safetensors, tools/train_embedded.py defaults).
-EMBEDDED_SIZE = {"latent_dim": 192, "layers": 4, "heads": 4, "ff_size": 384, "text_dim": 384}
+EMBEDDED_SIZE = {"latent_dim": 256, "layers": 4, "heads": 4, "ff_size": 768, "text_dim": 384}
 
 
 class TinyTransformer(torch.nn.Module):
