@@ -106,3 +106,9 @@ def test_tiny_training_run_saves_a_model_that_records_its_recipe_and_goes_on(too
     settings = read_embedded(second)[3]
     assert settings["recipe"]["root_weight"] == 1.0
     assert [stage["recipe"]["root_weight"] for stage in settings["earlier_stages"]] == [5.0]
+
+
+def test_an_unknown_device_is_refused_with_the_choices(tool, tmp_path):
+    result = CliRunner().invoke(tool.main, ["--out", str(tmp_path / "m.safetensors"), "--device", "gpu", "--num-clips", "2"])
+    assert result.exit_code == 2 and "'gpu' is no torch device: use cpu, cuda or cuda:N" in result.output
+    assert not (tmp_path / "m.safetensors").exists()

@@ -183,7 +183,10 @@ def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int,
     previous = read_embedded(init) if init is not None else None
     if previous is not None:
         window = int(previous[3]["window"])
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except RuntimeError:
+        raise click.BadParameter(f"{device!r} is no torch device: use cpu, cuda or cuda:N", param_hint="--device") from None
     features, texts = prepare_data(num_clips, seed, window, corpus, workers)
     lengths = [len(f) for f in features]
     stacked = np.concatenate(features)
@@ -248,7 +251,8 @@ def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int,
     weights = feature_weights(root_weight, rotation_weight).to(device)
     network.train()
     training_started = last_checkpoint = time.perf_counter()
-    training_seconds = minutes * 60 - (training_started - started)
+    # At least a second, so --fit-minutes never divides by zero when data preparation used up the budget.
+    training_seconds = max(1.0, minutes * 60 - (training_started - started))
     running = None
     progress = tqdm(range(steps), desc="train")
     for step in progress:
