@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import click
@@ -13,8 +14,7 @@ from syncmotion.corpus import read_corpus, sample_clip
 from train_embedded import in_processes
 
 
-def _clip_text(job: tuple[int, int]) -> str:
-    seed, index = job
+def _clip_text(index: int, seed: int) -> str:
     return sample_clip(np.random.default_rng([seed, index]), "train").text
 
 
@@ -31,7 +31,7 @@ def main(out: Path, corpus: Path | None, num_clips: int, seed: int, workers: int
     if corpus is not None:
         texts = list(read_corpus(corpus).texts)
     else:
-        texts = in_processes(_clip_text, [(seed, i) for i in range(num_clips)], workers, "corpus")
+        texts = in_processes(partial(_clip_text, seed=seed), list(range(num_clips)), workers, "corpus")
     TextPrototypes.from_texts(texts, MiniLMTextEncoder()).save(out)
     click.echo(f"saved {out}: {len(set(texts))} distinct texts of {len(texts)} clips")
 

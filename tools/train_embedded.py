@@ -8,6 +8,7 @@ import math
 import multiprocessing
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,18 +44,13 @@ def padded_positions(positions: np.ndarray, frames: int) -> np.ndarray:
     return np.concatenate([positions, np.repeat(positions[-1:], frames - len(positions), axis=0)])
 
 
-def _clip_features(job: tuple[int, int, int]) -> tuple[np.ndarray, str]:
-    seed, index, window = job
+def _clip_features(index: int, seed: int, window: int) -> tuple[np.ndarray, str]:
     clip = sample_clip(np.random.default_rng([seed, index]), "train")
     return _window_features(clip.positions, window), clip.text
 
 
 def _window_features(positions: np.ndarray, window: int) -> np.ndarray:
     return np.asarray(joints_to_features(padded_positions(positions, window + 1)), dtype=np.float32)
-
-
-def _positions_features(job: tuple[np.ndarray, int]) -> np.ndarray:
-    return _window_features(*job)
 
 
 def in_processes(function: Callable[[Any], Any], jobs: list, workers: int, desc: str) -> list:
@@ -70,9 +66,9 @@ def prepare_data(num_clips: int, seed: int, window: int, corpus: Path | None, wo
     """Feature arrays (each at least `window` frames) and their texts, from a corpus file or drawn anew."""
     if corpus is not None:
         data = read_corpus(corpus)
-        features = in_processes(_positions_features, [(p, window) for p in data.positions], workers, "features")
+        features = in_processes(partial(_window_features, window=window), list(data.positions), workers, "features")
         return features, list(data.texts)
-    drawn = in_processes(_clip_features, [(seed, i, window) for i in range(num_clips)], workers, "corpus")
+    drawn = in_processes(partial(_clip_features, seed=seed, window=window), list(range(num_clips)), workers, "corpus")
     return [f for f, _ in drawn], [t for _, t in drawn]
 
 

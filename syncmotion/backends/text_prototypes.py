@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -80,10 +79,10 @@ class TextPrototypes:
         """Write the texts and their float32 embeddings to a safetensors file."""
         from safetensors.torch import save_file
 
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        save_file({"embeddings": self.embeddings.contiguous()}, str(tmp), metadata={"texts": json.dumps(self.texts)})
-        os.replace(tmp, path)
+        from ..motion.io import write_atomically
+
+        write_atomically(path, lambda temporary: save_file(
+            {"embeddings": self.embeddings.contiguous()}, str(temporary), metadata={"texts": json.dumps(self.texts)}))
 
     @classmethod
     def load(cls, path: str | Path) -> TextPrototypes:
@@ -91,10 +90,10 @@ class TextPrototypes:
         from safetensors import safe_open
 
         with safe_open(str(path), framework="pt") as handle:
-            texts = json.loads((handle.metadata() or {}).get("texts", "null") or "null")
+            texts = (handle.metadata() or {}).get("texts")
             if texts is None or "embeddings" not in handle.keys():
                 raise ValueError(f"{path} holds no text prototypes: write one with tools/embed_corpus_texts.py")
-            return cls(texts, handle.get_tensor("embeddings"))
+            return cls(json.loads(texts), handle.get_tensor("embeddings"))
 
     def lookup(self, texts: Sequence[str]) -> torch.Tensor:
         """Embeddings [len(texts), dim] of texts that are all among the prototypes."""
