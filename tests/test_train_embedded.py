@@ -112,3 +112,10 @@ def test_an_unknown_device_is_refused_with_the_choices(tool, tmp_path):
     result = CliRunner().invoke(tool.main, ["--out", str(tmp_path / "m.safetensors"), "--device", "gpu", "--num-clips", "2"])
     assert result.exit_code == 2 and "'gpu' is no torch device: use cpu, cuda or cuda:N" in result.output
     assert not (tmp_path / "m.safetensors").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_a_gpu_is_refused_before_any_data_is_drawn(tool, tmp_path):
+    result = CliRunner().invoke(tool.main, ["--out", str(tmp_path / "m.safetensors"), "--device", "cuda", "--num-clips", "2"])
+    assert result.exit_code == 2 and "no CUDA GPU is visible to torch: train with --device cpu" in result.output
+    assert "corpus" not in result.output and not (tmp_path / "m.safetensors").exists()

@@ -183,6 +183,9 @@ def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int,
         device = torch.device(device)
     except RuntimeError:
         raise click.BadParameter(f"{device!r} is no torch device: use cpu, cuda or cuda:N", param_hint="--device") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        # Said now, not after minutes of drawing the corpus.
+        raise click.BadParameter("no CUDA GPU is visible to torch: train with --device cpu", param_hint="--device")
     features, texts = prepare_data(num_clips, seed, window, corpus, workers)
     lengths = [len(f) for f in features]
     stacked = np.concatenate(features)
