@@ -14,8 +14,8 @@ from syncmotion.backends.embedded import load_embedded, save_embedded
 from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
 from syncmotion.backends.tiny_mdm import save_clip_text_model, save_identity_meta, save_official_checkpoint
 from syncmotion.cli import main
-from syncmotion.motion.generate import generate_motion
-from syncmotion.motion.script import parse_script
+from syncmotion.motion.generate import DEFAULT_OVERLAP, generate_motion
+from syncmotion.motion.script import parse_script, plan_windows
 
 TINY_ARGS = {"arch": "trans_enc", "dataset": "humanml", "latent_dim": 16, "layers": 1, "noise_schedule": "cosine",
              "diffusion_steps": 1000}
@@ -56,6 +56,18 @@ def test_generation_is_one_continuous_deterministic_motion(tiny_embedded):
     assert first.meta["model_calls"] == 4 and first.seams and first.segments == script.segments
     other = generate_motion(script, backend, seed=4, progress=False)[0]
     assert not np.array_equal(first.positions, other.positions)
+
+
+def test_windows_sticking_out_of_the_script_are_cut_away(tiny_embedded):
+    backend = load_embedded(tiny_embedded)
+    script = parse_script("wave | 20f\nwalk | 3s\njump | 25f\n")
+    plan = plan_windows(script, backend.window, DEFAULT_OVERLAP)
+    assert plan.offset > 0 and plan.layout.canvas_dims[0] > plan.offset + script.num_frames
+    motion = generate_motion(script, backend, seed=0, progress=False)[0]
+    assert motion.positions.shape == (script.num_frames, 22, 3) and np.isfinite(motion.positions).all()
+    assert motion.seams == plan.seams and all(0 < seam < script.num_frames for seam in motion.seams)
+    # The motion begins where every generated motion does: its root above the origin.
+    np.testing.assert_allclose(motion.positions[0, 0, [0, 2]], 0.0, atol=1e-5)
 
 
 def test_motion_command_writes_every_format(tmp_path, tiny_embedded):

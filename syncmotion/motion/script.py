@@ -14,12 +14,16 @@ Windows (`plan_windows`): every window has the model's length. Aligned to segmen
 segment gets its own windows with its own text: they tile the segment widened by half the overlap on each
 side (a segment shorter than a window gets one window centred on it), so neighbouring segments' windows share
 about `overlap` frames around each boundary, and a short segment is never swallowed by a neighbour's text.
+Windows at the script's ends may stick out past its first or last frame: the canvas gets those margins and
+the motion is cut from it, because a window pushed back inside would share most of its frames with its
+neighbour and be pulled into the neighbour's action (the last segment of a script lost 0.10 action accuracy
+that way; tools/bench_segment_context.py).
 Evenly spaced (`align="even"`), equal windows with `overlap` shared frames cover the canvas (the last one
 aligned to the end) and each takes the text of the segment covering most of its frames (ties go to the
 earlier segment). A script no longer than one window is sampled as a single window of the script's length.
-`WindowPlan.seams` are the first frames of windows 1, 2, ...: where the handover from one window to the next
-begins (pasted in order, a window takes over there; cross-faded, the blend runs over the overlap that starts
-there).
+`WindowPlan.seams` are the first frames of windows 1, 2, ... in script frames: where the handover from one
+window to the next begins (pasted in order, a window takes over there; cross-faded, the blend runs over the
+overlap that starts there).
 """
 
 from __future__ import annotations
@@ -59,11 +63,12 @@ class Script:
 
 @dataclass
 class WindowPlan:
-    """The engine windows for a script: layout, one text per window, and the first frame of each later window."""
+    """The engine windows for a script: layout, one text per window, the first frame of each later window, margins."""
 
     layout: CropLayout
     texts: list[str]
     seams: list[int]
+    offset: int = 0  # canvas frames before the script's first frame: the motion is canvas[offset:offset + length]
 
 
 def _frames(duration: str, fps: float, where: str) -> int:
@@ -144,21 +149,30 @@ ALIGNMENTS = ("segments", "even")
 
 
 def _segment_windows(script: Script, window: int, overlap: int) -> list[tuple[int, str]]:
-    """(start, text) of windows tiling each segment widened by half the overlap on both sides."""
-    length = script.num_frames
+    """(start, text) of windows tiling each segment widened by half the overlap on both sides, in script frames.
+
+    The first start may be negative and the last window may end past the script: see the module's docstring.
+    """
     planned: list[tuple[int, str]] = []
+    first, last = script.segments[0], script.segments[-1]
+    before, after = overlap // 2, overlap - overlap // 2
     for segment in script.segments:
-        low = max(0, segment.start - overlap // 2)
-        high = min(length, segment.end + overlap - overlap // 2)
+        # Widened only toward a neighbour: the script's ends have no boundary to share.
+        low = segment.start - (before if segment is not first else 0)
+        high = segment.end + (after if segment is not last else 0)
         span = high - low
-        if span <= window:
-            starts = [min(max(0, round((low + high - window) / 2)), length - window)]
-        else:
+        if span > window:
             count = math.ceil((span - window) / (window - overlap)) + 1
             starts = [low + round(i * (span - window) / (count - 1)) for i in range(count)]
+        elif segment is last:
+            starts = [low]  # shares only the usual overlap with its neighbour and runs on past the script's end
+        elif segment is first:
+            starts = [high - window]
+        else:
+            starts = [round((low + high - window) / 2)]
         for start in starts:
             if planned and start <= planned[-1][0]:
-                # Two short segments squeezed into the same window (at a canvas end): it follows the majority.
+                # Two segments of a frame or two whose centred windows coincide: the window follows the majority.
                 start = planned[-1][0]
                 planned[-1] = (start, _majority_text(script, start, start + window))
             else:
@@ -181,10 +195,13 @@ def plan_windows(script: Script, window: int, overlap: int, align: str = "segmen
     size = min(window, length)
     if align == "segments" and size < length:
         planned = _segment_windows(script, size, overlap)
-        layout = TemporalWindowsAt(length, size, [start for start, _ in planned], taper)
+        offset = max(0, -planned[0][0])
+        canvas = offset + max(length, planned[-1][0] + size)
+        layout = TemporalWindowsAt(canvas, size, [start + offset for start, _ in planned], taper)
         texts = [text for _, text in planned]
     else:
+        offset = 0
         layout = TemporalWindows(length, size, overlap if size < length else 0, taper)
         texts = [_majority_text(script, start, start + size) for start in layout.starts]
     # Pasted in order, each later window takes over the canvas from its first frame on.
-    return WindowPlan(layout=layout, texts=texts, seams=list(layout.starts[1:]))
+    return WindowPlan(layout=layout, texts=texts, seams=[start - offset for start in layout.starts[1:]], offset=offset)
