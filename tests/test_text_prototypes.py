@@ -164,7 +164,7 @@ def test_the_command_says_how_it_read_each_prompt(tmp_path, tiny_with_prototypes
 
 def test_shipped_model_lists_its_training_texts() -> None:
     stored = read_text_prototypes(default_model_path())
-    assert stored is not None and len(stored.texts) == 1764  # the distinct texts of its 30,000-clip corpus (seed 0)
+    assert stored is not None and len(stored.texts) == 1780  # the distinct texts of its 50,000-clip corpus (seed 0)
     assert {"a person walks forward", "he walks forward"} <= set(stored.texts)
     # Every held-out wording starts "a figure" or "an individual": none may be among the training texts.
     assert not [text for text in stored.texts if text.startswith(("a figure", "an individual"))]
