@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from syncmotion.corpus import sample_clip
-from syncmotion.motion.io import load_motion, save_json, save_results_npy, write_atomically
+from syncmotion.files import write_atomically
+from syncmotion.motion.io import load_motion, save_json, save_results_npy
 from syncmotion.motion.types import Motion, Segment
 
 

@@ -10,7 +10,6 @@ draw of real clips of the same segments; Area Under Jerk's reference is those cl
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -33,6 +32,7 @@ from syncmotion.eval import Evaluator, load_evaluator  # noqa: E402
 from syncmotion.eval.benchset import REAL_SEED, REFERENCE_SEED, bench_folder, join_end_to_end, load_index, real_clip  # noqa: E402
 from syncmotion.eval.metrics import TRANSITION_FRAMES  # noqa: E402
 from syncmotion.eval.scoring import LongMotion, Reference, make_reference, per_action, score_long_motions  # noqa: E402
+from syncmotion.files import write_atomically
 from syncmotion.motion.generate import DEFAULT_OVERLAP, MOTION_STRATEGIES, generate_motion  # noqa: E402
 from syncmotion.motion.script import ALIGNMENTS, parse_script  # noqa: E402
 from syncmotion.windows import STITCH_MODES  # noqa: E402
@@ -214,11 +214,8 @@ def plot_curves(result: dict[str, Any], path: Path) -> None:
     axes.set_title("Jerk around transitions, averaged over scripts and seeds")
     axes.legend(fontsize=7)
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.stem + ".tmp.png")
-    figure.savefig(temporary, dpi=120)
+    write_atomically(path, lambda temporary: figure.savefig(temporary, dpi=120))
     plt.close(figure)
-    os.replace(temporary, path)
 
 
 def document(result: dict[str, Any], command: str, device: str) -> str:
@@ -308,9 +305,7 @@ def main(num_scripts: int | None, seeds: int, strategies: str, real_only: bool, 
     for name in [n.strip() for n in per_action_rows.split(",") if n.strip() in result["rows"]]:
         click.echo(f"\nper action, {name}:\n" + per_action_table(result["rows"][name]))
     if json_path is not None:
-        temporary = json_path.with_name(json_path.name + ".tmp")
-        temporary.write_text(json.dumps(result, indent=1))
-        os.replace(temporary, json_path)
+        write_atomically(json_path, lambda temporary: temporary.write_text(json.dumps(result, indent=1)))
     if doc:
         plot_curves(result, PLOT)
         command = "python tools/bench_long_motion.py " + " ".join(sys.argv[1:])

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
+
+from syncmotion.files import write_atomically
 
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 HEADER = "# Benchmarks\n\nEvery table here is written by a script under `tools/`; rerun it to refresh its section.\n"
@@ -23,7 +24,4 @@ def write_section(name: str, body: str, path: Path = BENCHMARKS_MD) -> None:
     block = f"<!-- BEGIN {name} -->\n{body.strip()}\n<!-- END {name} -->"
     pattern = re.compile(rf"<!-- BEGIN {re.escape(name)} -->.*?<!-- END {re.escape(name)} -->", re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".md.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+    write_atomically(path, lambda temporary: temporary.write_text(text))

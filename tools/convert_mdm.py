@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -10,6 +9,7 @@ from safetensors.torch import save_file
 
 from syncmotion.backends.mdm import load_weights, mdm_config, read_mdm_args, read_state_dict
 from syncmotion.backends.mdm_network import POSITIONAL_KEYS, MDMNetwork
+from syncmotion.files import write_atomically
 
 
 @click.command()
@@ -26,9 +26,7 @@ def main(checkpoint: Path, out: Path | None) -> None:
     except (FileNotFoundError, ValueError) as error:
         raise click.ClickException(str(error)) from None
     tensors = {k: v.contiguous() for k, v in network.state_dict().items() if k not in POSITIONAL_KEYS}
-    tmp = out.with_name(out.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"source": checkpoint.name})
-    os.replace(tmp, out)
+    write_atomically(out, lambda temporary: save_file(tensors, str(temporary), metadata={"source": checkpoint.name}))
     if out.parent != checkpoint.parent:
         click.echo(f"note: copy {checkpoint.parent / 'args.json'} beside {out}; the loader reads it from there")
     click.echo(f"wrote {out} ({len(tensors)} tensors, {out.stat().st_size / 1e6:.1f} MB)")

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import click
 
 from syncmotion.corpus import FPS
 from syncmotion.eval.benchset import RESERVED_SEEDS, SCRIPT_SEED, draw_segments, script_text
+from syncmotion.files import write_atomically
 from syncmotion.resources import REPO_ROOT
 
 
 def _write(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+    write_atomically(path, lambda temporary: temporary.write_text(text))
 
 
 @click.command()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from syncmotion.files import write_atomically
 from syncmotion.resources import resource_dir
 
 from .mdm import MotionBackend, diffusion_scheduler
@@ -30,7 +30,6 @@ def default_model_path() -> Path:
 def save_embedded(path: str | Path, network: MDMNetwork, mean: torch.Tensor, std: torch.Tensor, settings: dict[str, Any],
                   prototypes: TextPrototypes | None = None) -> None:
     """Write weights, normalization, settings (window, schedule, text encoder, recipe) and training texts to one file."""
-    path = Path(path)
     tensors = {k: v.detach().contiguous().cpu() for k, v in network.state_dict().items() if k not in POSITIONAL_KEYS}
     tensors["normalizer.mean"] = mean.detach().float().contiguous().cpu()
     tensors["normalizer.std"] = std.detach().float().contiguous().cpu()
@@ -39,9 +38,7 @@ def save_embedded(path: str | Path, network: MDMNetwork, mean: torch.Tensor, std
         # float16 halves the file share of ~900 x 384 embeddings; they are renormalized on reading.
         tensors[PROTOTYPES_KEY] = prototypes.embeddings.detach().half().contiguous().cpu()
         metadata[PROTOTYPES_KEY] = json.dumps(prototypes.texts)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
+    write_atomically(path, lambda temporary: save_file(tensors, str(temporary), metadata=metadata))
 
 
 def is_embedded_file(path: str | Path) -> bool:

@@ -14,6 +14,8 @@ import snowballstemmer
 import torch
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from syncmotion.files import write_atomically
+
 # A few neighbours with a sharp softmax: the embedding lands on the training texts' manifold (where the model
 # learned what embeddings mean) while near-ties between two wordings of one action still blend smoothly.
 NEIGHBOURS = 5
@@ -78,8 +80,6 @@ class TextPrototypes:
     def save(self, path: str | Path) -> None:
         """Write the texts and their float32 embeddings to a safetensors file."""
         from safetensors.torch import save_file
-
-        from ..motion.io import write_atomically
 
         write_atomically(path, lambda temporary: save_file(
             {"embeddings": self.embeddings.contiguous()}, str(temporary), metadata={"texts": json.dumps(self.texts)}))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import click
 import imageio.v3 as iio
 import numpy as np
 
+from syncmotion.files import write_atomically
 from ..backends.stable_diffusion import StableDiffusionDenoiser, default_device, load_pipeline
 from ..engine import STRATEGIES
 
@@ -74,10 +74,7 @@ def check_size(height: int, width: int, factor: int) -> tuple[int, int]:
 
 def write_png(path: Path, image: np.ndarray) -> None:
     """Write an H×W×3 uint8 image as PNG via a temporary file, so a failure leaves no half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.partial.png")
-    iio.imwrite(temporary, image)
-    os.replace(temporary, path)
+    write_atomically(path, lambda temporary: iio.imwrite(temporary, image, extension=".png"))
 
 
 def numbered(path: Path, index: int, count: int) -> Path:

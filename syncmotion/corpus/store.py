@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from syncmotion.corpus.generator import Clip
+from syncmotion.files import write_atomically
 
 
 def _ragged(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -56,9 +56,7 @@ def write_corpus(path: str | Path, clips: list[Clip], meta: dict[str, Any],
     if features is not None:
         stacked, feature_offsets = _ragged(features)
         arrays.update(features=stacked, feature_offsets=feature_offsets, mean=stacked.mean(0), std=stacked.std(0))
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
+    write_atomically(path, lambda temporary: np.savez_compressed(temporary, **arrays))
 
 
 def read_corpus(path: str | Path) -> Corpus:

@@ -9,7 +9,6 @@ and joint velocities in the facing frame; 133 numbers computed by `syncmotion.mo
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from syncmotion.files import write_atomically
 from syncmotion.motion.features import POSITION_FEATURES, ROOT_FEATURES, VELOCITY_FEATURES, joints_to_features
 from syncmotion.resources import resource_dir
 
@@ -115,13 +115,8 @@ class Evaluator:
         config = {"format": FORMAT, "model": self.network.config, "actions": self.actions, "info": self.info}
         tensors = {k: v.detach().contiguous() for k, v in self.network.state_dict().items()}
         tensors.update({"input.mean": self.mean.contiguous(), "input.std": self.std.contiguous()})
-        temporary = path.with_name(path.name + ".tmp")
-        save_file(tensors, str(temporary), metadata={"format": FORMAT})
-        config_path = path.with_suffix(".json")
-        config_temporary = config_path.with_name(config_path.name + ".tmp")
-        config_temporary.write_text(json.dumps(config, indent=1) + "\n")
-        os.replace(temporary, path)
-        os.replace(config_temporary, config_path)
+        write_atomically(path, lambda temporary: save_file(tensors, str(temporary), metadata={"format": FORMAT}))
+        write_atomically(path.with_suffix(".json"), lambda temporary: temporary.write_text(json.dumps(config, indent=1) + "\n"))
 
 
 def load_evaluator(path: str | Path | None = None) -> Evaluator:

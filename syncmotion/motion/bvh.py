@@ -9,12 +9,12 @@ at once, so these offsets are written per frame. Units are metres, y up.
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from syncmotion.files import write_atomically
 from .arrays import check_finite, to_tensor
 from .ik import BRANCH_FRAMES, CHILDREN, joint_rotations
 from .skeleton import JOINT_NAMES, NUM_JOINTS
@@ -96,7 +96,5 @@ def save_bvh(motion: Motion, path: str | Path) -> Path:
     """Write `motion` as a BVH file at `path` (replaced whole, never half-written); returns the path."""
     path = Path(path)
     text = bvh_text(motion)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="ascii")
-    os.replace(temporary, path)
+    write_atomically(path, lambda temporary: temporary.write_text(text, encoding="ascii"))
     return path

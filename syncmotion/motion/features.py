@@ -18,13 +18,13 @@ inverse kinematics per limb chain in the world frame relative to that root rotat
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 import torch
 
+from syncmotion.files import write_atomically
 from .arrays import check_joints, like_input, to_tensor
 from .ik import rotation_between
 from .skeleton import KINEMATIC_CHAIN, LEFT_FOOT_JOINTS, NUM_JOINTS, REST_DIRECTIONS, RIGHT_FOOT_JOINTS
@@ -201,10 +201,8 @@ class Normalizer:
         """Write mean and std to a safetensors file."""
         from safetensors.torch import save_file
 
-        path = Path(path)
-        temporary = path.with_name(path.name + ".tmp")
-        save_file({"mean": self.mean.contiguous(), "std": self.std.contiguous()}, str(temporary))
-        os.replace(temporary, path)
+        write_atomically(path, lambda temporary: save_file({"mean": self.mean.contiguous(), "std": self.std.contiguous()},
+                                                           str(temporary)))
 
     @classmethod
     def load(cls, path: str | Path) -> Normalizer:

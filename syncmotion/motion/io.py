@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from syncmotion.files import write_atomically
 
 from .arrays import check_finite, check_joints, to_tensor
 from .skeleton import JOINT_NAMES, KINEMATIC_CHAIN, NUM_JOINTS, PARENTS
@@ -19,24 +18,6 @@ JSON_FORMAT = "syncmotion.motion"
 JSON_VERSION = 1
 # MDM joins nothing: one prompt per sample. A long motion's prompts are joined with this.
 TEXT_SEPARATOR = " / "
-
-
-def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
-    """Call write(temporary path) beside `path`, then move it into place, so readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(handle)
-    try:
-        write(Path(temporary))
-        # mkstemp makes the file private (0600); an output file gets the usual permissions of new files.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _check_exportable(motion: Motion, purpose: str) -> None:

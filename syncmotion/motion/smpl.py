@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import numpy as np
 import torch
 from scipy.spatial.transform import Rotation
 
+from syncmotion.files import write_atomically
 from .arrays import check_finite, check_joints, to_tensor
 from .ik import solve_rotations
 from .skeleton import NUM_JOINTS, PARENTS
@@ -143,7 +143,10 @@ def save_smpl(motion: Motion, model_path: str | Path, out_path: str | Path, gend
     """Fit SMPL to `motion` and write the parameters (+ fps, gender) to an .npz at `out_path`; returns the path."""
     params = fit_smpl(motion, model_path, gender=gender, steps=steps)
     out_path = Path(out_path)
-    temporary = out_path.with_name(out_path.name + ".tmp.npz")
-    np.savez(temporary, **params, fps=np.float32(motion.fps), gender=np.str_(gender))
-    os.replace(temporary, out_path)
+    def write(temporary: Path) -> None:
+        # Through a file object: given a name, np.savez would append ".npz" to one that lacks it.
+        with temporary.open("wb") as handle:
+            np.savez(handle, **params, fps=np.float32(motion.fps), gender=np.str_(gender))
+
+    write_atomically(out_path, write)
     return out_path

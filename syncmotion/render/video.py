@@ -10,7 +10,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from syncmotion.motion.io import write_atomically
+from syncmotion.files import write_atomically
 from syncmotion.motion.types import Motion
 
 from .scene import Scene, segment_colour
