@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from syncmotion.corpus import ACTIONS, sample_clip
+from syncmotion.corpus import ACTIONS, corpus_clip
 from syncmotion.eval import load_evaluator, motion_inputs
 from syncmotion.eval import metrics
 from syncmotion.eval.benchset import draw_segments, join_end_to_end, load_index, real_clip
@@ -26,7 +26,7 @@ TEST_SEED = 7000
 
 
 def _clip(i: int) -> np.ndarray:
-    return sample_clip(np.random.default_rng([TEST_SEED, i])).positions
+    return corpus_clip(TEST_SEED, i).positions
 
 
 def test_top_k_accuracy_counts_labels_among_the_largest():
@@ -146,7 +146,7 @@ def test_shipped_evaluator_classifies_a_fresh_corpus_draw():
     evaluator = load_evaluator()
     assert evaluator.actions == sorted(ACTIONS)
     assert (ROOT / "models" / "evaluator.safetensors").stat().st_size < 2_000_000
-    clips = [sample_clip(np.random.default_rng([TEST_SEED, i])) for i in range(200)]
+    clips = [corpus_clip(TEST_SEED, i) for i in range(200)]
     _, logits = evaluator.encode([c.positions for c in clips])
     labels = [evaluator.action_index(c.action) for c in clips]
     assert metrics.top_k_accuracy(logits, labels, 1) > 0.9

@@ -10,13 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import numpy as np
 from tqdm import tqdm
 
 from syncmotion.backends.embedded import read_embedded, save_embedded
 from syncmotion.backends.minilm import MiniLMTextEncoder
 from syncmotion.backends.text_prototypes import TextPrototypes
-from syncmotion.corpus import sample_clip
+from syncmotion.corpus import corpus_clip
 
 
 @click.command()
@@ -26,7 +25,7 @@ def main(model: Path) -> None:
     network, mean, std, settings = read_embedded(model)
     recipe = settings["recipe"]
     num_clips, seed = int(recipe["num_clips"]), int(recipe["seed"])
-    texts = [sample_clip(np.random.default_rng([seed, i]), "train").text
+    texts = [corpus_clip(seed, i).text
              for i in tqdm(range(num_clips), desc=f"corpus seed {seed}")]
     prototypes = TextPrototypes.from_texts(texts, MiniLMTextEncoder())
     save_embedded(model, network, mean, std, settings, prototypes)

@@ -6,16 +6,15 @@ from functools import partial
 from pathlib import Path
 
 import click
-import numpy as np
 
 from syncmotion.backends.minilm import MiniLMTextEncoder
 from syncmotion.backends.text_prototypes import TextPrototypes
-from syncmotion.corpus import read_corpus, sample_clip
+from syncmotion.corpus import corpus_clip, read_corpus
 from train_embedded import in_processes
 
 
 def _clip_text(index: int, seed: int) -> str:
-    return sample_clip(np.random.default_rng([seed, index]), "train").text
+    return corpus_clip(seed, index).text
 
 
 @click.command()

@@ -10,7 +10,7 @@ import click
 import numpy as np
 from tqdm import tqdm
 
-from syncmotion.corpus import FPS, sample_clip
+from syncmotion.corpus import FPS, corpus_clip
 from syncmotion.corpus.store import write_corpus
 
 
@@ -43,7 +43,7 @@ def main(num: int, seed: int, split: str, out: Path, features: bool) -> None:
     clips, feats = [], []
     start = time.perf_counter()
     for i in tqdm(range(num), desc="clips", unit="clip"):
-        clip = sample_clip(np.random.default_rng([seed, i]), split)
+        clip = corpus_clip(seed, i, split)
         clips.append(clip)
         if to_features is not None:
             feats.append(np.asarray(to_features(clip.positions), dtype=np.float32))

@@ -22,7 +22,7 @@ from syncmotion.backends.mdm import diffusion_scheduler
 from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
 from syncmotion.backends.minilm import MiniLMTextEncoder
 from syncmotion.backends.text_prototypes import TextPrototypes
-from syncmotion.corpus import read_corpus, sample_clip
+from syncmotion.corpus import corpus_clip, read_corpus
 from syncmotion.motion.features import FEATURE_DIM, ROOT_FEATURES, ROTATION_FEATURES, joints_to_features
 
 # HumanML3D's feature groups: one std per group keeps near-constant dimensions from blowing up.
@@ -45,7 +45,7 @@ def padded_positions(positions: np.ndarray, frames: int) -> np.ndarray:
 
 
 def _clip_features(index: int, seed: int, window: int) -> tuple[np.ndarray, str]:
-    clip = sample_clip(np.random.default_rng([seed, index]), "train")
+    clip = corpus_clip(seed, index)
     return _window_features(clip.positions, window), clip.text
 
 

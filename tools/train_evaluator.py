@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from syncmotion.corpus import ACTIONS, sample_clip
+from syncmotion.corpus import ACTIONS, corpus_clip
 from syncmotion.eval.evaluator import Evaluator, MotionEncoder, motion_inputs, pad_batch
 from syncmotion.motion.skeleton import JOINT_NAMES
 
@@ -54,7 +54,7 @@ def _draw(seed: int, num: int, crops: int) -> tuple[list[np.ndarray], np.ndarray
     inputs, labels = [], []
     augment = np.random.default_rng([seed, 10**9])
     for i in tqdm(range(num), desc=f"corpus seed {seed}", unit="clip", leave=False):
-        clip = sample_clip(np.random.default_rng([seed, i]))
+        clip = corpus_clip(seed, i)
         for view in _views(clip.positions, augment, crops):
             inputs.append(motion_inputs(view))
             labels.append(names.index(clip.action))

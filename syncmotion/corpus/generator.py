@@ -59,3 +59,8 @@ def sample_clip(rng: np.random.Generator, split: str = "train") -> Clip:
     """A clip of a uniformly drawn action with random parameters and a text from the split."""
     names = sorted(ACTIONS)
     return generate_clip(names[int(rng.integers(len(names)))], None, rng, split)
+
+
+def corpus_clip(seed: int, index: int, split: str = "train") -> Clip:
+    """Clip `index` of the corpus drawn with `seed`: the same clip however many others are drawn, in any order."""
+    return sample_clip(np.random.default_rng([seed, index]), split)
