@@ -70,7 +70,7 @@ def generate_motion(
                                                                backend, steps, generator, max_batch, progress)
         model_calls += second_calls
         window_evaluations += second_evaluations
-    canvas = canvas[..., plan.offset:plan.offset + script.num_frames]
+    canvas = canvas[..., :script.num_frames]
     features = backend.normalizer.denormalize(canvas[:, :, 0, :].transpose(1, 2).float())
     joints = np.stack([smooth_positions(sample, smooth) for sample in features_to_joints(features).numpy()])
     meta = {

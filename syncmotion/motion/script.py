@@ -14,10 +14,11 @@ Windows (`plan_windows`): every window has the model's length. Aligned to segmen
 segment gets its own windows with its own text: they tile the segment widened by half the overlap on each
 side (a segment shorter than a window gets one window centred on it), so neighbouring segments' windows share
 about `overlap` frames around each boundary, and a short segment is never swallowed by a neighbour's text.
-Windows at the script's ends may stick out past its first or last frame: the canvas gets those margins and
-the motion is cut from it, because a window pushed back inside would share most of its frames with its
+A short first or last segment's window starts with its segment (the model learned actions that begin with
+their clip, and rest poses that end it); the last one may run on past the script's end: the canvas gets that
+margin and the motion is cut from it. Pushed back inside, it would share most of its frames with its
 neighbour and be pulled into the neighbour's action (the last segment of a script lost 0.10 action accuracy
-that way; tools/bench_segment_context.py).
+that way; ending the first segment's window with its segment instead cost it 0.08; tools/bench_segment_context.py).
 Evenly spaced (`align="even"`), equal windows with `overlap` shared frames cover the canvas (the last one
 aligned to the end) and each takes the text of the segment covering most of its frames (ties go to the
 earlier segment). A script no longer than one window is sampled as a single window of the script's length.
@@ -63,12 +64,14 @@ class Script:
 
 @dataclass
 class WindowPlan:
-    """The engine windows for a script: layout, one text per window, the first frame of each later window, margins."""
+    """The engine windows for a script: layout, one text per window, and the first frame of each later window.
+
+    The layout's canvas may run on past the script's end; the motion is its first `script.num_frames` frames.
+    """
 
     layout: CropLayout
     texts: list[str]
     seams: list[int]
-    offset: int = 0  # canvas frames before the script's first frame: the motion is canvas[offset:offset + length]
 
 
 def _frames(duration: str, fps: float, where: str) -> int:
@@ -149,9 +152,9 @@ ALIGNMENTS = ("segments", "even")
 
 
 def _segment_windows(script: Script, window: int, overlap: int) -> list[tuple[int, str]]:
-    """(start, text) of windows tiling each segment widened by half the overlap on both sides, in script frames.
+    """(start, text) of windows tiling each segment widened by half the overlap toward its neighbours.
 
-    The first start may be negative and the last window may end past the script: see the module's docstring.
+    The last window may end past the script: see the module's docstring.
     """
     planned: list[tuple[int, str]] = []
     first, last = script.segments[0], script.segments[-1]
@@ -164,15 +167,14 @@ def _segment_windows(script: Script, window: int, overlap: int) -> list[tuple[in
         if span > window:
             count = math.ceil((span - window) / (window - overlap)) + 1
             starts = [low + round(i * (span - window) / (count - 1)) for i in range(count)]
-        elif segment is last:
-            starts = [low]  # shares only the usual overlap with its neighbour and runs on past the script's end
-        elif segment is first:
-            starts = [high - window]
+        elif segment is first or segment is last:
+            starts = [low]
         else:
             starts = [round((low + high - window) / 2)]
         for start in starts:
             if planned and start <= planned[-1][0]:
-                # Two segments of a frame or two whose centred windows coincide: the window follows the majority.
+                # Segments so short that a window would start no later than the one before share it: it follows
+                # the majority.
                 start = planned[-1][0]
                 planned[-1] = (start, _majority_text(script, start, start + window))
             else:
@@ -195,13 +197,10 @@ def plan_windows(script: Script, window: int, overlap: int, align: str = "segmen
     size = min(window, length)
     if align == "segments" and size < length:
         planned = _segment_windows(script, size, overlap)
-        offset = max(0, -planned[0][0])
-        canvas = offset + max(length, planned[-1][0] + size)
-        layout = TemporalWindowsAt(canvas, size, [start + offset for start, _ in planned], taper)
+        layout = TemporalWindowsAt(max(length, planned[-1][0] + size), size, [start for start, _ in planned], taper)
         texts = [text for _, text in planned]
     else:
-        offset = 0
         layout = TemporalWindows(length, size, overlap if size < length else 0, taper)
         texts = [_majority_text(script, start, start + size) for start in layout.starts]
     # Pasted in order, each later window takes over the canvas from its first frame on.
-    return WindowPlan(layout=layout, texts=texts, seams=[start - offset for start in layout.starts[1:]], offset=offset)
+    return WindowPlan(layout=layout, texts=texts, seams=list(layout.starts[1:]))
