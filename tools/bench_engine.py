@@ -22,13 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchdoc import markdown_table, write_section  # noqa: E402
 
 from syncmotion.backends.mdm import MDMDenoiser  # noqa: E402
-from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork  # noqa: E402
+from syncmotion.backends.embedded import default_model_path, read_embedded  # noqa: E402
+from syncmotion.backends.mdm_network import MDMNetwork  # noqa: E402
 from syncmotion.engine import sample  # noqa: E402
 from syncmotion.windows import SpatialWindows, TemporalWindows  # noqa: E402
-
-
-# The shipped embedded model's settings (models/embedded.safetensors, tools/train_embedded.py defaults).
-EMBEDDED_SIZE = {"latent_dim": 256, "layers": 4, "heads": 4, "ff_size": 768, "text_dim": 384}
 
 
 class TinyTransformer(torch.nn.Module):
@@ -77,9 +74,9 @@ class TimedDenoiser:
 
 
 def embedded_size_denoiser() -> MDMDenoiser:
-    """The embedded model's architecture (random weights) with guidance, on fixed text embeddings."""
-    network = MDMNetwork(MDMConfig(**EMBEDDED_SIZE))
-    table = torch.randn(EMBEDDED_SIZE["text_dim"])
+    """The shipped embedded model's architecture (random weights) with guidance, on fixed text embeddings."""
+    network = MDMNetwork(read_embedded(default_model_path())[0].config)
+    table = torch.randn(network.config.text_dim)
     return MDMDenoiser(network, lambda texts: table.expand(len(texts), -1), guidance=2.5)
 
 
@@ -123,7 +120,7 @@ def main(steps: int, no_write: bool) -> None:
 
 Time per denoising step of the whole sampler and of its own work (everything but the model call: noise
 bookkeeping, ε/x̂0 conversion, X̃ gathering, canvas averaging, the diffusers DDIM step), with deliberately tiny
-denoisers: for motion the embedded model's architecture ({EMBEDDED_SIZE['layers']} layers × {EMBEDDED_SIZE['latent_dim']} wide, random
+denoisers: for motion the embedded model's architecture ({motion_model.network.config.layers} layers × {motion_model.network.config.latent_dim} wide, random
 weights, classifier-free guidance in one batched call), for images a 1-layer × 64 transformer; this 2-core CPU, {steps} steps.
 With real models (MDM: 8 × 512, SD UNet) the model call is far larger and the engine's share smaller still.
 
