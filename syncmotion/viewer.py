@@ -9,15 +9,30 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote, unquote
 
+from .files import running_writer, set_files
 from .resources import resource_dir
+
+
+def _folder_motions(folder: Path) -> list[Path]:
+    """A folder's motion files: those its run manifest lists and vouches for, else its visible *.json (or *.npy when none)."""
+    listed = set_files(folder, ".json")
+    if listed is not None:
+        return listed or set_files(folder, ".npy")
+    # Hidden files are other programs' business, or temporaries of a run killed half-way: never motions to show.
+    visible = [path for path in sorted(folder.iterdir()) if not path.name.startswith(".")]
+    return [path for path in visible if path.suffix == ".json"] or [path for path in visible if path.suffix == ".npy"]
 
 
 def motion_files(paths: list[Path]) -> list[Path]:
     """The motion files named by `paths`: files as given, folders as their *.json (or results.npy when none)."""
     found: list[Path] = []
     for path in paths:
+        writer = None if path.is_file() else running_writer(path)
+        if writer is not None:
+            raise ValueError(f"{path} is being written by a running syncmotion run{f' (pid {writer})' if writer else ''}; "
+                             "open it when that run has finished")
         if path.is_dir():
-            inside = sorted(path.glob("*.json")) or sorted(path.glob("*.npy"))
+            inside = _folder_motions(path)
             if not inside:
                 raise FileNotFoundError(f"{path} has no motion files (*.json or results.npy); run `syncmotion motion` first")
             found.extend(inside)

@@ -43,13 +43,17 @@ def save_embedded(path: str | Path, network: MDMNetwork, mean: torch.Tensor, std
 
 def is_embedded_file(path: str | Path) -> bool:
     """Whether `path` is a safetensors file written by save_embedded."""
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
     path = Path(path)
     if path.suffix != ".safetensors" or not path.is_file():
         return False
-    with safe_open(str(path), framework="pt") as handle:
-        return (handle.metadata() or {}).get("format") == FORMAT
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return (handle.metadata() or {}).get("format") == FORMAT
+    except (SafetensorError, OSError) as error:
+        raise ValueError(f"{path} is not a readable safetensors file ({error}); pass a model file saved by syncmotion "
+                         "or tools/convert_mdm.py") from None
 
 
 def read_embedded(path: str | Path) -> tuple[MDMNetwork, torch.Tensor, torch.Tensor, dict[str, Any]]:

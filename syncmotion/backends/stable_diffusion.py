@@ -13,16 +13,12 @@ from diffusers import DDIMScheduler, StableDiffusionPipeline
 from diffusers.utils import logging as diffusers_logging
 from transformers.utils import logging as transformers_logging
 
+from ..devices import default_device
 from ..engine import SampleResult, sample
 from ..windows import Layout
 
 # Latent columns decoded on each side of a wrapped (360°) canvas so its left and right edges decode as neighbours.
 WRAP_DECODE_PADDING = 8
-
-
-def default_device() -> str:
-    """The device a model runs on by default: the first GPU when there is one."""
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 @contextlib.contextmanager

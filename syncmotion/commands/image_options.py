@@ -12,8 +12,10 @@ import imageio.v3 as iio
 import numpy as np
 
 from syncmotion.files import write_atomically
-from ..backends.stable_diffusion import StableDiffusionDenoiser, default_device, load_pipeline
+from ..backends.stable_diffusion import StableDiffusionDenoiser, load_pipeline
+from ..devices import default_device
 from ..engine import STRATEGIES
+from .params import DEVICE, POSITIVE, SEED, FiniteFloat
 
 
 def model_options(command: Callable) -> Callable:
@@ -21,14 +23,14 @@ def model_options(command: Callable) -> Callable:
     options = [
         click.option("--model", required=True, help="Diffusers Stable Diffusion folder (or a hub id when online)."),
         click.option("--strategy", type=click.Choice(sorted(STRATEGIES)), default="syncsde", show_default=True),
-        click.option("--inv-lambda", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True,
+        click.option("--inv-lambda", type=POSITIVE, default=5.0, show_default=True,
                      help="SyncSDE's 1/λ."),
         click.option("--steps", type=click.IntRange(min=1), default=50, show_default=True, help="DDIM steps."),
-        click.option("--guidance", type=click.FloatRange(min=0), default=7.5, show_default=True,
+        click.option("--guidance", type=FiniteFloat(min=0), default=7.5, show_default=True,
                      help="Classifier-free guidance scale (1 or less: no guidance)."),
         click.option("--negative-prompt", default="", help="Prompt the guidance steers away from."),
-        click.option("--seed", type=int, default=0, show_default=True),
-        click.option("--device", default=None, help="torch device (default: cuda when available, else cpu)."),
+        click.option("--seed", type=SEED, default=0, show_default=True),
+        click.option("--device", type=DEVICE, default=None, help="torch device (default: cuda when available, else cpu)."),
         click.option("--half", is_flag=True, help="Run the model in float16 (GPU)."),
         click.option("--max-batch", type=click.IntRange(min=1), default=None, help="At most this many windows per UNet call."),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -9,7 +10,10 @@ import click
 
 from syncmotion.backends.mdm import MotionBackend
 from syncmotion.backends.text_prototypes import SnappedTextEncoder
-from syncmotion.motion.generate import DEFAULT_OVERLAP, MOTION_STRATEGIES, generate_motion
+from syncmotion.files import check_output_folder, output_set
+from syncmotion.motion.generate import DEFAULT_OVERLAP, MAX_SECONDS, MOTION_STRATEGIES, check_length, generate_motion
+
+from .params import DEVICE, POSITIVE, SEED
 
 # Below this cosine similarity to every training text a prompt is unlike anything the embedded model knows
 # (measured: 95% of the held-out paraphrases of its actions score above 0.49; "a person swims" scores 0.35).
@@ -23,6 +27,10 @@ def _script_from_prompts(text: str, seconds: str) -> str:
     prompts = [p.strip() for p in text.split(";")]
     if not all(prompts):
         raise click.UsageError("--text has an empty prompt; separate prompts with ';', e.g. --text \"a person walks; a person sits\"")
+    for prompt in prompts:
+        for mark, role in (("#", "starts a comment"), ("|", "separates a text from its duration")):
+            if mark in prompt:
+                raise click.UsageError(f"--text prompt {prompt!r} contains '{mark}', which {role} in scripts; leave it out")
     durations = [d.strip() for d in seconds.split(",")]
     if len(durations) == 1:
         durations *= len(prompts)
@@ -30,9 +38,11 @@ def _script_from_prompts(text: str, seconds: str) -> str:
         raise click.UsageError(f"--seconds gives {len(durations)} durations for {len(prompts)} prompts; give one, or one per prompt")
     for duration in durations:
         try:
-            float(duration)
+            usable = 0 < float(duration) < math.inf
         except ValueError:
-            raise click.UsageError(f"--seconds {duration!r} is not a number of seconds, e.g. --seconds 6 or --seconds 6,4,8") from None
+            usable = False
+        if not usable:
+            raise click.UsageError(f"--seconds {duration!r} is not a positive number of seconds, e.g. --seconds 6 or --seconds 6,4,8")
     return "\n".join(f"{prompt} | {duration}s" for prompt, duration in zip(prompts, durations)) + "\n"
 
 
@@ -47,8 +57,11 @@ def _load_backend(model: Path | None, meta: Path | None, clip: Path | None, devi
             raise click.ClickException(f"{error}") from None
     if model.suffix not in (".pt", ".safetensors"):
         raise click.UsageError(f"--model {model} is not an MDM checkpoint: pass PATH/modelXXXXXXXXX.pt")
-    if is_embedded_file(model):
-        return load_embedded(model, device, snap_text)
+    try:
+        if is_embedded_file(model):
+            return load_embedded(model, device, snap_text)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
     missing = [name for name, value in (("--meta DIR (HumanML3D Mean.npy/Std.npy)", meta), ("--clip PATH (CLIP ViT-B/32: transformers folder or OpenAI ViT-B-32.pt)", clip)) if value is None]
     if missing:
         raise click.UsageError(f"an MDM checkpoint also needs {' and '.join(missing)}; see the README, section 'MDM checkpoints'")
@@ -121,11 +134,11 @@ def _print_readings(backend: MotionBackend, texts: list[str]) -> None:
               help="How windows agree: syncsde (the paper's), or the baselines: independent, multidiffusion, "
                    "synctweedies, handshake (overlaps blended every step), doubletake (handshake, then each "
                    "transition regenerated, as PriorMDM's DoubleTake).")
-@click.option("--inv-lambda", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True, help="SyncSDE's 1/λ.")
+@click.option("--inv-lambda", type=POSITIVE, default=5.0, show_default=True, help="SyncSDE's 1/λ.")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampling steps (default: the model's, 50).")
 @click.option("--overlap", type=click.IntRange(min=0), default=DEFAULT_OVERLAP, show_default=True, help="Frames shared by neighbouring windows.")
-@click.option("--seed", type=int, default=None, help="Random seed (default: the script's @seed, else 0).")
-@click.option("--guidance", "--guidance_param", "guidance", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--seed", type=SEED, default=None, help="Random seed (default: the script's @seed, else 0).")
+@click.option("--guidance", "--guidance_param", "guidance", type=POSITIVE, default=None,
               help="Classifier-free guidance scale (default: the model's; 2.5 for MDM checkpoints as MDM uses, "
                    "the embedded model's own otherwise).")
 @click.option("--num-samples", "--num_samples", "num_samples", type=click.IntRange(min=1), default=1, show_default=True)
@@ -147,11 +160,14 @@ def _print_readings(backend: MotionBackend, texts: list[str]) -> None:
 @click.option("--snap-text/--no-snap-text", default=True, show_default=True,
               help="Embedded model: read each prompt as the nearest wordings it was trained on (printed); "
                    "off: use the prompt's own sentence embedding. MDM checkpoints always use their own.")
-@click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cpu or cuda.")
+@click.option("--max-seconds", type=POSITIVE, default=MAX_SECONDS, show_default=True,
+              help="Refuse to make more motion than this (seconds, all samples together); the refusal says how long "
+                   "and how much memory the run would take.")
+@click.option("--device", type=DEVICE, default="cpu", show_default=True, help="torch device: cpu, cuda, cuda:1, mps or auto.")
 def motion(script: Path | None, text: str | None, seconds: str, model: Path | None, meta: Path | None, clip: Path | None,
            out: Path | None, strategy: str, inv_lambda: float, steps: int | None, overlap: int, seed: int | None,
            guidance: float | None, num_samples: int, stitch: str, align: str, taper: bool, smooth: int, formats: str,
-           smpl: Path | None, snap_text: bool, device: str) -> None:
+           smpl: Path | None, snap_text: bool, max_seconds: float, device: str) -> None:
     """Generate one long motion from SCRIPT (lines `TEXT | 6s`) or from --text, and write it to --out."""
     from syncmotion.motion.script import ScriptError, parse_script
     from syncmotion.motion.smooth import check_smoothing
@@ -177,6 +193,10 @@ def motion(script: Path | None, text: str | None, seconds: str, model: Path | No
     except ScriptError as error:
         raise click.ClickException(str(error)) from None
     out = out if out is not None else Path("out") / name
+    try:  # an unusable --out should stop us before minutes of generation, not after
+        check_output_folder(out)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
     if smpl is not None:
         from syncmotion.motion.smpl import load_smpl
 
@@ -185,21 +205,23 @@ def motion(script: Path | None, text: str | None, seconds: str, model: Path | No
         except (ImportError, FileNotFoundError, ValueError) as error:
             raise click.ClickException(str(error)) from None
     backend = _load_backend(model, meta, clip, device, snap_text)
+    try:
+        check_length(parsed, num_samples, max_seconds, backend, steps, overlap)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
     click.echo(f"{backend.name}: {parsed.num_frames / parsed.fps:.1f} s in {len(parsed.segments)} segments, "
                f"strategy {strategy}" + (f" 1/λ={inv_lambda:g}" if strategy == "syncsde" else "")
                + f", guidance {guidance if guidance is not None else backend.default_guidance:g}")
     _print_readings(backend, [segment.text for segment in parsed.segments])
     started = time.perf_counter()
     try:
-        motions = generate_motion(parsed, backend, strategy=strategy, inv_lambda=inv_lambda, steps=steps, overlap=overlap,
-                                  guidance=guidance, seed=seed, num_samples=num_samples, stitch=stitch, align=align, taper=taper,
-                                  smooth=smooth)
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
-    generated = time.perf_counter() - started
-    out.mkdir(parents=True, exist_ok=True)
-    try:
-        written = _export(motions, out, wanted, smpl)
+        # The run's files land in --out together, or not at all; a second run into the same --out is refused at once.
+        with output_set(out, dict(click.get_current_context().params)) as staging:
+            motions = generate_motion(parsed, backend, strategy=strategy, inv_lambda=inv_lambda, steps=steps,
+                                      overlap=overlap, guidance=guidance, seed=seed, num_samples=num_samples, stitch=stitch,
+                                      align=align, taper=taper, smooth=smooth)
+            generated = time.perf_counter() - started
+            written = [out / path.name for path in _export(motions, staging, wanted, smpl)]
     except (ImportError, FileNotFoundError, ValueError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"generated in {generated:.1f} s, exported in {time.perf_counter() - started - generated:.1f} s")

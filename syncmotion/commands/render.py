@@ -6,16 +6,19 @@ from pathlib import Path
 
 import click
 
+from .params import POSITIVE
+
 
 @click.command()
 @click.argument("motion_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output .mp4, .gif or .png (filmstrip); default: an .mp4 beside the input.")
 @click.option("--index", type=click.IntRange(min=0), default=None, help="Which motion of a multi-sample results.npy (default: all).")
-@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=None, help="Playback rate (default: the motion's).")
+@click.option("--fps", type=POSITIVE, default=None, help="Playback rate (default: the motion's).")
 @click.option("--size", type=click.IntRange(min=64), default=480, show_default=True, help="Video width and height in pixels.")
 def render(motion_file: Path, out: Path | None, index: int | None, fps: float | None, size: int) -> None:
     """Render MOTION_FILE (.json or MDM results .npy) as an animation or a filmstrip."""
+    from syncmotion.files import check_output_file, file_set
     from syncmotion.motion.io import load_motion
     from syncmotion.render import render_filmstrip, render_video
 
@@ -23,17 +26,24 @@ def render(motion_file: Path, out: Path | None, index: int | None, fps: float | 
     if out.suffix not in (".mp4", ".gif", ".png"):
         raise click.UsageError(f"--out {out.name}: choose a .mp4, .gif or .png file name")
     try:
+        check_output_file(out)
         loaded = load_motion(motion_file, index)
     except (FileNotFoundError, ValueError) as error:
         raise click.ClickException(str(error)) from None
     motions = loaded if isinstance(loaded, list) else [loaded]
-    for number, motion in enumerate(motions):
-        target = out if len(motions) == 1 else out.with_name(f"{out.stem}_{number:02d}{out.suffix}")
-        try:
-            if target.suffix == ".png":
-                render_filmstrip(motion, target)
-            else:
-                render_video(motion, target, fps=fps, size=size)
-        except ValueError as error:
-            raise click.ClickException(f"{motion_file}: {error}") from None
+    targets = [out] if len(motions) == 1 else [out.with_name(f"{out.stem}_{n:02d}{out.suffix}") for n in range(len(motions))]
+    try:
+        # All or nothing: a failure at the third motion must not leave the first two beside older renders.
+        with file_set(targets) as paths:
+            for motion, path in zip(motions, paths):
+                try:
+                    if path.suffix == ".png":
+                        render_filmstrip(motion, path)
+                    else:
+                        render_video(motion, path, fps=fps, size=size)
+                except ValueError as error:
+                    raise click.ClickException(f"{motion_file}: {error}") from None
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    for motion, target in zip(motions, targets):
         click.echo(f"wrote {target} ({motion.num_frames} frames, {motion.seconds:.1f} s)")

@@ -138,7 +138,8 @@ class SyncSDE:
 
     def inv_lambda_at(self, timestep: float, first_timestep: float) -> float:
         """1/λ_t at this timestep."""
-        if self.schedule == "constant":
+        # A single step at t = 0 has no schedule to follow: it gets the full strength.
+        if self.schedule == "constant" or float(first_timestep) <= 0:
             return self.inv_lambda
         return self.inv_lambda * float(timestep) / float(first_timestep)
 

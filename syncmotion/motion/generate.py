@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -14,15 +17,67 @@ from .script import Script, plan_windows
 from .smooth import check_smoothing, smooth_positions
 from .types import Motion
 
-__all__ = ["DEFAULT_OVERLAP", "MOTION_STRATEGIES", "MotionBackend", "generate_motion"]
+__all__ = ["DEFAULT_OVERLAP", "MAX_SECONDS", "MOTION_STRATEGIES", "MotionBackend", "WorkEstimate", "check_length",
+           "estimate_work", "generate_motion"]
 
 # Frames shared by neighbouring windows: 10 followed segment texts better than 20 or 40 at no cost in seam jerk
 # (tools/bench_long_motion.py, models/EMBEDDED.md).
 DEFAULT_OVERLAP = 10
 
+# The most motion (seconds, all samples together) one run makes unless the caller raises it: 10 minutes take
+# about 2 minutes and 1.3 GB with the embedded model on a 2-core CPU (estimate_work).
+MAX_SECONDS = 600.0
+# Calibration of estimate_work on a 2-core CPU (embedded model, 60 and 240 s scripts: 10 and 38 s, 0.66 and 0.85 GB
+# peak): model arithmetic per second, memory per window frame per unit of the network's width, and the rest.
+CPU_FLOPS = 8e10
+BYTES_PER_FRAME_WIDTH = 13
+BASE_BYTES = 6e8
+
 DOUBLE_TAKE = "doubletake"
 # The engine's strategies, plus DoubleTake: its first take (handshake) followed by a second take of each transition.
 MOTION_STRATEGIES = (*STRATEGIES, DOUBLE_TAKE)
+
+
+@dataclass(frozen=True)
+class WorkEstimate:
+    """What a run is expected to cost on a 2-core CPU."""
+
+    seconds: float
+    memory_bytes: float
+
+    def describe(self) -> str:
+        """The estimate in words, e.g. 'about 2 min and 1.4 GB on a 2-core CPU'."""
+        minutes = self.seconds / 60
+        duration = f"{self.seconds:.0f} s" if minutes < 2 else f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.3g} h"
+        gigabytes = self.memory_bytes / 1e9
+        return f"about {duration} and {gigabytes:.2g} GB on a 2-core CPU" if gigabytes < 10 else \
+            f"about {duration} and {gigabytes:.3g} GB on a 2-core CPU"
+
+
+def estimate_work(script: Script, backend: MotionBackend, num_samples: int = 1, steps: int | None = None,
+                  overlap: int = DEFAULT_OVERLAP, guided: bool = True) -> WorkEstimate:
+    """Time and memory a run of `script` should take, from the network's size and the frames its windows cover."""
+    steps = steps or backend.default_steps
+    stride = max(backend.window - overlap, 1)
+    # Windows cover each frame window/stride times over; the batch doubles under guidance.
+    window_frames = (script.num_frames / stride + 1) * backend.window * num_samples * (2 if guided else 1)
+    parameters = sum(p.numel() for p in backend.network.parameters())
+    config = backend.network.config
+    width = 4 * config.latent_dim + config.ff_size
+    return WorkEstimate(seconds=2 * parameters * window_frames * steps / CPU_FLOPS,
+                        memory_bytes=BASE_BYTES + window_frames * width * BYTES_PER_FRAME_WIDTH)
+
+
+def check_length(script: Script, num_samples: int, max_seconds: float, backend: MotionBackend,
+                 steps: int | None = None, overlap: int = DEFAULT_OVERLAP) -> None:
+    """Raise a ValueError, with the time and memory it would take, when the run asks for more than `max_seconds`."""
+    seconds = script.num_frames / script.fps * num_samples
+    if seconds <= max_seconds:
+        return
+    estimate = estimate_work(script, backend, num_samples, steps, overlap).describe()
+    asked = f"{seconds:.6g} s of motion" + (f" ({num_samples} samples)" if num_samples > 1 else "")
+    raise ValueError(f"{script.source} asks for {asked}, more than the {max_seconds:g} s limit ({estimate}); "
+                     f"shorten it, or raise the limit with --max-seconds {math.ceil(seconds)}")
 
 
 def generate_motion(

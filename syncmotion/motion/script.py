@@ -21,7 +21,10 @@ neighbour and be pulled into the neighbour's action (the last segment of a scrip
 that way; ending the first segment's window with its segment instead cost it 0.08; tools/bench_segment_context.py).
 Evenly spaced (`align="even"`), equal windows with `overlap` shared frames cover the canvas (the last one
 aligned to the end) and each takes the text of the segment covering most of its frames (ties go to the
-earlier segment). A script no longer than one window is sampled as a single window of the script's length.
+earlier segment). A script no longer than one window is sampled as a single window of the script's length
+when it has one text; with several texts, aligned to segments, each segment still gets its own window (as wide
+as the script, narrower where very short segments would otherwise share one), so a 2 s walk then a 2 s jump
+keeps both texts.
 `WindowPlan.seams` are the first frames of windows 1, 2, ... in script frames: where the handover from one
 window to the next begins (pasted in order, a window takes over there; cross-faded, the blend runs over the
 overlap that starts there).
@@ -40,6 +43,8 @@ from syncmotion.windows import CropLayout, TemporalWindows, TemporalWindowsAt
 from .types import Segment
 
 DEFAULT_FPS = 20.0
+# The largest seed torch's generators take (an unsigned 64-bit number).
+MAX_SEED = 2**64 - 1
 _DURATION = re.compile(r"^(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>s|sec|f|frames?)?$")
 
 
@@ -79,6 +84,8 @@ def _frames(duration: str, fps: float, where: str) -> int:
     if match is None:
         raise ScriptError(f"{where}: duration {duration.strip()!r} is not understood; write seconds like '4s' or '4.5' or frames like '80f'")
     value = float(match.group("value"))
+    if not math.isfinite(value):
+        raise ScriptError(f"{where}: duration {duration.strip()!r} is too large to be a number of seconds; give a real duration")
     unit = match.group("unit") or "s"
     frames = int(round(value)) if unit.startswith("f") else int(round(value * fps))
     if frames <= 0:
@@ -95,8 +102,10 @@ def _setting(line: str, where: str, settings: dict[str, float | int]) -> None:
         number = float(value) if name == "fps" else int(value)
     except ValueError:
         raise ScriptError(f"{where}: @{name} needs a number, got {value!r}") from None
-    if name == "fps" and number <= 0:
-        raise ScriptError(f"{where}: @fps must be positive, got {value}")
+    if name == "fps" and not 0 < number < math.inf:
+        raise ScriptError(f"{where}: @fps must be a positive number, got {value}")
+    if name == "seed" and not 0 <= number <= MAX_SEED:
+        raise ScriptError(f"{where}: @seed must be a whole number from 0 to {MAX_SEED}, got {value}")
     settings[name] = number
 
 
@@ -108,11 +117,12 @@ def parse_script(source: str | Path) -> Script:
         if not path.is_file():
             raise ScriptError(f"script {path} does not exist; see sequences/demo.txt for an example")
         try:
-            text, name = path.read_text(encoding="utf-8"), str(path)
+            # utf-8-sig: editors on Windows start files with a byte order mark, which is not part of line 1.
+            text, name = path.read_text(encoding="utf-8-sig"), str(path)
         except UnicodeDecodeError:
             raise ScriptError(f"script {path} is not UTF-8 text; save it as plain UTF-8 text") from None
     else:
-        text, name = str(source), "<script>"
+        text, name = str(source).removeprefix("\ufeff"), "<script>"
     settings: dict[str, float | int] = {}
     entries: list[tuple[str, str, str]] = []
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -182,6 +192,15 @@ def _segment_windows(script: Script, window: int, overlap: int) -> list[tuple[in
     return planned
 
 
+def _widest_window_keeping_texts(script: Script, size: int, overlap: int) -> int:
+    """The widest window up to `size` whose segment-aligned windows keep every segment's text (else `size`)."""
+    texts = {segment.text for segment in script.segments}
+    for candidate in range(size, overlap, -1):
+        if {text for _, text in _segment_windows(script, candidate, overlap)} == texts:
+            return candidate
+    return size
+
+
 def plan_windows(script: Script, window: int, overlap: int, align: str = "segments", taper: bool = True) -> WindowPlan:
     """Windows of at most `window` frames over the script with their texts, aligned to segments or evenly spaced.
 
@@ -195,7 +214,11 @@ def plan_windows(script: Script, window: int, overlap: int, align: str = "segmen
         raise ValueError(f"unknown window alignment {align!r}; choose one of {', '.join(ALIGNMENTS)}")
     length = script.num_frames
     size = min(window, length)
-    if align == "segments" and size < length:
+    several_texts = len({segment.text for segment in script.segments}) > 1
+    if align == "segments" and size == length and several_texts:
+        overlap = min(overlap, size - 1)
+        size = _widest_window_keeping_texts(script, size, overlap)
+    if align == "segments" and (size < length or several_texts):
         planned = _segment_windows(script, size, overlap)
         layout = TemporalWindowsAt(max(length, planned[-1][0] + size), size, [start for start, _ in planned], taper)
         texts = [text for _, text in planned]

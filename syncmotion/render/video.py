@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -38,16 +39,26 @@ def _frames(motion: Motion, size: int, progress: bool):
         yield np.asarray(canvas.buffer_rgba())[..., :3]
 
 
+def _check_drawable(motion: Motion, fps: float) -> None:
+    """Raise a ValueError one-liner unless the motion has frames and finite positions, and both rates are positive."""
+    if motion.num_frames == 0:
+        raise ValueError("the motion has no frames to render")
+    for rate, what in ((motion.fps, "the motion's frame rate (fps)"), (fps, "the playback rate")):
+        if not (math.isfinite(rate) and rate > 0):
+            raise ValueError(f"{what} is {rate:g}; it must be a positive number of frames per second")
+    if not np.isfinite(np.asarray(motion.positions, dtype=np.float64)).all():
+        raise ValueError("the motion has NaN or infinite joint positions; there is no pose to draw")
+
+
 def render_video(motion: Motion, path: str | Path, fps: float | None = None, size: int = 480, progress: bool = True) -> Path:
     """Write the motion as an mp4 or gif animation (chosen by the file suffix); returns the path."""
     path = Path(path)
     if path.suffix.lower() not in VIDEO_SUFFIXES:
         raise ValueError(f"cannot write a video to {path.name}: use a .mp4 or .gif file name")
-    if motion.num_frames == 0:
-        raise ValueError("the motion has no frames to render")
+    fps = fps or motion.fps
+    _check_drawable(motion, fps)
     if size < MIN_SIZE:
         raise ValueError(f"a video of {size}x{size} pixels is too small to see; give a size of at least {MIN_SIZE}")
-    fps = fps or motion.fps
     size -= size % 16  # keeps H.264 happy without resizing
 
     def write(tmp: Path) -> None:
@@ -83,8 +94,9 @@ def render_filmstrip(motion: Motion, path: str | Path, num_frames: int = 8, pane
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise ValueError(f"a filmstrip is a .png image; got {path.name}")
-    if motion.num_frames == 0 or num_frames < 1:
-        raise ValueError(f"a filmstrip needs a motion with frames and num_frames >= 1 (got {motion.num_frames} and {num_frames})")
+    if num_frames < 1:
+        raise ValueError(f"a filmstrip needs num_frames >= 1, got {num_frames}")
+    _check_drawable(motion, motion.fps)
     frames = keyframes(motion, num_frames)
     figure = Figure(figsize=(panel * len(frames), panel * 1.25), dpi=100)
     FigureCanvasAgg(figure)
