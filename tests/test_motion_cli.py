@@ -6,11 +6,10 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 
 from syncmotion.backends import embedded
-from syncmotion.backends.embedded import load_embedded, save_embedded
+from syncmotion.backends.embedded import load_embedded
 from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
 from syncmotion.backends.tiny_mdm import save_clip_text_model, save_identity_meta, save_official_checkpoint
 from syncmotion.cli import main
@@ -25,19 +24,6 @@ TINY_ARGS = {"arch": "trans_enc", "dataset": "humanml", "latent_dim": 16, "layer
 
 def official_checkpoint(folder):
     return save_official_checkpoint(folder, TINY_ARGS, MDMNetwork(MDMConfig(latent_dim=16, layers=1))), None
-
-
-SETTINGS = {"window": 40, "noise_schedule": "cosine", "diffusion_steps": 100, "sample_steps": 4}
-
-
-@pytest.fixture(scope="module")
-def tiny_embedded(tmp_path_factory):
-    """A random embedded-format model small enough to sample in a blink."""
-    torch.manual_seed(0)
-    network = MDMNetwork(MDMConfig(latent_dim=16, ff_size=32, layers=1, text_dim=384, max_positions=200))
-    path = tmp_path_factory.mktemp("embedded") / "tiny.safetensors"
-    save_embedded(path, network, torch.zeros(263), torch.full((263,), 0.01), SETTINGS)
-    return path
 
 
 def test_embedded_file_round_trip(tiny_embedded):

@@ -6,6 +6,8 @@ import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from syncmotion.motion.script import ScriptError, parse_script, plan_windows
 
@@ -67,6 +69,14 @@ def test_short_script_is_one_window():
     # An overlap longer than the script itself is not an error: a single window shares nothing.
     plan = plan_windows(parse_script("walk | 10f\n"), window=80, overlap=20)
     assert plan.layout.window_dims == (10,) and plan.texts == ["walk"]
+
+
+@pytest.mark.parametrize("text", ["walk | 2s\njump | 2s\n", "walk | 1s\njump | 1s\nwave | 1s\n", "a | 2f\nb | 2f\nc | 2f\n"])
+def test_a_script_within_one_window_keeps_every_text(text):
+    script = parse_script(text)
+    plan = plan_windows(script, window=80, overlap=10)
+    assert plan.texts == [segment.text for segment in script.segments]
+    assert plan.layout.window_dims[0] <= script.num_frames and plan.layout.starts[0] == 0
 
 
 def test_last_even_window_is_aligned_to_the_end():
@@ -143,3 +153,35 @@ def test_path_given_as_string_and_unreadable_file(tmp_path):
 def test_bad_overlap_is_refused():
     with pytest.raises(ValueError, match="--overlap"):
         plan_windows(parse_script("walk | 10s\n"), window=80, overlap=80)
+
+
+SCRIPT_LINES = st.one_of(
+    st.text(max_size=40),
+    st.builds(lambda text, sep, duration: f"{text}{sep}{duration}", st.text(max_size=15), st.sampled_from(["|", " | ", "||"]),
+              st.one_of(st.text(max_size=8), st.from_regex(r"[0-9]{1,25}(\.[0-9]{0,3})?\s?(s|f|frames|sec)?", fullmatch=True))),
+    st.builds(lambda name, value: f"@{name} {value}", st.sampled_from(["fps", "seed", "speed"]), st.text(max_size=25)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(SCRIPT_LINES, max_size=6), st.booleans())
+def test_any_text_is_a_script_or_one_script_error(lines, bom):
+    text = ("\ufeff" if bom else "") + "\n".join(lines) + "\n"
+    try:
+        script = parse_script(text)
+    except ScriptError as error:
+        assert "\n" not in str(error) and str(error).startswith("<script>")
+        return
+    assert script.segments and all(s.end > s.start for s in script.segments) and script.fps > 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["walk", "jump", "wave"]), st.integers(1, 300)), min_size=1, max_size=8),
+       st.integers(0, 79), st.sampled_from(["segments", "even"]))
+def test_any_script_plans_ordered_windows_inside_the_canvas(segments, overlap, align):
+    script = parse_script("".join(f"{text} | {frames}f\n" for text, frames in segments))
+    plan = plan_windows(script, window=80, overlap=overlap, align=align)
+    window, canvas = plan.layout.window_dims[0], plan.layout.canvas_dims[0]
+    assert plan.layout.starts == sorted(set(plan.layout.starts)) and plan.layout.starts[0] == 0
+    assert plan.layout.starts[-1] + window <= canvas and canvas >= script.num_frames
+    assert len(plan.texts) == len(plan.layout.starts) and set(plan.texts) <= {text for text, _ in segments}
