@@ -291,6 +291,13 @@ COMMANDS = {
     [
         (["--inv-lambda", "0"], "Invalid value for '--inv-lambda'"),
         (["--guidance", "-3"], "Invalid value for '--guidance'"),
+        (["--guidance", "nan"], "'nan' is not a finite number"),
+        (["--inv-lambda", "inf"], "'inf' is not a finite number"),
+        (["--device", "meta"], "cannot run on the 'meta' device"),
+        (["--device", "cuda:9"], "Invalid value for '--device'"),
+        (["--seed", "-1"], "Invalid value for '--seed'"),
+        (["--out", "{file}/out.png"], "is a file, not a folder"),
+        (["--out", "out.jpg"], "give a .png file name"),
     ],
 )
 def test_bad_sampling_options_fail_before_loading_the_model(monkeypatch, tmp_path, command, option, message) -> None:
@@ -299,11 +306,13 @@ def test_bad_sampling_options_fail_before_loading_the_model(monkeypatch, tmp_pat
 
     monkeypatch.setattr("syncmotion.commands.image_options.load_pipeline", no_loading)
     arguments = [a.format(half=write_mask(tmp_path / "half.png", 0.5)) for a in COMMANDS[command]]
+    (tmp_path / "a-file").write_text("not a folder")
+    option = [a.format(file=tmp_path / "a-file") for a in option]
     out = tmp_path / "out.png"
-    result = CliRunner().invoke(main, [*arguments, *option, "--model", str(tmp_path), "--out", str(out)])
-    assert result.exit_code == 2, result.output
-    assert message in result.output
-    assert not out.exists()
+    result = CliRunner().invoke(main, [*arguments, "--model", str(tmp_path), "--out", str(out), *option])
+    assert result.exit_code in (1, 2), result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not out.exists() and not (tmp_path / "a-file" / "out.png").exists()
 
 
 def test_a_sampling_value_error_is_one_line_not_a_traceback(monkeypatch, model_dir, tmp_path) -> None:

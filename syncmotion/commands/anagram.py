@@ -8,7 +8,7 @@ import click
 
 from ..backends.stable_diffusion import decode, sample_layout, to_uint8
 from ..image_layouts import VIEWS, AnagramLayout, apply_view
-from .image_options import check_prompt, check_size, load_denoiser, model_options, sampling_errors, write_png
+from .image_options import check_out, check_prompt, check_size, load_denoiser, model_options, sampling_errors, write_png
 
 
 @click.command()
@@ -26,6 +26,7 @@ def anagram(
     max_batch: int | None,
 ) -> None:
     """Make an image that shows FIRST, and SECOND when turned by --view."""
+    check_out(out)
     prompts = [check_prompt(first, "first prompt"), check_prompt(second, "second prompt")]
     latent_size, _ = check_size(size, size, 8)
     layout = AnagramLayout(latent_size, latent_size, view)

@@ -11,7 +11,7 @@ import click
 import imageio.v3 as iio
 import numpy as np
 
-from syncmotion.files import write_atomically
+from syncmotion.files import check_output_file, write_atomically
 from ..backends.stable_diffusion import StableDiffusionDenoiser, load_pipeline
 from ..devices import default_device
 from ..engine import STRATEGIES
@@ -72,6 +72,16 @@ def check_size(height: int, width: int, factor: int) -> tuple[int, int]:
         if value <= 0 or value % factor:
             raise click.UsageError(f"{name} {value} is not a positive multiple of {factor}; round it to one")
     return height // factor, width // factor
+
+
+def check_out(path: Path) -> None:
+    """A click error now, before the model loads, when no image can be written at `path`."""
+    if path.suffix.lower() != ".png":
+        raise click.UsageError(f"--out {path.name}: the image is written as PNG; give a .png file name")
+    try:
+        check_output_file(path)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
 
 
 def write_png(path: Path, image: np.ndarray) -> None:

@@ -11,7 +11,7 @@ from PIL import Image
 
 from ..backends.stable_diffusion import decode, sample_layout, to_uint8
 from ..image_layouts import MaskedLayout
-from .image_options import check_prompt, check_size, load_denoiser, model_options, sampling_errors, write_png
+from .image_options import check_out, check_prompt, check_size, load_denoiser, model_options, sampling_errors, write_png
 
 
 def load_mask(path: Path, latent_height: int, latent_width: int) -> torch.Tensor:
@@ -46,6 +46,7 @@ def masked_t2i(
     seed: int, device: str | None, half: bool, max_batch: int | None,
 ) -> None:
     """Make one image with BACKGROUND outside the mask and OBJECT inside it."""
+    check_out(out)
     background = check_prompt(background, "background prompt")
     object_prompt = check_prompt(object_prompt, "object prompt")
     output_prompt = check_prompt(output_prompt or f"{background} with {object_prompt}", "output prompt")

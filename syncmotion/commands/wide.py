@@ -11,7 +11,7 @@ from ..backends.stable_diffusion import StableDiffusionDenoiser, decode, sample_
 from ..engine import SampleResult
 from ..windows import SpatialWindows
 from .image_options import (
-    check_prompt, check_size, load_denoiser, model_options, numbered, read_prompts, sampling_errors, write_png,
+    check_out, check_prompt, check_size, load_denoiser, model_options, numbered, read_prompts, sampling_errors, write_png,
 )
 
 
@@ -50,6 +50,7 @@ def wide(
     seed: int, device: str | None, half: bool, max_batch: int | None,
 ) -> None:
     """Make a wide image (default 512×2048) for PROMPT."""
+    check_out(out)
     if (prompt is None) == (prompts_file is None):
         raise click.UsageError("give either a PROMPT or --prompts FILE")
     prompts = [check_prompt(prompt)] if prompts_file is None else read_prompts(prompts_file)
