@@ -7,6 +7,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
+from syncmotion.backends.tiny_mdm import save_identity_meta, save_official_checkpoint
 from syncmotion.cli import main
 from syncmotion.files import output_set
 
@@ -118,3 +120,17 @@ def test_a_damaged_model_file_is_one_line(tmp_path):
     model.write_bytes(bytes(range(256)) * 8)
     line = error_line(run("--text", "walk", "--model", str(model), "--out", str(tmp_path / "out")))
     assert "is not a readable safetensors file" in line
+
+
+@pytest.mark.parametrize("config", ["{not json", '{"model_type": "clip"}'])
+def test_a_broken_clip_folder_is_one_line(tmp_path, config):
+    args = {"arch": "trans_enc", "dataset": "humanml", "latent_dim": 16, "layers": 1, "noise_schedule": "cosine",
+            "diffusion_steps": 1000}
+    checkpoint = save_official_checkpoint(tmp_path / "ckpt", args, MDMNetwork(MDMConfig(latent_dim=16, layers=1)))
+    meta = save_identity_meta(tmp_path / "meta")
+    (tmp_path / "clip").mkdir()
+    (tmp_path / "clip" / "config.json").write_text(config)
+    line = error_line(run("--text", "walk", "--model", str(checkpoint), "--meta", str(meta), "--clip", str(tmp_path / "clip"),
+                          "--out", str(tmp_path / "out")))
+    assert f"cannot load the CLIP folder {tmp_path / 'clip'}" in line
+    assert not (tmp_path / "out").exists()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pickle
 import sys
+import types
 
 import numpy as np
 import pytest
+import scipy.sparse
 import torch
 
 from syncmotion.corpus import sample_clip
@@ -81,6 +83,42 @@ def test_save_smpl_from_a_pickled_model_folder(tmp_path, clip):
         assert {"global_orient", "body_pose", "transl", "betas", "fps", "gender"} <= set(saved.files)
         assert saved["body_pose"].shape == (20, 69) and float(saved["fps"]) == 20.0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["SMPL_NEUTRAL.pkl", "motion_smpl.npz"]
+
+
+def fake_chumpy_class() -> type:
+    """A class whose objects pickle like chumpy.ch.Ch's: the class under that name, a state dict with the value in 'x'."""
+    class Ch:
+        def __init__(self, value: np.ndarray) -> None:
+            self.x = value
+            self._dirty_vars = set()
+            self._itr = None
+            self._make_dense = False
+            self._make_sparse = False
+
+    Ch.__module__, Ch.__qualname__ = "chumpy.ch", "Ch"
+    return Ch
+
+
+def test_smpl_pickle_with_chumpy_arrays_and_a_sparse_regressor_loads(tmp_path, clip, monkeypatch):
+    fields = tiny_smpl_fields(t_pose_joints(clip.positions))
+    chumpy_array = fake_chumpy_class()
+    pickled = {**fields, "shapedirs": chumpy_array(fields["shapedirs"]), "v_template": chumpy_array(fields["v_template"]),
+               "J_regressor": scipy.sparse.csc_matrix(fields["J_regressor"]), "bs_style": "lbs"}
+    with monkeypatch.context() as patch:
+        # Only while pickling: pickle checks that chumpy.ch.Ch names the class; loading must not need chumpy.
+        package, module = types.ModuleType("chumpy"), types.ModuleType("chumpy.ch")
+        module.Ch = chumpy_array
+        patch.setitem(sys.modules, "chumpy", package)
+        patch.setitem(sys.modules, "chumpy.ch", module)
+        with open(tmp_path / "SMPL_NEUTRAL.pkl", "wb") as file:
+            pickle.dump(pickled, file, protocol=2)  # Python 2's newest protocol, which SMPL's files use
+    content = (tmp_path / "SMPL_NEUTRAL.pkl").read_bytes()
+    assert b"chumpy.ch\nCh" in content and b"csc_matrix" in content
+    model = load_smpl(tmp_path)
+    assert "chumpy" not in sys.modules
+    np.testing.assert_allclose(model.J_regressor.numpy(), fields["J_regressor"], rtol=1e-6)
+    np.testing.assert_allclose(model.shapedirs.numpy(), fields["shapedirs"], rtol=1e-6)
+    np.testing.assert_allclose(model.v_template.numpy(), fields["v_template"], rtol=1e-6)
 
 
 def test_missing_model_and_missing_smplx_are_named(tmp_path, clip, monkeypatch):

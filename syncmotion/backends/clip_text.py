@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
-import pickle
+import re
 import zipfile
-from collections.abc import Sequence
+import zlib
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+from syncmotion.safe_pickle import TORCH_LOAD_ERRORS, StandIn, load_pickle, torch_load_reason
 
 from .text_cache import CachedTextEncoder
 
@@ -59,7 +63,11 @@ def load_clip_text(path: Path) -> tuple[CLIPTokenizer, CLIPTextModelWithProjecti
     from transformers import CLIPTextModelWithProjection, CLIPTokenizer
 
     if (path / "config.json").exists():
-        return CLIPTokenizer.from_pretrained(path), CLIPTextModelWithProjection.from_pretrained(path)
+        try:
+            return CLIPTokenizer.from_pretrained(path), CLIPTextModelWithProjection.from_pretrained(path)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ValueError(f"cannot load the CLIP folder {path} ({first_line}); {CLIP_FORMS}") from None
     if not path.is_file():
         raise FileNotFoundError(f"no CLIP model at {path}: {CLIP_FORMS}")
     model = openai_text_model(read_openai_clip(path), str(path))
@@ -75,17 +83,90 @@ def read_openai_clip(path: Path) -> dict[str, torch.Tensor]:
         if path.suffix == ".safetensors":
             state = load_file(path)
         elif zipfile.is_zipfile(path) and _is_torchscript(path):
-            # OpenAI's clip cache is a TorchScript archive, which torch.load(weights_only=True) refuses;
-            # only its tensors are used.
-            state = torch.jit.load(str(path), map_location="cpu").state_dict()
+            # OpenAI's clip cache is a TorchScript archive, which torch.load(weights_only=True) refuses and
+            # torch.jit.load would run; only its tensors are used.
+            state = torchscript_tensors(path)
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError, SafetensorError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"cannot read CLIP weights from {path} ({first_line}); {CLIP_FORMS}") from None
+    except (*TORCH_LOAD_ERRORS, SafetensorError, zipfile.BadZipFile, zlib.error) as error:
+        raise ValueError(f"cannot read CLIP weights from {path} ({torch_load_reason(error)}); {CLIP_FORMS}") from None
     if not isinstance(state, dict) or "token_embedding.weight" not in state:
         raise ValueError(f"{path} is not an OpenAI-layout CLIP file (no token_embedding.weight); {CLIP_FORMS}")
     return {key: value for key, value in state.items() if isinstance(value, torch.Tensor)}
+
+
+def _strided_view(storage: torch.Tensor, offset: int, size: tuple[int, ...], stride: tuple[int, ...], *_: Any) -> torch.Tensor:
+    """A tensor of data.pkl as a view of its storage (torch refuses views that reach outside it)."""
+    return storage.as_strided(size, stride, offset)
+
+
+def _unchanged(value: Any, *_: Any) -> Any:
+    """The value that TorchScript's list and dict helpers tag with a static type, which only TorchScript needs."""
+    return value
+
+
+# What data.pkl in a TorchScript archive pickles besides its own __torch__ classes: tensors over storages (the
+# storage classes read as their dtypes), typed lists and dicts, devices and the tensors' empty hook dicts.
+_TORCHSCRIPT_GLOBALS: dict[str, Any] = {
+    "torch._utils._rebuild_tensor_v2": _strided_view, "collections.OrderedDict": OrderedDict, "torch.device": torch.device,
+    **{f"torch.jit._pickle.{name}": _unchanged
+       for name in ("build_intlist", "build_doublelist", "build_boollist", "build_tensorlist", "restore_type_tag")},
+    **{f"torch.{name}Storage": dtype for name, dtype in (
+        ("Double", torch.float64), ("Float", torch.float32), ("Half", torch.float16), ("BFloat16", torch.bfloat16),
+        ("Long", torch.int64), ("Int", torch.int32), ("Short", torch.int16), ("Char", torch.int8), ("Byte", torch.uint8),
+        ("Bool", torch.bool))},
+}
+# TorchScript's code for a module class starts by listing which of its attributes are parameters and buffers.
+_MODULE_CLASS = re.compile(r'^class (\w+)\(Module\):\n  __parameters__ = \[(.*)\]\n(?:  __buffers__ = \[(.*)\]\n)?', re.MULTILINE)
+
+
+def torchscript_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """The parameters and buffers of a TorchScript archive, named as torch.jit.load(path).state_dict() names them."""
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        prefix = next((name[: -len("/data.pkl")] for name in names if name.endswith("/data.pkl") and name.count("/") == 1), None)
+        if prefix is None:
+            raise ValueError("the TorchScript archive has no data.pkl")
+        declared: dict[str, list[str]] = {}
+        for name in names:
+            if name.startswith(f"{prefix}/code/") and name.endswith(".py"):
+                module = name[len(f"{prefix}/code/") : -len(".py")].replace("/", ".")
+                for match in _MODULE_CLASS.finditer(archive.read(name).decode("utf-8")):
+                    declared[f"{module}.{match[1]}"] = re.findall(r'"([^"]*)"', match[2] + (match[3] or ""))
+        storages: dict[str, torch.Tensor] = {}
+
+        def storage(saved_id: tuple[str, torch.dtype, str, str, int]) -> torch.Tensor:
+            kind, dtype, key, _location, _numel = saved_id
+            if kind != "storage" or not isinstance(dtype, torch.dtype):
+                raise ValueError(f"unexpected persistent id {saved_id!r}")
+            if key not in storages:
+                data = bytearray(archive.read(f"{prefix}/data/{key}"))
+                storages[key] = torch.frombuffer(data, dtype=dtype) if data else torch.empty(0, dtype=dtype)
+            return storages[key]
+
+        with archive.open(f"{prefix}/data.pkl") as file:
+            root = load_pickle(file, _TORCHSCRIPT_GLOBALS, stand_ins=("__torch__",), persistent_load=storage)
+    if not isinstance(root, StandIn) or root.class_name not in declared:
+        raise ValueError("data.pkl does not hold a TorchScript module")
+    return dict(_module_tensors(root, declared, ""))
+
+
+def _module_tensors(module: StandIn, declared: dict[str, list[str]], prefix: str,
+                    ancestors: tuple[StandIn, ...] = ()) -> Iterator[tuple[str, torch.Tensor]]:
+    """(dotted name, tensor) for a module's parameters and buffers, then its submodules', in Module.state_dict's order."""
+    state = module.state
+    if not isinstance(state, dict):
+        if declared[module.class_name]:
+            raise ValueError(f"{module.class_name} keeps its tensors in __getstate__ state, which only TorchScript can read")
+        return
+    for name in declared[module.class_name]:
+        if isinstance(state.get(name), torch.Tensor):
+            yield prefix + name, state[name].detach()
+    for name, value in state.items():
+        if isinstance(value, StandIn) and value.class_name in declared:
+            if value is module or value in ancestors:
+                raise ValueError(f"the module {prefix}{name} contains itself")
+            yield from _module_tensors(value, declared, f"{prefix}{name}.", (*ancestors, module))
 
 
 def _is_torchscript(path: Path) -> bool:

@@ -107,13 +107,21 @@ def mdm_config(args: dict[str, Any]) -> MDMConfig:
 
 def read_state_dict(checkpoint: Path) -> dict[str, torch.Tensor]:
     """Weights from an MDM .pt (preferring the EMA `model_avg`) or a converted .safetensors file."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from syncmotion.safe_pickle import TORCH_LOAD_ERRORS, torch_load_reason
+
     if not checkpoint.exists():
         raise FileNotFoundError(f"no MDM checkpoint at {checkpoint}: pass --model PATH/modelXXXXXXXXX.pt")
-    if checkpoint.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(checkpoint)
-    loaded = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    try:
+        if checkpoint.suffix == ".safetensors":
+            return load_file(checkpoint)
+        loaded = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except SafetensorError as error:
+        raise ValueError(f"{checkpoint} is not a safetensors file ({error})") from None
+    except TORCH_LOAD_ERRORS as error:
+        raise ValueError(f"{checkpoint} is not a PyTorch checkpoint of plain tensors ({torch_load_reason(error)})") from None
     if isinstance(loaded, dict) and "model_avg" in loaded:
         loaded = loaded["model_avg"]
     elif isinstance(loaded, dict) and "model" in loaded:

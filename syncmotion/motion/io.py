@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-import pickle
+import math
+import numbers
 from pathlib import Path
 
 import numpy as np
 
 from syncmotion.files import write_atomically
+from syncmotion.safe_pickle import UnsafePickleError, load_npy
 
 from .arrays import check_finite, check_joints, to_tensor
 from .skeleton import JOINT_NAMES, KINEMATIC_CHAIN, NUM_JOINTS, PARENTS
@@ -86,50 +88,93 @@ def save_results_npy(motions: list[Motion], path: str | Path, num_repetitions: i
     write_atomically(path, write)
 
 
+def _motion(positions: np.ndarray, fps: object, segments: list[Segment], seams: list[int], meta: object) -> Motion:
+    """A Motion from values read off a file, or a ValueError saying which of them a motion cannot have."""
+    # Values beyond float32's range become infinite here, and are refused with the NaNs.
+    with np.errstate(over="ignore"):
+        positions = positions.astype(np.float32)
+    if not np.isfinite(positions).all():
+        raise ValueError("the joint positions hold NaN or infinite values")
+    if isinstance(fps, bool) or not isinstance(fps, numbers.Real) or not 0 < float(fps) < math.inf:
+        raise ValueError(f"the frame rate must be a positive number, got {fps!r}")
+    if not isinstance(meta, dict):
+        raise ValueError(f"meta must be a dictionary, got {type(meta).__name__}")
+    return Motion(positions, float(fps), segments, seams, meta)
+
+
 def _from_json(path: Path) -> Motion:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise ValueError(f"{path} is not JSON ({error}); expected a motion exported by syncmotion") from None
     if not isinstance(document, dict) or document.get("format") != JSON_FORMAT:
         raise ValueError(f"{path} is not a syncmotion motion (format should be {JSON_FORMAT!r})")
     if document.get("version") != JSON_VERSION:
         raise ValueError(f"{path} has motion format version {document.get('version')}; this syncmotion reads version {JSON_VERSION}")
     try:
-        positions = np.asarray(document["positions"], dtype=np.float32)
+        positions = np.asarray(document["positions"], dtype=np.float64)
         segments = [Segment(str(s["text"]), int(s["start"]), int(s["end"])) for s in document.get("segments", [])]
         seams = [int(s) for s in document.get("seams", [])]
-        fps = float(document.get("fps", 20))
+        if positions.ndim != 3 or positions.shape[1:] != (NUM_JOINTS, 3):
+            raise ValueError(f"positions must be [frames, 22, 3], got {list(positions.shape)}")
+        return _motion(positions, document.get("fps", 20), segments, seams, document.get("meta", {}))
     except KeyError as error:
         raise ValueError(f"{path}: the motion has no {error.args[0]!r} entry; re-export it with syncmotion") from None
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:
         raise ValueError(f"{path}: malformed motion ({error}); re-export it with syncmotion") from None
-    if positions.ndim != 3 or positions.shape[1:] != (NUM_JOINTS, 3):
-        raise ValueError(f"{path}: positions must be [frames, 22, 3], got {list(positions.shape)}")
-    return Motion(positions, fps, segments, seams, document.get("meta", {}))
+
+
+def _results_motions(results: dict) -> list[Motion]:
+    """The motions in MDM's results dictionary (plus our `syncmotion` extras), checked entry by entry."""
+    stacked = results["motion"]
+    if (not isinstance(stacked, np.ndarray) or stacked.dtype.kind not in "fiu" or stacked.ndim != 4
+            or stacked.shape[1:3] != (NUM_JOINTS, 3)):
+        shape = list(stacked.shape) if isinstance(stacked, np.ndarray) else type(stacked).__name__
+        raise ValueError(f"motion must be numbers shaped [N, 22, 3, T], got {shape}")
+    count, frames = len(stacked), stacked.shape[-1]
+    lengths = np.asarray(results.get("lengths", [frames] * count))
+    texts = results.get("text", [""] * count)
+    extras = results.get("syncmotion", [None] * count)
+    if lengths.ndim != 1 or lengths.dtype.kind not in "iu":
+        raise ValueError("lengths must be a list of whole numbers")
+    if not isinstance(texts, (list, tuple, np.ndarray)) or not all(isinstance(text, str) for text in texts):
+        raise ValueError("text must be a list of strings")
+    if not isinstance(extras, (list, tuple)) or not all(extra is None or isinstance(extra, dict) for extra in extras):
+        raise ValueError("the syncmotion entry must be a list of dictionaries")
+    if not len(lengths) == len(texts) == len(extras) == count:
+        raise ValueError(f"{count} motions but {len(lengths)} lengths, {len(texts)} texts and {len(extras)} syncmotion "
+                         "entries; the file is damaged")
+    motions = []
+    for i, (length, text, extra) in enumerate(zip(lengths.tolist(), texts, extras)):
+        if not 1 <= length <= frames:
+            raise ValueError(f"motion {i} has length {length}; lengths must be between 1 and the {frames} stored frames")
+        positions = stacked[i, :, :, :length].transpose(2, 0, 1)
+        extra = extra or {}
+        try:
+            segments = [Segment(str(t), int(a), int(b)) for t, a, b in extra.get("segments", [])] or [Segment(text, 0, length)]
+            seams = [int(seam) for seam in extra.get("seams", [])]
+            motions.append(_motion(positions, extra.get("fps", 20), segments, seams, extra.get("meta", {})))
+        except (TypeError, ValueError, OverflowError) as error:
+            raise ValueError(f"motion {i}: {error}") from None
+    return motions
 
 
 def _from_results(path: Path, index: int | None) -> Motion | list[Motion]:
     try:
-        results = np.load(path, allow_pickle=True).item()
-    except (ValueError, OSError, EOFError, pickle.UnpicklingError) as error:
+        array = load_npy(path)
+    except UnsafePickleError as error:
+        raise ValueError(f"{path} holds a pickled {error.name!r}, which a motion file never needs; refusing to load it "
+                         "(only numpy arrays, dicts, lists, strings and numbers are read)") from None
+    except (ValueError, OSError) as error:
         raise ValueError(f"{path} is not an MDM results.npy ({error})") from None
+    # MDM's results are a dictionary, which np.save stores as a 0-d object array.
+    results = array.item() if array.dtype == object and array.size == 1 else None
     if not isinstance(results, dict) or "motion" not in results:
         raise ValueError(f"{path} is not an MDM results.npy: it has no 'motion' entry")
-    stacked = np.asarray(results["motion"])
-    if stacked.ndim != 4 or stacked.shape[1:3] != (NUM_JOINTS, 3):
-        raise ValueError(f"{path}: motion must be [N, 22, 3, T], got {list(stacked.shape)}")
-    lengths = np.asarray(results.get("lengths", [stacked.shape[-1]] * len(stacked)))
-    texts = list(results.get("text", [""] * len(stacked)))
-    extras = results.get("syncmotion", [None] * len(stacked))
-    if not len(lengths) == len(texts) == len(extras) == len(stacked):
-        raise ValueError(f"{path}: {len(stacked)} motions but {len(lengths)} lengths and {len(texts)} texts; the file is damaged")
-    motions = []
-    for i in range(len(stacked)):
-        positions = stacked[i, :, :, : int(lengths[i])].transpose(2, 0, 1).astype(np.float32)
-        extra = extras[i] or {}
-        segments = [Segment(t, int(a), int(b)) for t, a, b in extra.get("segments", [])] or [Segment(str(texts[i]), 0, len(positions))]
-        motions.append(Motion(positions, float(extra.get("fps", 20)), segments, list(extra.get("seams", [])), extra.get("meta", {})))
+    try:
+        motions = _results_motions(results)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{path}: {error}") from None
     if index is None:
         return motions
     if not 0 <= index < len(motions):

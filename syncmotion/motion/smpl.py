@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse
 import torch
 from scipy.spatial.transform import Rotation
 
 from syncmotion.files import write_atomically
+from syncmotion.safe_pickle import StandIn, UnsafePickleError, load_pickle
+
 from .arrays import check_finite, check_joints, to_tensor
 from .ik import solve_rotations
 from .skeleton import NUM_JOINTS, PARENTS
@@ -27,6 +30,10 @@ SMPL_JOINTS = 24
 MODEL_FIELDS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
 INSTALL_HINT = "pip install syncmotion[smpl]"
 MODEL_HINT = "download SMPL from https://smpl.is.tue.mpg.de and pass SMPL_NEUTRAL.pkl/.npz or its folder"
+# SMPL's own .pkl files hold chumpy arrays (the value is in the pickled state's 'x') and scipy sparse joint
+# regressors; both are read as stand-ins and made plain arrays, so neither package is imported or needed.
+CHUMPY_ARRAY = "chumpy.ch.Ch"
+SPARSE_MATRICES = {f"scipy.sparse.{private}{kind}.{kind}_matrix": kind for private in ("", "_") for kind in ("csc", "csr")}
 
 
 def _smplx() -> Any:
@@ -52,26 +59,56 @@ def _model_file(model_path: str | Path, gender: str) -> Path:
     return path
 
 
+def _plain_array(value: object) -> np.ndarray:
+    """A model field as a numeric NumPy array: a chumpy array's value, a sparse matrix made dense, or the array itself."""
+    if isinstance(value, StandIn) and value.class_name == CHUMPY_ARRAY:
+        array = np.asarray(value.state["x"])
+    elif isinstance(value, StandIn):
+        state = value.state
+        matrix = getattr(scipy.sparse, f"{SPARSE_MATRICES[value.class_name]}_matrix")
+        array = matrix((state["data"], state["indices"], state["indptr"]), shape=state["_shape"]).toarray()
+    else:
+        array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"expected numbers, got a {array.dtype} array")
+    return array
+
+
+def _pickled_fields(path: Path) -> dict[str, np.ndarray]:
+    """The model fields of an SMPL .pkl, unpickled through an allow-list so that nothing in the file runs."""
+    try:
+        with path.open("rb") as file:
+            # SMPL's files were pickled by Python 2: latin1 turns their byte strings back into NumPy's raw data.
+            model = load_pickle(file, stand_ins=(CHUMPY_ARRAY, *SPARSE_MATRICES), encoding="latin1")
+    except UnsafePickleError as error:
+        raise ValueError(f"{path} holds a pickled {error.name!r}, which is not read from SMPL files; refusing to load it "
+                         "(only NumPy arrays, chumpy.ch.Ch arrays and scipy sparse matrices are read)") from None
+    except ValueError as error:
+        raise ValueError(f"{path} is not an SMPL model file ({error})") from None
+    if not isinstance(model, dict):
+        raise ValueError(f"{path} is not an SMPL model: it holds a {type(model).__name__}, not a dictionary")
+    try:
+        return {key: _plain_array(model[key]) for key in MODEL_FIELDS if key in model}
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{path}: malformed SMPL model field ({type(error).__name__}: {error})") from None
+
+
 def load_smpl(model_path: str | Path, gender: str = "neutral") -> Any:
     """An smplx.SMPL body model from a .pkl or .npz file, or a folder holding SMPL_<GENDER>.pkl/.npz."""
     smplx = _smplx()
     path = _model_file(model_path, gender)
+    if path.suffix == ".npz":
+        # Only the model's arrays are read, so files that also carry pickled extras load without pickle.
+        with np.load(path) as data:
+            fields = {key: data[key] for key in MODEL_FIELDS if key in data.files}
+    else:
+        fields = _pickled_fields(path)
+    missing = set(MODEL_FIELDS) - set(fields)
+    if missing:
+        raise ValueError(f"{path} is not an SMPL model: it lacks {', '.join(sorted(missing))}")
     # smplx prints a warning about 10-component shape spaces on every load; it is not news to our users.
     with contextlib.redirect_stdout(io.StringIO()):
-        if path.suffix == ".npz":
-            # Only the model's arrays are read, so files that also carry pickled extras load without pickle.
-            with np.load(path) as data:
-                fields = {key: data[key] for key in MODEL_FIELDS if key in data.files}
-            missing = set(MODEL_FIELDS) - set(fields)
-            if missing:
-                raise ValueError(f"{path} is not an SMPL model: it lacks {', '.join(sorted(missing))}")
-            model = smplx.SMPL(str(path), data_struct=smplx.utils.Struct(**fields), gender=gender)
-        else:
-            try:
-                model = smplx.SMPL(str(path), gender=gender)
-            except ModuleNotFoundError as error:
-                raise ImportError(f"{path} stores {error.name} objects; pip install {error.name}, or use a model "
-                                  "file saved without them (.npz)") from None
+        model = smplx.SMPL(str(path), data_struct=smplx.utils.Struct(**fields), gender=gender)
     parents = model.parents.tolist()
     if model.J_regressor.shape[0] != SMPL_JOINTS or parents[1:NUM_JOINTS] != list(PARENTS[1:]):
         raise ValueError(f"{path} is not an SMPL body model (24 joints in SMPL's tree); SMPL-H/SMPL-X files are not supported")
