@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -134,3 +138,21 @@ def test_a_broken_clip_folder_is_one_line(tmp_path, config):
                           "--out", str(tmp_path / "out")))
     assert f"cannot load the CLIP folder {tmp_path / 'clip'}" in line
     assert not (tmp_path / "out").exists()
+
+
+def test_sigterm_during_the_video_leaves_the_previous_run_untouched(tmp_path, tiny_embedded):
+    out = tmp_path / "out"
+    command = [sys.executable, "-c", "from syncmotion.cli import main; main()", "motion", "--text", "walk", "--seconds", "20",
+               "--model", str(tiny_embedded), "--formats", "json,mp4", "--out", str(out)]
+    subprocess.run([*command, "--formats", "json"], check=True, capture_output=True)
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    # The JSON is written before the video: once it is in the staging folder, the video is being rendered.
+    while not list(tmp_path.glob(".out.staging-*/motion.json")):
+        assert process.poll() is None and time.monotonic() < deadline, "the run ended before its video began"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 143
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]
