@@ -6,10 +6,10 @@ import bvhio
 import numpy as np
 import pytest
 
-from syncmotion.corpus import generate_clip, sample_clip
 from syncmotion.motion.bvh import save_bvh
 from syncmotion.motion.skeleton import JOINT_NAMES
 from syncmotion.motion.types import Motion
+from syncmotion_lab.corpus import generate_clip, sample_clip
 
 
 def _world_positions(path) -> tuple[np.ndarray, bvhio.BvhContainer]:

@@ -9,10 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from syncmotion.corpus import ACTIONS, FPS, generate_clip, sample_clip, sample_params, texts
-from syncmotion.corpus.store import read_corpus
-from syncmotion.corpus.texts import TEMPLATES, describe, paraphrase
 from syncmotion.motion.skeleton import FOOT_JOINTS, PARENTS
+from syncmotion_lab.corpus import ACTIONS, FPS, generate_clip, sample_clip, sample_params, texts
+from syncmotion_lab.corpus.store import read_corpus
+from syncmotion_lab.corpus.texts import TEMPLATES, describe, paraphrase
 
 AIRBORNE = {"run", "jump_in_place", "jump_forward", "hop", "jumping_jacks"}
 STEPPING = ("walk", "walk_backward", "walk_turn", "side_step", "turn", "march", "spin", "run")

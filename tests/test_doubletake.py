@@ -8,8 +8,8 @@ import torch
 
 from syncmotion.backends.embedded import load_embedded, save_embedded
 from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
-from syncmotion.motion.doubletake import BLEND_FRAMES, second_take, transition_mask, transition_windows
-from syncmotion.motion.generate import generate_motion
+from syncmotion.pipelines.doubletake import BLEND_FRAMES, second_take, transition_mask, transition_windows
+from syncmotion.pipelines.long_motion import LongMotionSettings, generate_motion
 from syncmotion.motion.script import parse_script
 
 
@@ -55,7 +55,7 @@ def test_second_take_changes_the_transitions_and_nothing_else(backend):
 
 def test_doubletake_makes_one_deterministic_motion_with_more_model_calls(backend):
     script = parse_script("walk | 3s\njump | 2s\nwave | 70f\n")
-    runs = [generate_motion(script, backend, strategy=strategy, seed=3, overlap=20, progress=False)[0]
+    runs = [generate_motion(script, backend, LongMotionSettings.named(strategy, seed=3, overlap=20), progress=False)[0]
             for strategy in ("doubletake", "doubletake", "handshake")]
     assert runs[0].positions.shape == (script.num_frames, 22, 3) and np.isfinite(runs[0].positions).all()
     np.testing.assert_array_equal(runs[0].positions, runs[1].positions)
@@ -65,6 +65,6 @@ def test_doubletake_makes_one_deterministic_motion_with_more_model_calls(backend
     assert windows == 8 and runs[0].meta["window_evaluations"] == 10 * windows + 9 * (windows - 1)
 
 
-def test_unknown_strategy_names_the_choices(backend):
+def test_unknown_strategy_names_the_choices():
     with pytest.raises(ValueError, match="doubletake"):
-        generate_motion(parse_script("walk | 3s\n"), backend, strategy="tripletake", progress=False)
+        LongMotionSettings.named("tripletake")

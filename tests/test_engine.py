@@ -6,9 +6,9 @@ import pytest
 import torch
 from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler
 
-from syncmotion.backends.oracle import GaussianOracle, score_samples, squared_exponential
 from syncmotion.engine import Inpaint, SyncSDE, sample
-from syncmotion.windows import SpatialWindows, TemporalWindows, TemporalWindowsAt
+from syncmotion.engine.windows import spatial_windows, temporal_windows, temporal_windows_at
+from syncmotion_lab.oracle import GaussianOracle, score_samples, squared_exponential
 
 
 class TinyDenoiser:
@@ -35,7 +35,7 @@ def ddim(**overrides) -> DDIMScheduler:
 def test_no_overlap_reproduces_diffusers_ddim_sampling() -> None:
     """With M = 0 everywhere (windows that do not overlap) every window is plain diffusers DDIM sampling."""
     scheduler = ddim()
-    layout = TemporalWindows(length=24, window=12, overlap=0)
+    layout = temporal_windows(length=24, window=12, overlap=0)
     denoiser = TinyDenoiser(channels=3, frames=12)
     result = sample(denoiser, scheduler, layout, [0, 1], latent_shape=(3,), strategy="syncsde", steps=20,
                     generator=torch.Generator().manual_seed(7), progress=False)
@@ -54,7 +54,7 @@ def test_no_overlap_reproduces_diffusers_ddim_sampling() -> None:
 def test_syncsde_epsilon_form_equals_explicit_ddim_update(prediction_type: str) -> None:
     """ε' = ε − M(X̃−y)/(λ_t√(1−ᾱ_t)) with DDIM equals y_{t-1} = DDIM(y, ε) + (γ_t/λ_t) M (X̃ − y)."""
     inv_lambda = 5.0
-    layout = TemporalWindows(length=30, window=12, overlap=3)
+    layout = temporal_windows(length=30, window=12, overlap=3)
     conds = list(range(layout.num_windows))
     denoiser = TinyDenoiser(channels=2, frames=12, prediction_type=prediction_type)
     scheduler = ddim(prediction_type=prediction_type)
@@ -85,7 +85,7 @@ def test_syncsde_epsilon_form_equals_explicit_ddim_update(prediction_type: str) 
 
 def test_lockstep_equals_sequential_windows() -> None:
     """Running all windows together equals window 0 to the end, then window 1 against its stored trajectory, ..."""
-    layout = TemporalWindows(length=40, window=16, overlap=4)
+    layout = temporal_windows(length=40, window=16, overlap=4)
     conds = [0, 1, 2]
     denoiser = TinyDenoiser(channels=2, frames=16)
     scheduler = ddim()
@@ -121,7 +121,7 @@ def oracle_seam_error(strategy: str, scheduler=None) -> float:
     """Relative error of the empirical covariance across seams against the true long process."""
     scheduler = scheduler or ddim()
     window, length = 24, 64
-    layout = TemporalWindows(length=length, window=window, overlap=6)
+    layout = temporal_windows(length=length, window=window, overlap=6)
     oracle = GaussianOracle(scheduler, [squared_exponential(window, 4.0)])
     truth = GaussianOracle(scheduler, [squared_exponential(length, 4.0)]).covariance().float()
     result = sample(oracle, scheduler, layout, [None] * layout.num_windows, strategy=strategy, steps=25,
@@ -144,7 +144,7 @@ def test_syncsde_works_with_other_diffusers_schedulers(scheduler_class) -> None:
 
 
 def test_same_seed_same_result_and_max_batch_does_not_change_it() -> None:
-    layout = SpatialWindows(height=8, width=24, window=8, stride=4)
+    layout = spatial_windows(height=8, width=24, window=8, stride=4)
     denoiser = TinyDenoiser(channels=2, frames=64)
     runs = [
         sample(denoiser, ddim(), layout, [1] * layout.num_windows, latent_shape=(2,), steps=5, max_batch=batch,
@@ -158,7 +158,7 @@ def test_same_seed_same_result_and_max_batch_does_not_change_it() -> None:
 
 def test_multidiffusion_and_synctweedies_keep_overlaps_identical() -> None:
     """Both canvas-averaging baselines leave every overlap with one value shared by the windows."""
-    layout = TemporalWindows(length=28, window=12, overlap=4)
+    layout = temporal_windows(length=28, window=12, overlap=4)
     for strategy in ("multidiffusion", "synctweedies"):
         result = sample(TinyDenoiser(1, 12), ddim(), layout, [0, 1, 2], latent_shape=(1,), strategy=strategy,
                         steps=8, generator=torch.Generator().manual_seed(2), progress=False)
@@ -167,7 +167,7 @@ def test_multidiffusion_and_synctweedies_keep_overlaps_identical() -> None:
 
 def test_handshake_blends_each_overlap_linearly_unlike_multidiffusion() -> None:
     """DoubleTake's first take: windows share their overlap, and it is the cross-fade of the two, not their mean."""
-    layout = TemporalWindows(length=28, window=12, overlap=4)
+    layout = temporal_windows(length=28, window=12, overlap=4)
     runs = {strategy: sample(TinyDenoiser(1, 12), ddim(), layout, [0, 1, 2], latent_shape=(1,), strategy=strategy,
                              steps=8, generator=torch.Generator().manual_seed(2), progress=False)
             for strategy in ("handshake", "multidiffusion")}
@@ -178,7 +178,7 @@ def test_handshake_blends_each_overlap_linearly_unlike_multidiffusion() -> None:
 
 def test_init_and_start_step_reproduce_diffusers_sdedit() -> None:
     """From a clean canvas noised to step 6 of 20, each window is diffusers DDIM over the remaining 14 steps."""
-    layout = TemporalWindows(length=24, window=12, overlap=0)
+    layout = temporal_windows(length=24, window=12, overlap=0)
     denoiser = TinyDenoiser(channels=3, frames=12)
     init = torch.randn((1, 3, 24), generator=torch.Generator().manual_seed(3))
     result = sample(denoiser, ddim(), layout, [0, 1], latent_shape=(3,), strategy="independent", steps=20,
@@ -197,7 +197,7 @@ def test_init_and_start_step_reproduce_diffusers_sdedit() -> None:
 
 def test_inpaint_keeps_the_known_part_and_generates_the_rest() -> None:
     """Where M = 1 the result is the known content exactly; where M = 0 it is what the model makes alone."""
-    layout = TemporalWindows(length=12, window=12, overlap=0)
+    layout = temporal_windows(length=12, window=12, overlap=0)
     denoiser = TinyDenoiser(channels=2, frames=12)
     known = torch.full((1, 1, 2, 12), 0.7)
     mask = torch.zeros(1, 1, 12)
@@ -215,7 +215,7 @@ def test_inpaint_keeps_the_known_part_and_generates_the_rest() -> None:
 
 
 def test_stitching_modes() -> None:
-    layout = TemporalWindows(length=10, window=6, overlap=2)
+    layout = temporal_windows(length=10, window=6, overlap=2)
     windows = torch.stack([torch.zeros(1, 1, 6), torch.ones(1, 1, 6)], dim=1)  # [B=1, N=2, lat=1, 6]
     pasted = layout.merge(windows, "paste")[0, 0]
     assert pasted.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
@@ -225,16 +225,16 @@ def test_stitching_modes() -> None:
 
 
 def test_last_window_is_aligned_to_the_canvas_end() -> None:
-    layout = TemporalWindows(length=50, window=20, overlap=5)
+    layout = temporal_windows(length=50, window=20, overlap=5)
     assert layout.starts == [0, 15, 30]
     assert layout.mask[2].sum() == 5
-    layout = TemporalWindows(length=52, window=20, overlap=5)
+    layout = temporal_windows(length=52, window=20, overlap=5)
     assert layout.starts[-1] == 32 and layout.mask[-1].sum() == 20 - (32 - 30)
 
 
 def test_tapered_mask_fades_the_pull_out_across_the_overlap() -> None:
-    binary = TemporalWindows(length=28, window=12, overlap=4)
-    tapered = TemporalWindows(length=28, window=12, overlap=4, taper=True)
+    binary = temporal_windows(length=28, window=12, overlap=4)
+    tapered = temporal_windows(length=28, window=12, overlap=4, taper=True)
     assert (tapered.mask > 0).equal(binary.mask > 0)  # pulled on the same positions
     overlap = tapered.mask[1, :4]
     assert bool((overlap.diff() < 0).all()) and overlap[0] > 0.95 and overlap[-1] < 0.05
@@ -258,7 +258,7 @@ def test_tapered_mask_leaves_no_step_where_the_overlap_ends() -> None:
     lets go at once (a step in its mean over samples); a tapered pull hands over gradually."""
     steps = {}
     for taper in (False, True):
-        layout = TemporalWindows(length=32, window=24, overlap=16, taper=taper)
+        layout = temporal_windows(length=32, window=24, overlap=16, taper=taper)
         result = sample(ShrinkDenoiser(), ddim(), layout, [0, 4], latent_shape=(1,), strategy=SyncSDE(10.0), steps=30,
                         batch_size=256, generator=torch.Generator().manual_seed(0), progress=False)
         mean_profile = result.windows[:, 1, 0].mean(0)
@@ -267,24 +267,24 @@ def test_tapered_mask_leaves_no_step_where_the_overlap_ends() -> None:
 
 
 def test_wrapped_spatial_windows_pull_the_last_window_onto_the_first() -> None:
-    layout = SpatialWindows(height=4, width=16, window=4, stride=4, wrap=True)
+    layout = spatial_windows(height=4, width=16, window=4, stride=4, wrap=True)
     assert layout.num_windows == 4
     assert layout.mask[0].sum() == 0 and layout.mask[1].sum() == 0
-    layout = SpatialWindows(height=4, width=16, window=(4, 8), stride=4, wrap=True)
+    layout = spatial_windows(height=4, width=16, window=(4, 8), stride=4, wrap=True)
     assert layout.mask[-1].sum() == 4 * 8  # left half on window 2, right half wraps onto window 0
 
 
 @pytest.mark.parametrize(
     "build, message",
     [
-        (lambda: TemporalWindows(length=100, window=20, overlap=20), "overlap"),
-        (lambda: TemporalWindows(length=100, window=20, overlap=-1), "overlap"),
-        (lambda: TemporalWindows(length=10, window=20, overlap=2), "longer than the canvas"),
-        (lambda: TemporalWindowsAt(length=50, window=20, starts=[0, 0, 30]), "increasing"),
-        (lambda: TemporalWindowsAt(length=50, window=20, starts=[0, 31]), "do not fit"),
-        (lambda: TemporalWindowsAt(length=45, window=20, starts=[0, 25]), "uncovered"),
-        (lambda: SpatialWindows(height=8, width=8, window=16, stride=8), "larger than the canvas"),
-        (lambda: SpatialWindows(height=8, width=32, window=8, stride=12), "stride"),
+        (lambda: temporal_windows(length=100, window=20, overlap=20), "overlap"),
+        (lambda: temporal_windows(length=100, window=20, overlap=-1), "overlap"),
+        (lambda: temporal_windows(length=10, window=20, overlap=2), "longer than the canvas"),
+        (lambda: temporal_windows_at(length=50, window=20, starts=[0, 0, 30]), "increasing"),
+        (lambda: temporal_windows_at(length=50, window=20, starts=[0, 31]), "do not fit"),
+        (lambda: temporal_windows_at(length=45, window=20, starts=[0, 25]), "uncovered"),
+        (lambda: spatial_windows(height=8, width=8, window=16, stride=8), "larger than the canvas"),
+        (lambda: spatial_windows(height=8, width=32, window=8, stride=12), "stride"),
         (lambda: SyncSDE(inv_lambda=0.0), "positive"),
         (lambda: SyncSDE(inv_lambda=-1.0), "positive"),
         (lambda: Inpaint(torch.zeros(1), torch.tensor([1.5])), r"\[0, 1\]"),
@@ -296,7 +296,7 @@ def test_bad_parameters_raise_one_clear_error(build, message: str) -> None:
 
 
 def test_mismatched_condition_count_and_unknown_names() -> None:
-    layout = TemporalWindows(length=30, window=12, overlap=3)
+    layout = temporal_windows(length=30, window=12, overlap=3)
     denoiser = TinyDenoiser(1, 12)
     with pytest.raises(ValueError, match="one per window"):
         sample(denoiser, ddim(), layout, [0], latent_shape=(1,), steps=2, progress=False)

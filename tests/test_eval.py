@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from syncmotion.corpus import ACTIONS, corpus_clip
-from syncmotion.eval import load_evaluator, motion_inputs
-from syncmotion.eval import metrics
-from syncmotion.eval.benchset import draw_segments, join_end_to_end, load_index, real_clip
-from syncmotion.eval.evaluator import Evaluator, MotionEncoder
-from syncmotion.eval.scoring import LongMotion, make_reference, per_action, score_long_motions
 from syncmotion.motion.features import canonicalize, facing_angle, rotate_y
 from syncmotion.motion.script import parse_script
+from syncmotion_lab.corpus import ACTIONS, corpus_clip
+from syncmotion_lab.eval import load_evaluator, metrics, motion_inputs
+from syncmotion_lab.eval.benchset import draw_segments, join_end_to_end, load_index, load_scripts, real_clip
+from syncmotion_lab.eval.evaluator import Evaluator, MotionEncoder
+from syncmotion_lab.eval.scoring import LongMotion, make_reference, per_action, score_long_motions
 
 ROOT = Path(__file__).resolve().parent.parent
 # A corpus draw neither the embedded model (0), the evaluator (1000, 1001) nor the benchmark (4000-6999) uses.
@@ -156,7 +154,7 @@ def test_shipped_evaluator_classifies_a_fresh_corpus_draw():
 def test_bench_scripts_match_their_index_and_use_heldout_texts():
     index = load_index()
     assert len(index["scripts"]) >= 30
-    from syncmotion.corpus.texts import TEMPLATES
+    from syncmotion_lab.corpus.texts import TEMPLATES
 
     for name, segments in index["scripts"].items():
         script = parse_script(ROOT / "sequences" / "bench" / name)
@@ -202,7 +200,6 @@ def test_per_action_counts_hits_and_the_actions_made_instead():
 
 
 def _tool(name: str):
-    sys.path.insert(0, str(ROOT / "tools"))
     spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -229,7 +226,7 @@ def _stand_in_backend():
 
 def test_bench_tool_runs_every_row_with_a_stand_in_backend(tmp_path):
     tool = _tool("bench_long_motion")
-    scripts = tool.load_scripts(ROOT / "sequences" / "bench", 2)
+    scripts = load_scripts(ROOT / "sequences" / "bench", 2)
     result = tool.run_benchmark(scripts, load_evaluator(), _stand_in_backend(), ["independent", "syncsde:2", "doubletake"], 2,
                                 {"steps": 2, "overlap": 10, "guidance": 2.5}, progress=False)
     assert list(result["rows"]) == ["real corpus", "independent", "syncsde:2", "doubletake"]
@@ -261,8 +258,7 @@ def test_bench_tool_runs_every_row_with_a_stand_in_backend(tmp_path):
 
 def test_segment_context_tool_scores_every_segment_alone_and_in_its_script():
     tool = _tool("bench_segment_context")
-    long_tool = _tool("bench_long_motion")
-    scripts = long_tool.load_scripts(ROOT / "sequences" / "bench", 2)
+    scripts = load_scripts(ROOT / "sequences" / "bench", 2)
     records = tool.segment_records(scripts, _stand_in_backend(), load_evaluator(), 2, {"steps": 2, "overlap": 10}, progress=False)
     segments = sum(len(segs) for _, _, segs in scripts)
     for context in ("alone", "script"):

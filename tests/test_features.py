@@ -8,11 +8,11 @@ import torch
 from safetensors.torch import save_file
 from scipy.ndimage import gaussian_filter1d
 
-from syncmotion.corpus import generate_clip, sample_clip
 from syncmotion.motion.features import (
     FEATURE_DIM, Normalizer, canonicalize, facing_angle, features_to_joints, joints_to_features, root_heading,
 )
 from syncmotion.motion.skeleton import KINEMATIC_CHAIN, REST_DIRECTIONS
+from syncmotion_lab.corpus import generate_clip, sample_clip
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
-from syncmotion.backends.tiny_mdm import save_identity_meta, save_official_checkpoint
 from syncmotion.cli import main
 from syncmotion.files import output_set
+from syncmotion_lab.tiny_models.tiny_mdm import save_identity_meta, save_official_checkpoint
 
 
 def run(*arguments: str):

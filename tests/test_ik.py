@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from syncmotion.corpus import sample_clip
 from syncmotion.motion.ik import joint_rotations, rotation_between, solve_rotations
 from syncmotion.motion.skeleton import forward_kinematics
+from syncmotion_lab.corpus import sample_clip
 
 
 @pytest.fixture(scope="module")

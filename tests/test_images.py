@@ -13,13 +13,14 @@ from click.testing import CliRunner
 from diffusers import StableDiffusionPanoramaPipeline
 
 from syncmotion.backends.stable_diffusion import (
-    StableDiffusionDenoiser, ddim_scheduler, decode, load_pipeline, sample_layout,
+    StableDiffusionDenoiser, ddim_scheduler, decode, load_pipeline,
 )
-from syncmotion.backends.tiny_sd import tiny_pipeline
 from syncmotion.cli import main
 from syncmotion.commands.image_options import read_prompts
-from syncmotion.commands.wide import panorama_latents
-from syncmotion.image_layouts import VIEWS, AnagramLayout, MaskedLayout, apply_view
+from syncmotion.engine import make_strategy
+from syncmotion.engine.image_layouts import VIEWS, AnagramLayout, MaskedLayout, apply_view
+from syncmotion.pipelines.images import ImageSettings, panorama_latents, sample_layout
+from syncmotion_lab.tiny_models.tiny_sd import tiny_pipeline
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +54,8 @@ def test_multidiffusion_reproduces_diffusers_panorama_pipeline(model_dir, wrap: 
     denoiser = StableDiffusionDenoiser(pipeline, guidance_scale=7.5)
     assert denoiser.prediction_type == prediction_type
     result = panorama_latents(
-        denoiser, "a red boat", height // 8, width // 8, window=64, stride=8, wrap=wrap, strategy="multidiffusion",
-        steps=steps, seed=seed, progress=False,
+        denoiser, "a red boat", height // 8, width // 8, window=64, stride=8, wrap=wrap,
+        settings=ImageSettings(strategy=make_strategy("multidiffusion"), steps=steps, seed=seed, progress=False),
     )
     assert result.canvas.shape == expected.shape
     scale = expected.abs().max()
@@ -206,7 +207,8 @@ def denoiser(pipeline) -> StableDiffusionDenoiser:
 
 def anagram_gap(denoiser, strategy: str) -> float:
     layout = AnagramLayout(8, 8, "flip")
-    result = sample_layout(denoiser, layout, ["a duck", "a rabbit"], strategy, steps=8, seed=0, progress=False)
+    result = sample_layout(denoiser, layout, ["a duck", "a rabbit"],
+                           ImageSettings(strategy=make_strategy(strategy), steps=8, seed=0, progress=False))
     return float((result.windows[:, 1] - apply_view(result.windows[:, 0], "flip")).abs().mean())
 
 
@@ -220,7 +222,8 @@ def test_masked_output_follows_the_background_off_the_mask(denoiser) -> None:
     gaps = {}
     for strategy in ("syncsde", "independent"):
         result = sample_layout(
-            denoiser, MaskedLayout(mask), ["a beach", "a boat", "a beach with a boat"], strategy, steps=8, progress=False
+            denoiser, MaskedLayout(mask), ["a beach", "a boat", "a beach with a boat"],
+            ImageSettings(strategy=make_strategy(strategy), steps=8, progress=False),
         )
         gaps[strategy] = float(((1 - mask) * (result.windows[:, 2] - result.windows[:, 0])).abs().mean())
     assert gaps["syncsde"] < 0.5 * gaps["independent"]

@@ -9,10 +9,10 @@ import stat
 import numpy as np
 import pytest
 
-from syncmotion.corpus import sample_clip
 from syncmotion.files import write_atomically
 from syncmotion.motion.io import load_motion, save_json, save_results_npy
 from syncmotion.motion.types import Motion, Segment
+from syncmotion_lab.corpus import sample_clip
 
 
 @pytest.fixture

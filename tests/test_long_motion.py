@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from syncmotion.backends.embedded import default_model_path, load_default
-from syncmotion.motion.generate import generate_motion
+from syncmotion.pipelines.long_motion import LongMotionSettings, generate_motion
 from syncmotion.motion.script import parse_script
 
 pytestmark = pytest.mark.skipif(not default_model_path().exists(), reason="models/embedded.safetensors is not there")
@@ -19,7 +19,7 @@ def motions():
     backend = load_default()
     script = parse_script(SCRIPT)
     runs = {("syncsde", "paste"), ("syncsde", "crossfade"), ("independent", "paste"), ("doubletake", "crossfade")}
-    return {run: generate_motion(script, backend, seed=0, strategy=run[0], stitch=run[1], progress=False)[0] for run in runs}
+    return {run: generate_motion(script, backend, LongMotionSettings.named(run[0], seed=0, stitch=run[1]), progress=False)[0] for run in runs}
 
 
 def seam_ratio(motion) -> float:

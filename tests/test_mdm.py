@@ -19,7 +19,7 @@ from syncmotion.backends import clip_text
 from syncmotion.backends.clip_text import CLIP_BPE, CLIPTextEncoder, find_clip_bpe, openai_tokenizer
 from syncmotion.backends.mdm import MDMDenoiser, diffusion_scheduler, load_mdm, load_weights, read_mdm_args, read_state_dict
 from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
-from syncmotion.backends.tiny_mdm import save_clip_text_model, save_identity_meta, save_official_checkpoint
+from syncmotion_lab.tiny_models.tiny_mdm import save_clip_text_model, save_identity_meta, save_official_checkpoint
 
 TINY_ARGS = {"arch": "trans_enc", "dataset": "humanml", "latent_dim": 16, "layers": 1, "cond_mask_prob": 0.1,
              "noise_schedule": "cosine", "diffusion_steps": 1000, "text_encoder_type": "clip", "sigma_small": True}

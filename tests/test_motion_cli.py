@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from syncmotion.backends import embedded
 from syncmotion.backends.embedded import load_embedded
 from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
-from syncmotion.backends.tiny_mdm import save_clip_text_model, save_identity_meta, save_official_checkpoint
 from syncmotion.cli import main
-from syncmotion.motion.generate import DEFAULT_OVERLAP, generate_motion
+from syncmotion.pipelines.long_motion import DEFAULT_OVERLAP, LongMotionSettings, generate_motion
 from syncmotion.motion.script import parse_script, plan_windows
+from syncmotion_lab.tiny_models.tiny_mdm import save_clip_text_model, save_identity_meta, save_official_checkpoint
 
 TINY_ARGS = {"arch": "trans_enc", "dataset": "humanml", "latent_dim": 16, "layers": 1, "noise_schedule": "cosine",
              "diffusion_steps": 1000}
@@ -35,12 +35,12 @@ def test_embedded_file_round_trip(tiny_embedded):
 def test_generation_is_one_continuous_deterministic_motion(tiny_embedded):
     backend = load_embedded(tiny_embedded)
     script = parse_script("walk | 3s\njump | 2s\nwave | 70f\n")
-    first = generate_motion(script, backend, seed=3, progress=False)[0]
-    again = generate_motion(script, backend, seed=3, progress=False)[0]
+    first = generate_motion(script, backend, LongMotionSettings(seed=3), progress=False)[0]
+    again = generate_motion(script, backend, LongMotionSettings(seed=3), progress=False)[0]
     assert first.positions.shape == (script.num_frames, 22, 3)
     np.testing.assert_array_equal(first.positions, again.positions)
     assert first.meta["model_calls"] == 4 and first.seams and first.segments == script.segments
-    other = generate_motion(script, backend, seed=4, progress=False)[0]
+    other = generate_motion(script, backend, LongMotionSettings(seed=4), progress=False)[0]
     assert not np.array_equal(first.positions, other.positions)
 
 
@@ -49,7 +49,7 @@ def test_a_window_running_on_past_the_script_is_cut_away(tiny_embedded):
     script = parse_script("wave | 20f\nwalk | 3s\njump | 25f\n")
     plan = plan_windows(script, backend.window, DEFAULT_OVERLAP)
     assert plan.layout.canvas_dims[0] > script.num_frames
-    motion = generate_motion(script, backend, seed=0, progress=False)[0]
+    motion = generate_motion(script, backend, LongMotionSettings(seed=0), progress=False)[0]
     assert motion.positions.shape == (script.num_frames, 22, 3) and np.isfinite(motion.positions).all()
     assert motion.seams == plan.seams and all(0 < seam < script.num_frames for seam in motion.seams)
 

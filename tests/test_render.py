@@ -6,15 +6,15 @@ import imageio.v2 as imageio
 import imageio_ffmpeg
 import numpy as np
 import pytest
-from PIL import Image
 from click.testing import CliRunner
+from PIL import Image
 
 from syncmotion.cli import main
-from syncmotion.corpus import generate_clip
 from syncmotion.motion.io import save_json, save_results_npy
 from syncmotion.motion.types import Motion, Segment
 from syncmotion.render import render_filmstrip, render_video
 from syncmotion.render.video import keyframes
+from syncmotion_lab.corpus import generate_clip
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,11 @@ import pytest
 import scipy.sparse
 import torch
 
-from syncmotion.corpus import sample_clip
 from syncmotion.motion.ik import joint_rotations
 from syncmotion.motion.skeleton import PARENTS, forward_kinematics
 from syncmotion.motion.smpl import fit_smpl, load_smpl, save_smpl, smpl_joints
 from syncmotion.motion.types import Motion
+from syncmotion_lab.corpus import sample_clip
 
 SMPL_PARENTS = list(PARENTS) + [20, 21]
 CORNERS = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], dtype=np.float32) * 0.01

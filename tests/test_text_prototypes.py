@@ -172,11 +172,9 @@ def test_shipped_model_lists_its_training_texts() -> None:
 
 def test_tuning_tool_cross_validates_and_names_its_pick() -> None:
     import importlib.util
-    import sys
     from pathlib import Path
 
     tools = Path(__file__).resolve().parent.parent / "tools"
-    sys.path.insert(0, str(tools))
     spec = importlib.util.spec_from_file_location("tune_snapping", tools / "tune_snapping.py")
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)

@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from syncmotion.cli import main
-from syncmotion.corpus import generate_clip
 from syncmotion.motion.features import canonicalize
 from syncmotion.motion.io import motion_to_dict, save_json, save_results_npy
 from syncmotion.motion.types import Motion, Segment
 from syncmotion.viewer import serve
+from syncmotion_lab.corpus import generate_clip
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 playwright = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from syncmotion.backends.embedded import read_embedded, save_embedded
 from syncmotion.backends.minilm import MiniLMTextEncoder
 from syncmotion.backends.text_prototypes import TextPrototypes
-from syncmotion.corpus import corpus_clip
+from syncmotion_lab.corpus import corpus_clip
 
 
 @click.command()

@@ -8,24 +8,20 @@ inside the model is measured by wrapping it, and the rest of each step is the en
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import click
 import torch
 from diffusers import DDIMScheduler
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchdoc import markdown_table, write_section  # noqa: E402
-
-from syncmotion.backends.mdm import MDMDenoiser  # noqa: E402
-from syncmotion.backends.embedded import default_model_path, read_embedded  # noqa: E402
-from syncmotion.backends.mdm_network import MDMNetwork  # noqa: E402
-from syncmotion.engine import sample  # noqa: E402
-from syncmotion.windows import SpatialWindows, TemporalWindows  # noqa: E402
+from syncmotion.backends.embedded import default_model_path, read_embedded
+from syncmotion.backends.mdm import MDMDenoiser
+from syncmotion.backends.mdm_network import MDMNetwork
+from syncmotion.engine import sample
+from syncmotion.engine.windows import spatial_windows, temporal_windows
+from syncmotion_lab.benchdoc import markdown_table, write_section
 
 
 class TinyTransformer(torch.nn.Module):
@@ -105,8 +101,8 @@ def main(steps: int, no_write: bool) -> None:
     motion_model = embedded_size_denoiser()
     image_model = SequenceDenoiser(TinyTransformer(4, 64, 1).eval())
     cases = [
-        ("motion 60 s: 263×1200 frames, windows 80/20", TemporalWindows(1200, 80, 20), (263, 1), motion_model),
-        ("image: 4×32×128 latent, windows 32/16", SpatialWindows(32, 128, 32, 16), (4,), image_model),
+        ("motion 60 s: 263×1200 frames, windows 80/20", temporal_windows(1200, 80, 20), (263, 1), motion_model),
+        ("image: 4×32×128 latent, windows 32/16", spatial_windows(32, 128, 32, 16), (4,), image_model),
     ]
     rows = [measure(name, layout, latent, model, strategy, steps)
             for name, layout, latent, model in cases

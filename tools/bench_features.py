@@ -9,22 +9,18 @@ both ways; the median of a few runs is reported.
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import click
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchdoc import markdown_table, write_section  # noqa: E402
-
-from syncmotion.corpus import sample_clip  # noqa: E402
-from syncmotion.motion.features import canonicalize, features_to_joints, joints_to_features  # noqa: E402
-from syncmotion.motion.ik import joint_rotations  # noqa: E402
-from syncmotion.motion.skeleton import forward_kinematics  # noqa: E402
+from syncmotion.motion.features import canonicalize, features_to_joints, joints_to_features
+from syncmotion.motion.ik import joint_rotations
+from syncmotion.motion.skeleton import forward_kinematics
+from syncmotion_lab.benchdoc import markdown_table, write_section
+from syncmotion_lab.corpus import sample_clip
 
 
 def corpus_clips(frames: int, seed: int = 0) -> list[np.ndarray]:

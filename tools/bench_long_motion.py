@@ -11,31 +11,29 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import click
 import matplotlib
+import numpy as np
+import torch
+from tqdm import tqdm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchdoc import BENCHMARKS_MD, markdown_table, write_section  # noqa: E402
-
-from syncmotion.backends.embedded import unsnapped  # noqa: E402
-from syncmotion.eval import Evaluator, load_evaluator  # noqa: E402
-from syncmotion.eval.benchset import REAL_SEED, REFERENCE_SEED, bench_folder, join_end_to_end, load_index, real_clip  # noqa: E402
-from syncmotion.eval.metrics import TRANSITION_FRAMES  # noqa: E402
-from syncmotion.eval.scoring import LongMotion, Reference, make_reference, per_action, score_long_motions  # noqa: E402
+from syncmotion.backends.embedded import unsnapped
 from syncmotion.files import write_atomically
-from syncmotion.motion.generate import DEFAULT_OVERLAP, MOTION_STRATEGIES, generate_motion  # noqa: E402
-from syncmotion.motion.script import ALIGNMENTS, parse_script  # noqa: E402
-from syncmotion.windows import STITCH_MODES  # noqa: E402
+from syncmotion.pipelines.long_motion import DEFAULT_OVERLAP, MOTION_STRATEGIES
+from syncmotion.motion.script import ALIGNMENTS
+from syncmotion.engine.windows import STITCH_MODES
+from syncmotion_lab.benchdoc import BENCHMARKS_MD, markdown_table, write_section
+from syncmotion_lab.eval import Evaluator, load_evaluator
+from syncmotion_lab.eval.benchrun import generated_motions
+from syncmotion_lab.eval.benchset import REAL_SEED, REFERENCE_SEED, bench_folder, join_end_to_end, load_scripts, real_clip
+from syncmotion_lab.eval.metrics import TRANSITION_FRAMES
+from syncmotion_lab.eval.scoring import LongMotion, Reference, make_reference, per_action, score_long_motions
+
+matplotlib.use("Agg")  # no display: draw to files only, before pyplot is imported
+import matplotlib.pyplot as plt  # noqa: E402
 
 DEFAULT_STRATEGIES = ("independent", "multidiffusion", "synctweedies", "doubletake", "syncsde:2", "syncsde:5", "syncsde:10",
                       "syncsde:5:paste", "syncsde:5:rawtext", "syncsde:5:g7.5", "syncsde:5:smooth5", "syncsde:5:notaper:smooth5",
@@ -78,20 +76,6 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def load_scripts(folder: Path, count: int | None) -> list[tuple[str, Any, list[dict[str, Any]]]]:
-    """The first `count` benchmark scripts: (name, parsed script, index segments), checked against each other."""
-    index = load_index(folder)
-    names = sorted(index["scripts"])[:count]
-    scripts = []
-    for name in names:
-        script = parse_script(folder / name)
-        segments = index["scripts"][name]
-        if [s.text for s in script.segments] != [s["text"] for s in segments]:
-            raise click.UsageError(f"{folder / name} and index.json disagree; rewrite both with tools/make_bench_scripts.py")
-        scripts.append((name, script, segments))
-    return scripts
-
-
 def reference_set(evaluator: Evaluator, scripts: list, draws: int) -> Reference:
     """Real clips of every segment (`draws` fresh draws each): the FID and jerk reference."""
     clips = [real_clip(segment, REFERENCE_SEED + draw, number)
@@ -107,29 +91,6 @@ def real_motions(scripts: list, seed: int) -> list[LongMotion]:
         ends = np.cumsum([len(c) for c in clips])
         motions.append(LongMotion(join_end_to_end(clips), list(zip([0, *ends[:-1]], ends)), [s["action"] for s in segments]))
     return motions
-
-
-def generated_motions(scripts: list, backend: Any, strategy: str, inv_lambda: float, seeds: int,
-                      options: dict[str, Any], bar: tqdm) -> tuple[list[list[LongMotion]], float, int, int, float]:
-    """Every script generated as `seeds` samples in one batch: motions per sample, then per sample alone the wall
-    seconds (the batch's time shared out), model calls, window evaluations and seconds of motion."""
-    per_sample: list[list[LongMotion]] = [[] for _ in range(seeds)]
-    wall, calls, evaluations, seconds = 0.0, 0, 0, 0.0
-    for _, script, segments in scripts:
-        start = time.perf_counter()
-        motions = generate_motion(script, backend, strategy=strategy, inv_lambda=inv_lambda, seed=script.seed or 0,
-                                  num_samples=seeds, progress=False, **options)
-        wall += (time.perf_counter() - start) / seeds
-        meta = motions[0].meta
-        # One batched call serves every sample, so one sample alone would make the same calls.
-        calls += int(meta["model_calls"])
-        evaluations += int(meta["window_evaluations"])
-        seconds += motions[0].seconds
-        for sample, motion in enumerate(motions):
-            per_sample[sample].append(LongMotion(motion.positions, [(s.start, s.end) for s in motion.segments],
-                                                 [s["action"] for s in segments]))
-        bar.update(1)
-    return per_sample, wall, calls, evaluations, seconds
 
 
 def _summary(per_seed: list[dict[str, float]]) -> dict[str, dict[str, float]]:

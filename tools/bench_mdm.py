@@ -9,7 +9,6 @@ covers exactly what a user with the real checkpoint runs; only the motion it mak
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,14 +16,12 @@ from pathlib import Path
 import click
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchdoc import markdown_table, write_section  # noqa: E402
-
-from syncmotion.backends.mdm import load_mdm  # noqa: E402
-from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork  # noqa: E402
-from syncmotion.backends.tiny_mdm import save_clip_text_model, save_identity_meta, save_official_checkpoint  # noqa: E402
-from syncmotion.motion.generate import generate_motion  # noqa: E402
-from syncmotion.motion.script import parse_script  # noqa: E402
+from syncmotion.backends.mdm import load_mdm
+from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
+from syncmotion.pipelines.long_motion import LongMotionSettings, generate_motion
+from syncmotion.motion.script import parse_script
+from syncmotion_lab.benchdoc import markdown_table, write_section
+from syncmotion_lab.tiny_models.tiny_mdm import save_clip_text_model, save_identity_meta, save_official_checkpoint
 
 MDM_ARGS = {"arch": "trans_enc", "dataset": "humanml", "latent_dim": 512, "layers": 8, "cond_mask_prob": 0.1,
             "noise_schedule": "cosine", "diffusion_steps": 1000, "text_encoder_type": "clip"}
@@ -58,7 +55,7 @@ def main(seconds: int, steps: int, overlap: int, strategies: str, threads: int, 
         load_seconds = time.perf_counter() - start
         for strategy in strategies.split(","):
             start = time.perf_counter()
-            motion = generate_motion(script, backend, strategy=strategy, steps=steps, overlap=overlap, progress=True)[0]
+            motion = generate_motion(script, backend, LongMotionSettings.named(strategy, steps=steps, overlap=overlap))[0]
             elapsed = time.perf_counter() - start
             rows.append([strategy, f"{motion.seconds:.0f}", motion.meta["window"], overlap, steps, len(motion.meta["window_texts"]),
                          motion.meta["model_calls"], f"{elapsed:.1f}", f"{elapsed / motion.seconds:.2f}"])

@@ -10,24 +10,21 @@ samples can be compared with the truth, across seams and everywhere. Usage:
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
 import click
 import matplotlib
+import torch
+from diffusers import DDIMScheduler
 
-matplotlib.use("Agg")
+from syncmotion.engine import Strategy, SyncSDE, make_strategy, sample
+from syncmotion.engine.windows import temporal_windows
+from syncmotion_lab.benchdoc import markdown_table, write_section
+from syncmotion_lab.oracle import GaussianOracle, score_samples, squared_exponential
+
+matplotlib.use("Agg")  # no display: draw to files only, before pyplot is imported
 import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from diffusers import DDIMScheduler  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchdoc import markdown_table, write_section  # noqa: E402
-
-from syncmotion.backends.oracle import GaussianOracle, score_samples, squared_exponential  # noqa: E402
-from syncmotion.engine import Strategy, SyncSDE, make_strategy, sample  # noqa: E402
-from syncmotion.windows import TemporalWindows  # noqa: E402
 
 PLOT = Path(__file__).resolve().parent.parent / "docs" / "img" / "oracle_variance.png"
 
@@ -63,7 +60,7 @@ def main(samples: int, window: int, overlap: int, num_windows: int, lengthscale:
     length = window + (num_windows - 1) * (window - overlap)
     scheduler = DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=False,
                               timestep_spacing="trailing")
-    layout = TemporalWindows(length=length, window=window, overlap=overlap)
+    layout = temporal_windows(length=length, window=window, overlap=overlap)
     oracle = GaussianOracle(scheduler, [squared_exponential(window, lengthscale)])
     long_oracle = GaussianOracle(scheduler, [squared_exponential(length, lengthscale)])
     truth = long_oracle.covariance()
@@ -75,7 +72,7 @@ def main(samples: int, window: int, overlap: int, num_windows: int, lengthscale:
     exact = exact @ torch.linalg.cholesky(truth).T
     references = [("exact draws (estimation floor)", exact, 0.0, 0)]
     start = time.perf_counter()
-    whole = sample(long_oracle, scheduler, TemporalWindows(length, length, 0), [None], strategy="independent",
+    whole = sample(long_oracle, scheduler, temporal_windows(length, length, 0), [None], strategy="independent",
                    steps=steps, batch_size=samples, generator=torch.Generator().manual_seed(seed), progress=False)
     references.append(("one window over the canvas (DDIM floor)", whole.canvas, time.perf_counter() - start, whole.model_calls))
     for label, canvas, seconds, calls in references:

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -14,13 +13,11 @@ from pathlib import Path
 import click
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchdoc import markdown_table, write_section  # noqa: E402
-
-from syncmotion.corpus import sample_clip  # noqa: E402
-from syncmotion.motion.features import canonicalize  # noqa: E402
-from syncmotion.motion.types import Motion, Segment  # noqa: E402
-from syncmotion.render import render_filmstrip, render_video  # noqa: E402
+from syncmotion.motion.features import canonicalize
+from syncmotion.motion.types import Motion, Segment
+from syncmotion.render import render_filmstrip, render_video
+from syncmotion_lab.benchdoc import markdown_table, write_section
+from syncmotion_lab.corpus import sample_clip
 
 
 def corpus_motion(seconds: float, seed: int = 0) -> Motion:

@@ -18,15 +18,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_long_motion import generated_motions, load_scripts  # noqa: E402
-from benchdoc import markdown_table, write_section  # noqa: E402
-
-from syncmotion.eval import metrics  # noqa: E402
-from syncmotion.eval.benchset import bench_folder  # noqa: E402
-from syncmotion.eval.evaluator import Evaluator, load_evaluator  # noqa: E402
-from syncmotion.motion.generate import DEFAULT_OVERLAP, generate_motion  # noqa: E402
-from syncmotion.motion.script import Script, Segment  # noqa: E402
+from syncmotion.engine import SyncSDE
+from syncmotion.pipelines.long_motion import DEFAULT_OVERLAP, LongMotionSettings, generate_motion
+from syncmotion.motion.script import Script, Segment
+from syncmotion_lab.benchdoc import markdown_table, write_section
+from syncmotion_lab.eval import metrics
+from syncmotion_lab.eval.benchrun import generated_motions
+from syncmotion_lab.eval.benchset import bench_folder, load_scripts
+from syncmotion_lab.eval.evaluator import Evaluator, load_evaluator
 
 # Segment lengths in frames; the embedded model's window is 80 frames.
 LENGTH_BINS = ((0, 70), (70, 100), (100, 140), (140, None))
@@ -61,8 +60,8 @@ def segment_records(scripts: list, backend: Any, evaluator: Evaluator, seeds: in
         for index, (segment, asked) in enumerate(zip(script.segments, segments)):
             alone = Script(segments=[Segment(segment.text, 0, segment.end - segment.start)], fps=script.fps,
                            seed=script.seed, source=script.source)
-            motions = generate_motion(alone, backend, strategy="syncsde", inv_lambda=INV_LAMBDA, seed=script.seed or 0,
-                                      num_samples=seeds, progress=False, **options)
+            settings = LongMotionSettings(strategy=SyncSDE(INV_LAMBDA), seed=script.seed or 0, num_samples=seeds, **options)
+            motions = generate_motion(alone, backend, settings, progress=False)
             records += _records(evaluator, [motion.positions for motion in motions], [asked] * seeds,
                                 [_position(index, len(segments))] * seeds, "alone")
         bar.update(1)

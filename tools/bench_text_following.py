@@ -12,7 +12,6 @@ isolates text following.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,18 +20,17 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchdoc import markdown_table, write_section  # noqa: E402
-
-from syncmotion.backends.text_prototypes import SnappedTextEncoder  # noqa: E402
-from syncmotion.corpus import ACTIONS, generate_clip  # noqa: E402
-from syncmotion.corpus.generator import sample_params  # noqa: E402
-from syncmotion.corpus.texts import describe  # noqa: E402
-from syncmotion.eval import load_evaluator  # noqa: E402
-from syncmotion.eval.scoring import per_action  # noqa: E402
-from syncmotion.motion.generate import generate_motion  # noqa: E402
-from syncmotion.motion.script import Script  # noqa: E402
-from syncmotion.motion.types import Segment  # noqa: E402
+from syncmotion.backends.text_prototypes import SnappedTextEncoder
+from syncmotion.engine import Independent
+from syncmotion.pipelines.long_motion import LongMotionSettings, generate_motion
+from syncmotion.motion.script import Script
+from syncmotion.motion.types import Segment
+from syncmotion_lab.benchdoc import markdown_table, write_section
+from syncmotion_lab.corpus import ACTIONS, generate_clip
+from syncmotion_lab.corpus.generator import sample_params
+from syncmotion_lab.corpus.texts import describe
+from syncmotion_lab.eval import load_evaluator
+from syncmotion_lab.eval.scoring import per_action
 
 MIN_FRAMES = 40
 SEED = 7000  # away from the corpus, evaluator and benchmark-script draws
@@ -115,8 +113,8 @@ def main(model: Path | None, texts: int, samples: int, steps: int | None, guidan
                 for number, clip in enumerate(tqdm(clips, desc=f"{split} texts, {reading}, guidance {guidance:g}")):
                     frames = int(np.clip(len(clip.positions), MIN_FRAMES, backend.window))
                     script = Script(segments=[Segment(clip.text, 0, frames)], fps=backend.fps, seed=number)
-                    motions = generate_motion(script, backend, strategy="independent", steps=steps, guidance=guidance,
-                                              num_samples=samples, progress=False)
+                    settings = LongMotionSettings(strategy=Independent(), steps=steps, guidance=guidance, num_samples=samples)
+                    motions = generate_motion(script, backend, settings, progress=False)
                     _, logits = evaluator.encode([m.positions for m in motions])
                     predicted = [evaluator.actions[i] for i in logits.argmax(1)]
                     hits += [action == clip.action for action in predicted]

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchdoc import markdown_table, write_section  # noqa: E402
+from syncmotion_lab.benchdoc import markdown_table, write_section
 
 PROMPT = "a photo of the dolomites"
 HEIGHT, WIDTH = 512, 2048
@@ -42,7 +41,8 @@ def run_worker(model: str, name: str, steps: int) -> dict:
     from diffusers import StableDiffusionPanoramaPipeline
 
     from syncmotion.backends.stable_diffusion import StableDiffusionDenoiser, ddim_scheduler, load_pipeline
-    from syncmotion.commands.wide import panorama_latents
+    from syncmotion.engine import make_strategy
+    from syncmotion.pipelines.images import ImageSettings, panorama_latents
 
     torch.set_num_threads(1)
     kind, stride, view_batch = CONTENDERS[name]
@@ -63,8 +63,9 @@ def run_worker(model: str, name: str, steps: int) -> dict:
         panorama(PROMPT, height=HEIGHT, width=WIDTH, num_inference_steps=steps, view_batch_size=view_batch,
                  generator=torch.Generator().manual_seed(0), output_type="latent")
     else:
+        settings = ImageSettings(strategy=make_strategy(kind), steps=steps, seed=0, max_batch=view_batch, progress=False)
         panorama_latents(StableDiffusionDenoiser(pipeline), PROMPT, HEIGHT // 8, WIDTH // 8, window=64, stride=stride,
-                         strategy=kind, steps=steps, seed=0, max_batch=view_batch, progress=False)
+                         settings=settings)
     seconds = time.perf_counter() - start
     return {"seconds": seconds, **counts, "peak_mib": peak_rss_mib(), "loaded_mib": rss_loaded}
 
@@ -79,7 +80,7 @@ def main() -> None:
     if args.worker:
         print(json.dumps(run_worker(args.model, args.worker, args.steps)))
         return
-    from syncmotion.backends.tiny_sd import tiny_pipeline
+    from syncmotion_lab.tiny_models.tiny_sd import tiny_pipeline
 
     with tempfile.TemporaryDirectory() as folder:
         tiny_pipeline(Path(folder))

@@ -8,16 +8,13 @@ The last ~60 frames may differ slightly: the clip that HumanML3D smoothed the he
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchdoc import markdown_table  # noqa: E402
-
-from syncmotion.motion.features import joints_to_features  # noqa: E402
+from syncmotion.motion.features import joints_to_features
+from syncmotion_lab.benchdoc import markdown_table
 
 GROUPS = {"root angular velocity": slice(0, 1), "root linear velocity": slice(1, 3), "root height": slice(3, 4),
           "joint positions (ric)": slice(4, 67), "6D rotations": slice(67, 193), "joint velocities": slice(193, 259),

@@ -9,8 +9,8 @@ import click
 
 from syncmotion.backends.minilm import MiniLMTextEncoder
 from syncmotion.backends.text_prototypes import TextPrototypes
-from syncmotion.corpus import corpus_clip, read_corpus
-from train_embedded import in_processes
+from syncmotion_lab.corpus import corpus_clip, read_corpus
+from syncmotion_lab.parallel import in_processes
 
 
 def _clip_text(index: int, seed: int) -> str:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from syncmotion.corpus import FPS
-from syncmotion.eval.benchset import RESERVED_SEEDS, SCRIPT_SEED, draw_segments, script_text
 from syncmotion.files import write_atomically
 from syncmotion.resources import REPO_ROOT
+from syncmotion_lab.corpus import FPS
+from syncmotion_lab.eval.benchset import RESERVED_SEEDS, SCRIPT_SEED, draw_segments, script_text
 
 
 def _write(path: Path, text: str) -> None:

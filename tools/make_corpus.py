@@ -10,8 +10,8 @@ import click
 import numpy as np
 from tqdm import tqdm
 
-from syncmotion.corpus import FPS, corpus_clip
-from syncmotion.corpus.store import write_corpus
+from syncmotion_lab.corpus import FPS, corpus_clip
+from syncmotion_lab.corpus.store import write_corpus
 
 
 def _features_fn():

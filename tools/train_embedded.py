@@ -5,12 +5,9 @@ from __future__ import annotations
 import copy
 import json
 import math
-import multiprocessing
 import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import click
 import numpy as np
@@ -22,8 +19,9 @@ from syncmotion.backends.mdm import diffusion_scheduler
 from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
 from syncmotion.backends.minilm import MiniLMTextEncoder
 from syncmotion.backends.text_prototypes import TextPrototypes
-from syncmotion.corpus import corpus_clip, read_corpus
 from syncmotion.motion.features import FEATURE_DIM, ROOT_FEATURES, ROTATION_FEATURES, joints_to_features
+from syncmotion_lab.corpus import corpus_clip, read_corpus
+from syncmotion_lab.parallel import in_processes
 
 # HumanML3D's feature groups: one std per group keeps near-constant dimensions from blowing up.
 FEATURE_GROUPS = [(0, 1), (1, 3), (3, 4), (4, 67), (67, 193), (193, 259), (259, 263)]
@@ -51,15 +49,6 @@ def _clip_features(index: int, seed: int, window: int) -> tuple[np.ndarray, str]
 
 def _window_features(positions: np.ndarray, window: int) -> np.ndarray:
     return np.asarray(joints_to_features(padded_positions(positions, window + 1)), dtype=np.float32)
-
-
-def in_processes(function: Callable[[Any], Any], jobs: list, workers: int, desc: str) -> list:
-    """`function` over `jobs` in order, in `workers` processes (1: this one), with a progress bar."""
-    if workers <= 1:
-        return [function(job) for job in tqdm(jobs, desc=desc)]
-    # One torch thread per process: a pool of processes each running a full set of threads is slower than one process.
-    with multiprocessing.get_context("fork").Pool(workers, initializer=torch.set_num_threads, initargs=(1,)) as pool:
-        return list(tqdm(pool.imap(function, jobs, chunksize=64), total=len(jobs), desc=desc))
 
 
 def prepare_data(num_clips: int, seed: int, window: int, corpus: Path | None, workers: int = 1) -> tuple[list[np.ndarray], list[str]]:

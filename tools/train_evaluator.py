@@ -11,9 +11,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from syncmotion.corpus import ACTIONS, corpus_clip
-from syncmotion.eval.evaluator import Evaluator, MotionEncoder, motion_inputs, pad_batch
 from syncmotion.motion.skeleton import JOINT_NAMES
+from syncmotion_lab.corpus import ACTIONS, corpus_clip
+from syncmotion_lab.eval.evaluator import Evaluator, MotionEncoder, motion_inputs, pad_batch
 
 # The embedded model trains on corpus seed 0; the evaluator must see other draws.
 MODEL_CORPUS_SEED = 0

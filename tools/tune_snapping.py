@@ -9,21 +9,16 @@ for reference; it plays no part in the choice.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import click
 import numpy as np
 import torch
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchdoc import markdown_table, write_section  # noqa: E402
-
-from syncmotion.backends.minilm import MiniLMTextEncoder  # noqa: E402
-from syncmotion.backends.text_prototypes import LEXICAL_WEIGHT, SnappedTextEncoder, TextPrototypes  # noqa: E402
-from syncmotion.corpus import ACTIONS, generate_clip, sample_params  # noqa: E402
-from syncmotion.corpus.texts import TEMPLATES, paraphrase  # noqa: E402
+from syncmotion.backends.minilm import MiniLMTextEncoder
+from syncmotion.backends.text_prototypes import LEXICAL_WEIGHT, SnappedTextEncoder, TextPrototypes
+from syncmotion_lab.benchdoc import markdown_table, write_section
+from syncmotion_lab.corpus import ACTIONS, generate_clip, sample_params
+from syncmotion_lab.corpus.texts import TEMPLATES, paraphrase
 
 SEED = 7100
 

@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from syncmotion.files import write_atomically
+from syncmotion.motion.features import Normalizer
 from syncmotion.resources import resource_dir
 
 from .mdm import MotionBackend, diffusion_scheduler
@@ -94,9 +95,7 @@ def load_embedded(path: str | Path | None = None, device: str = "cpu", snap_text
 
     With `snap_text`, prompts are read as the nearest wordings the model was trained on (when the file lists them).
     """
-    from syncmotion.motion.features import Normalizer
-
-    from .minilm import MiniLMTextEncoder
+    from .minilm import MiniLMTextEncoder  # transformers is imported only when the model is loaded
 
     path = Path(path) if path is not None else default_model_path()
     network, mean, std, settings = read_embedded(path)

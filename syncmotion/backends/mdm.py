@@ -11,6 +11,9 @@ from typing import Any
 import torch
 from diffusers import DDIMScheduler
 
+from syncmotion.motion.features import Normalizer
+from syncmotion.safe_pickle import TORCH_LOAD_ERRORS, torch_load_reason
+
 from .mdm_network import POSITIONAL_KEYS, MDMConfig, MDMNetwork
 
 HUMANML_FEATURES = 263
@@ -32,6 +35,9 @@ class MDMDenoiser:
     def __call__(self, sample: torch.Tensor, timesteps: torch.Tensor, conds: Sequence[str]) -> torch.Tensor:
         """Guided x0 for windows [B, 263, 1, T] conditioned on one prompt each."""
         text = self.text_encoder(list(conds)).to(sample)
+        # The two ends of the guidance scale need one half of the batch only: the text-free or the text-conditioned.
+        if self.guidance == 0.0:
+            return self.network(sample, timesteps, torch.zeros_like(text))
         if self.guidance == 1.0:
             return self.network(sample, timesteps, text)
         both = self.network(torch.cat([sample, sample]), torch.cat([timesteps, timesteps]),
@@ -46,7 +52,7 @@ class MotionBackend:
 
     network: MDMNetwork
     text_encoder: Callable[[Sequence[str]], torch.Tensor]
-    normalizer: Any
+    normalizer: Normalizer
     scheduler: DDIMScheduler
     window: int
     name: str
@@ -55,9 +61,9 @@ class MotionBackend:
     fps: float = 20.0
     info: dict[str, Any] = field(default_factory=dict)
 
-    def denoiser(self, guidance: float = 2.5) -> MDMDenoiser:
-        """The engine's view of this model at a guidance scale."""
-        return MDMDenoiser(self.network, self.text_encoder, guidance)
+    def denoiser(self, guidance: float | None = None) -> MDMDenoiser:
+        """The engine's view of this model at a guidance scale (None: its default)."""
+        return MDMDenoiser(self.network, self.text_encoder, self.default_guidance if guidance is None else guidance)
 
 
 def diffusion_scheduler(noise_schedule: str, diffusion_steps: int) -> DDIMScheduler:
@@ -110,8 +116,6 @@ def read_state_dict(checkpoint: Path) -> dict[str, torch.Tensor]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from syncmotion.safe_pickle import TORCH_LOAD_ERRORS, torch_load_reason
-
     if not checkpoint.exists():
         raise FileNotFoundError(f"no MDM checkpoint at {checkpoint}: pass --model PATH/modelXXXXXXXXX.pt")
     try:
@@ -151,9 +155,7 @@ def load_weights(network: MDMNetwork, state: dict[str, torch.Tensor], source: st
 
 def load_mdm(checkpoint: str | Path, meta: str | Path, clip: str | Path, device: str = "cpu") -> MotionBackend:
     """An official MDM HumanML3D checkpoint with its mean/std folder and a CLIP text model, ready to generate."""
-    from syncmotion.motion.features import Normalizer
-
-    from .clip_text import CLIPTextEncoder
+    from .clip_text import CLIPTextEncoder  # transformers is imported only when a CLIP model is loaded
 
     checkpoint = Path(checkpoint)
     args = read_mdm_args(checkpoint)

@@ -14,8 +14,6 @@ from diffusers.utils import logging as diffusers_logging
 from transformers.utils import logging as transformers_logging
 
 from ..devices import default_device
-from ..engine import SampleResult, sample
-from ..windows import Layout
 
 # Latent columns decoded on each side of a wrapped (360°) canvas so its left and right edges decode as neighbours.
 WRAP_DECODE_PADDING = 8
@@ -116,26 +114,6 @@ class StableDiffusionDenoiser:
             unconditional, conditional = output.chunk(2)
             output = unconditional + self.guidance_scale * (conditional - unconditional)
         return output.to(sample.device, sample.dtype)
-
-
-def sample_layout(
-    denoiser: StableDiffusionDenoiser,
-    layout: Layout,
-    prompts: Sequence[str],
-    strategy: str = "syncsde",
-    inv_lambda: float = 5.0,
-    steps: int = 50,
-    seed: int = 0,
-    max_batch: int | None = None,
-    progress: bool = True,
-) -> SampleResult:
-    """Run the engine with the checkpoint's DDIM schedule over `layout`, one prompt per window, windows pasted."""
-    return sample(
-        denoiser, ddim_scheduler(denoiser.pipeline), layout, list(prompts),
-        latent_shape=(denoiser.pipeline.unet.config.in_channels,), strategy=strategy, inv_lambda=inv_lambda,
-        steps=steps, generator=torch.Generator().manual_seed(seed), max_batch=max_batch, stitch="paste",
-        progress=progress,
-    )
 
 
 def decode(pipeline: StableDiffusionPipeline, latents: torch.Tensor, wrap: bool = False) -> torch.Tensor:

@@ -6,9 +6,12 @@ from pathlib import Path
 
 import click
 
-from ..backends.stable_diffusion import decode, sample_layout, to_uint8
-from ..image_layouts import VIEWS, AnagramLayout, apply_view
-from .image_options import check_out, check_prompt, check_size, load_denoiser, model_options, sampling_errors, write_png
+from ..backends.stable_diffusion import decode, to_uint8
+from ..engine.image_layouts import VIEWS, AnagramLayout, apply_view
+from ..pipelines.images import sample_layout
+from .image_options import (
+    check_out, check_prompt, check_size, image_settings, load_denoiser, model_options, sampling_errors, write_png,
+)
 
 
 @click.command()
@@ -21,7 +24,7 @@ from .image_options import check_out, check_prompt, check_size, load_denoiser, m
               help="The image as FIRST; the turned one (SECOND) goes to OUT-view.png.")
 @model_options
 def anagram(
-    first: str, second: str, view: str, size: int, out: Path, model: str, strategy: str, inv_lambda: float,
+    first: str, second: str, view: str, size: int, out: Path, model: str, strategy: str, inv_lambda: float, lambda_schedule: str,
     steps: int, guidance: float, negative_prompt: str, seed: int, device: str | None, half: bool,
     max_batch: int | None,
 ) -> None:
@@ -32,7 +35,8 @@ def anagram(
     layout = AnagramLayout(latent_size, latent_size, view)
     denoiser = load_denoiser(model, device, half, guidance, negative_prompt)
     with sampling_errors():
-        result = sample_layout(denoiser, layout, prompts, strategy, inv_lambda, steps, seed, max_batch)
+        result = sample_layout(denoiser, layout, prompts,
+                               image_settings(strategy, inv_lambda, lambda_schedule, steps, seed, max_batch))
     # As in the official code, the synchronized window 1 is the result; the first reading is its inverse view.
     turned = decode(denoiser.pipeline, result.windows[:, 1])[0]
     view_path = out.with_name(f"{out.stem}-view{out.suffix}")

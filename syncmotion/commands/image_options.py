@@ -14,7 +14,9 @@ import numpy as np
 from syncmotion.files import check_output_file, write_atomically
 from ..backends.stable_diffusion import StableDiffusionDenoiser, load_pipeline
 from ..devices import default_device
-from ..engine import STRATEGIES
+from ..engine import STRATEGIES, strategy_from_options
+from ..engine.strategies import LAMBDA_SCHEDULES
+from ..pipelines.images import ImageSettings
 from .params import DEVICE, POSITIVE, SEED, FiniteFloat
 
 
@@ -25,6 +27,8 @@ def model_options(command: Callable) -> Callable:
         click.option("--strategy", type=click.Choice(sorted(STRATEGIES)), default="syncsde", show_default=True),
         click.option("--inv-lambda", type=POSITIVE, default=5.0, show_default=True,
                      help="SyncSDE's 1/λ."),
+        click.option("--lambda-schedule", type=click.Choice(LAMBDA_SCHEDULES), default="linear", show_default=True,
+                     help="SyncSDE: 1/λ falls linearly with t (the paper's) or stays constant."),
         click.option("--steps", type=click.IntRange(min=1), default=50, show_default=True, help="DDIM steps."),
         click.option("--guidance", type=FiniteFloat(min=0), default=7.5, show_default=True,
                      help="Classifier-free guidance scale (1 or less: no guidance)."),
@@ -35,6 +39,13 @@ def model_options(command: Callable) -> Callable:
         click.option("--max-batch", type=click.IntRange(min=1), default=None, help="At most this many windows per UNet call."),
     ]
     return functools.reduce(lambda wrapped, option: option(wrapped), reversed(options), command)
+
+
+def image_settings(strategy: str, inv_lambda: float, lambda_schedule: str, steps: int, seed: int,
+                   max_batch: int | None) -> ImageSettings:
+    """The sampling settings the model options describe."""
+    chosen = strategy_from_options(strategy, {"inv_lambda": inv_lambda, "schedule": lambda_schedule})
+    return ImageSettings(strategy=chosen, steps=steps, seed=seed, max_batch=max_batch)
 
 
 def load_denoiser(

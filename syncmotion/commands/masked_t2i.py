@@ -9,9 +9,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..backends.stable_diffusion import decode, sample_layout, to_uint8
-from ..image_layouts import MaskedLayout
-from .image_options import check_out, check_prompt, check_size, load_denoiser, model_options, sampling_errors, write_png
+from ..backends.stable_diffusion import decode, to_uint8
+from ..engine.image_layouts import MaskedLayout
+from ..pipelines.images import sample_layout
+from .image_options import (
+    check_out, check_prompt, check_size, image_settings, load_denoiser, model_options, sampling_errors, write_png,
+)
 
 
 def load_mask(path: Path, latent_height: int, latent_width: int) -> torch.Tensor:
@@ -42,7 +45,7 @@ def load_mask(path: Path, latent_height: int, latent_width: int) -> torch.Tensor
 @model_options
 def masked_t2i(
     background: str, object_prompt: str, mask_path: Path, output_prompt: str | None, width: int, height: int,
-    out: Path, model: str, strategy: str, inv_lambda: float, steps: int, guidance: float, negative_prompt: str,
+    out: Path, model: str, strategy: str, inv_lambda: float, lambda_schedule: str, steps: int, guidance: float, negative_prompt: str,
     seed: int, device: str | None, half: bool, max_batch: int | None,
 ) -> None:
     """Make one image with BACKGROUND outside the mask and OBJECT inside it."""
@@ -55,7 +58,8 @@ def masked_t2i(
     denoiser = load_denoiser(model, device, half, guidance, negative_prompt)
     with sampling_errors():
         result = sample_layout(
-            denoiser, layout, [background, object_prompt, output_prompt], strategy, inv_lambda, steps, seed, max_batch
+            denoiser, layout, [background, object_prompt, output_prompt],
+            image_settings(strategy, inv_lambda, lambda_schedule, steps, seed, max_batch),
         )
     write_png(out, to_uint8(decode(denoiser.pipeline, result.windows[:, 2])[0]))
     click.echo(f"{out}: {width}x{height}, {result.model_calls} UNet calls")

@@ -9,9 +9,13 @@ from pathlib import Path
 import click
 
 from syncmotion.backends.mdm import MotionBackend
+from syncmotion.backends.registry import ModelOptions, load_motion_model
 from syncmotion.backends.text_prototypes import SnappedTextEncoder
 from syncmotion.files import check_output_folder, output_set
-from syncmotion.motion.generate import DEFAULT_OVERLAP, MAX_SECONDS, MOTION_STRATEGIES, check_length, generate_motion
+from syncmotion.engine.strategies import LAMBDA_SCHEDULES
+from syncmotion.pipelines.long_motion import (
+    DEFAULT_OVERLAP, MAX_SECONDS, MOTION_STRATEGIES, LongMotionSettings, check_length, generate_motion,
+)
 
 from .params import DEVICE, POSITIVE, SEED
 
@@ -46,29 +50,10 @@ def _script_from_prompts(text: str, seconds: str) -> str:
     return "\n".join(f"{prompt} | {duration}s" for prompt, duration in zip(prompts, durations)) + "\n"
 
 
-def _load_backend(model: Path | None, meta: Path | None, clip: Path | None, device: str, snap_text: bool = True):
-    """The MDM checkpoint given by --model, or the embedded model."""
-    from syncmotion.backends.embedded import is_embedded_file, load_embedded
-
-    if model is None:
-        try:
-            return load_embedded(None, device, snap_text)
-        except FileNotFoundError as error:
-            raise click.ClickException(f"{error}") from None
-    if model.suffix not in (".pt", ".safetensors"):
-        raise click.UsageError(f"--model {model} is not an MDM checkpoint: pass PATH/modelXXXXXXXXX.pt")
+def _load_backend(model: Path | None, options: ModelOptions) -> MotionBackend:
+    """The model file given by --model (any registered kind), or the embedded model."""
     try:
-        if is_embedded_file(model):
-            return load_embedded(model, device, snap_text)
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
-    missing = [name for name, value in (("--meta DIR (HumanML3D Mean.npy/Std.npy)", meta), ("--clip PATH (CLIP ViT-B/32: transformers folder or OpenAI ViT-B-32.pt)", clip)) if value is None]
-    if missing:
-        raise click.UsageError(f"an MDM checkpoint also needs {' and '.join(missing)}; see the README, section 'MDM checkpoints'")
-    from syncmotion.backends.mdm import load_mdm
-
-    try:
-        return load_mdm(model, meta, clip, device)
+        return load_motion_model(model, options)
     except (FileNotFoundError, ValueError) as error:
         raise click.ClickException(str(error)) from None
 
@@ -135,6 +120,8 @@ def _print_readings(backend: MotionBackend, texts: list[str]) -> None:
                    "synctweedies, handshake (overlaps blended every step), doubletake (handshake, then each "
                    "transition regenerated, as PriorMDM's DoubleTake).")
 @click.option("--inv-lambda", type=POSITIVE, default=5.0, show_default=True, help="SyncSDE's 1/λ.")
+@click.option("--lambda-schedule", type=click.Choice(LAMBDA_SCHEDULES), default="linear", show_default=True,
+              help="SyncSDE: 1/λ falls linearly with t (the paper's) or stays constant.")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampling steps (default: the model's, 50).")
 @click.option("--overlap", type=click.IntRange(min=0), default=DEFAULT_OVERLAP, show_default=True, help="Frames shared by neighbouring windows.")
 @click.option("--seed", type=SEED, default=None, help="Random seed (default: the script's @seed, else 0).")
@@ -163,9 +150,10 @@ def _print_readings(backend: MotionBackend, texts: list[str]) -> None:
 @click.option("--max-seconds", type=POSITIVE, default=MAX_SECONDS, show_default=True,
               help="Refuse to make more motion than this (seconds, all samples together); the refusal says how long "
                    "and how much memory the run would take.")
-@click.option("--device", type=DEVICE, default="cpu", show_default=True, help="torch device: cpu, cuda, cuda:1, mps or auto.")
+@click.option("--device", type=DEVICE, default="auto", show_default=True,
+              help="torch device: cpu, cuda, cuda:1, mps, or auto (cuda when there is one, else cpu).")
 def motion(script: Path | None, text: str | None, seconds: str, model: Path | None, meta: Path | None, clip: Path | None,
-           out: Path | None, strategy: str, inv_lambda: float, steps: int | None, overlap: int, seed: int | None,
+           out: Path | None, strategy: str, inv_lambda: float, lambda_schedule: str, steps: int | None, overlap: int, seed: int | None,
            guidance: float | None, num_samples: int, stitch: str, align: str, taper: bool, smooth: int, formats: str,
            smpl: Path | None, snap_text: bool, max_seconds: float, device: str) -> None:
     """Generate one long motion from SCRIPT (lines `TEXT | 6s`) or from --text, and write it to --out."""
@@ -204,7 +192,7 @@ def motion(script: Path | None, text: str | None, seconds: str, model: Path | No
             load_smpl(smpl)
         except (ImportError, FileNotFoundError, ValueError) as error:
             raise click.ClickException(str(error)) from None
-    backend = _load_backend(model, meta, clip, device, snap_text)
+    backend = _load_backend(model, ModelOptions(device, meta, clip, snap_text))
     try:
         check_length(parsed, num_samples, max_seconds, backend, steps, overlap)
     except ValueError as error:
@@ -213,13 +201,14 @@ def motion(script: Path | None, text: str | None, seconds: str, model: Path | No
                f"strategy {strategy}" + (f" 1/λ={inv_lambda:g}" if strategy == "syncsde" else "")
                + f", guidance {guidance if guidance is not None else backend.default_guidance:g}")
     _print_readings(backend, [segment.text for segment in parsed.segments])
+    settings = LongMotionSettings.named(strategy, {"inv_lambda": inv_lambda, "schedule": lambda_schedule}, steps=steps,
+                                        overlap=overlap, guidance=guidance, seed=seed, num_samples=num_samples, stitch=stitch,
+                                        align=align, taper=taper, smooth=smooth)
     started = time.perf_counter()
     try:
         # The run's files land in --out together, or not at all; a second run into the same --out is refused at once.
         with output_set(out, dict(click.get_current_context().params)) as staging:
-            motions = generate_motion(parsed, backend, strategy=strategy, inv_lambda=inv_lambda, steps=steps,
-                                      overlap=overlap, guidance=guidance, seed=seed, num_samples=num_samples, stitch=stitch,
-                                      align=align, taper=taper, smooth=smooth)
+            motions = generate_motion(parsed, backend, settings)
             generated = time.perf_counter() - started
             written = [out / path.name for path in _export(motions, staging, wanted, smpl)]
     except (ImportError, FileNotFoundError, ValueError) as error:

@@ -3,34 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
-from ..backends.stable_diffusion import StableDiffusionDenoiser, decode, sample_layout, to_uint8
-from ..engine import SampleResult
-from ..windows import SpatialWindows
+from ..backends.stable_diffusion import decode, to_uint8
+from ..engine.windows import spatial_windows
+from ..pipelines.images import panorama_latents
 from .image_options import (
-    check_out, check_prompt, check_size, load_denoiser, model_options, numbered, read_prompts, sampling_errors, write_png,
+    check_out, check_prompt, check_size, image_settings, load_denoiser, model_options, numbered, read_prompts,
+    sampling_errors, write_png,
 )
-
-
-def panorama_latents(
-    denoiser: StableDiffusionDenoiser,
-    prompt: str,
-    latent_height: int,
-    latent_width: int,
-    window: int = 64,
-    stride: int = 16,
-    wrap: bool = False,
-    **sampling: Any,
-) -> SampleResult:
-    """A wide latent canvas: windows in raster order, noise cropped from one canvas, pasted in order at the end.
-
-    `sampling` goes to `sample_layout` (strategy, inv_lambda, steps, seed, max_batch, progress).
-    """
-    layout = SpatialWindows(latent_height, latent_width, window, stride, wrap=wrap)
-    return sample_layout(denoiser, layout, [prompt] * layout.num_windows, **sampling)
 
 
 @click.command()
@@ -46,8 +28,8 @@ def panorama_latents(
 @model_options
 def wide(
     prompt: str | None, prompts_file: Path | None, width: int, height: int, window: int, stride: int, wrap: bool,
-    out: Path, model: str, strategy: str, inv_lambda: float, steps: int, guidance: float, negative_prompt: str,
-    seed: int, device: str | None, half: bool, max_batch: int | None,
+    out: Path, model: str, strategy: str, inv_lambda: float, lambda_schedule: str, steps: int, guidance: float,
+    negative_prompt: str, seed: int, device: str | None, half: bool, max_batch: int | None,
 ) -> None:
     """Make a wide image (default 512×2048) for PROMPT."""
     check_out(out)
@@ -62,17 +44,15 @@ def wide(
         )
     try:
         # Checked before loading the model, so a bad window costs no model load.
-        SpatialWindows(latent_height, latent_width, window, stride, wrap=wrap)
+        spatial_windows(latent_height, latent_width, window, stride, wrap=wrap)
     except ValueError as error:
         raise click.UsageError(str(error)) from error
     denoiser = load_denoiser(model, device, half, guidance, negative_prompt)
     pipeline = denoiser.pipeline
     for index, text in enumerate(prompts):
         with sampling_errors():
-            result = panorama_latents(
-                denoiser, text, latent_height, latent_width, window, stride, wrap, strategy=strategy,
-                inv_lambda=inv_lambda, steps=steps, seed=seed, max_batch=max_batch,
-            )
+            result = panorama_latents(denoiser, text, latent_height, latent_width, window, stride, wrap,
+                                      image_settings(strategy, inv_lambda, lambda_schedule, steps, seed, max_batch))
         path = numbered(out, index, len(prompts))
         write_png(path, to_uint8(decode(pipeline, result.canvas, wrap=wrap)[0]))
         click.echo(f"{path}: {width}x{height}, {result.windows.shape[1]} windows, {result.model_calls} UNet calls")

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 import torch
 from tqdm.auto import tqdm
 
-from ..windows import STITCH_MODES, Layout
+from .windows import STITCH_MODES, Layout
 from .coefficients import noise_coefficients, to_epsilon_and_x0
 from .strategies import StepState, Strategy, make_strategy
 
@@ -59,7 +59,6 @@ def sample(
     conds: Sequence[Any],
     latent_shape: Sequence[int] = (),
     strategy: str | Strategy = "syncsde",
-    inv_lambda: float = 5.0,
     steps: int = 50,
     batch_size: int = 1,
     generator: torch.Generator | None = None,
@@ -87,7 +86,7 @@ def sample(
     shape = (batch_size, *latent_shape, *layout.canvas_dims)
     if init is not None and tuple(init.shape) != shape:
         raise ValueError(f"init canvas has shape {tuple(init.shape)}; expected {shape} (batch, latent, canvas)")
-    rule = make_strategy(strategy, inv_lambda)
+    rule = make_strategy(strategy)
     scheduler = _epsilon_scheduler(scheduler)
     scheduler.set_timesteps(steps)
     timesteps = scheduler.timesteps[start_step:]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import torch
 
-from ..windows import Layout
+from .windows import Layout
 
 
 @dataclass
@@ -24,7 +25,7 @@ class StepState:
     first_timestep: float
     a: float
     b: float
-    scheduler: object
+    scheduler: Any  # a diffusers scheduler, stepping from ε
     layout: Layout
     generator: torch.Generator | None
 
@@ -38,16 +39,32 @@ class Strategy(Protocol):
         """x_{t-1} of every window."""
 
 
+# Strategies by name, for command lines and configs; each class takes its own parameters as keyword arguments.
+STRATEGIES: dict[str, type] = {}
+
+
+def register_strategy(strategy_class: type) -> type:
+    """Make a strategy class reachable by its `name` (usable as a class decorator)."""
+    name = getattr(strategy_class, "name", None)
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{strategy_class.__name__} needs a class attribute `name` to be registered")
+    if STRATEGIES.get(name, strategy_class) is not strategy_class:
+        raise ValueError(f"a strategy called {name!r} is already registered ({STRATEGIES[name].__name__})")
+    STRATEGIES[name] = strategy_class
+    return strategy_class
+
+
 def scheduler_step(state: StepState, epsilon: torch.Tensor) -> torch.Tensor:
     """One ordinary scheduler step of all windows at once from their ε."""
     shape = state.sample.shape
-    kwargs = {"return_dict": False}
+    kwargs: dict[str, Any] = {"return_dict": False}
     if state.generator is not None and "generator" in inspect.signature(state.scheduler.step).parameters:
         kwargs["generator"] = state.generator
     previous = state.scheduler.step(epsilon.flatten(0, 1), state.timestep, state.sample.flatten(0, 1), **kwargs)[0]
     return previous.reshape(shape)
 
 
+@register_strategy
 class Independent:
     """No synchronization: every window denoises on its own."""
 
@@ -63,6 +80,7 @@ def step_from_x0(state: StepState, x0: torch.Tensor) -> torch.Tensor:
     return scheduler_step(state, (state.sample - state.a * x0) / state.b)
 
 
+@register_strategy
 class MultiDiffusion:
     """Step every window, then average the windows' x_{t-1} on the canvas and crop back."""
 
@@ -75,6 +93,7 @@ class MultiDiffusion:
         return state.layout.crop(state.layout.merge(previous, self.merge_mode))
 
 
+@register_strategy
 class Handshake(MultiDiffusion):
     """Step every window, then blend the windows' x_{t-1} across each overlap with linear cross-fade weights.
 
@@ -107,6 +126,7 @@ class Inpaint:
         return step_from_x0(state, mask * self.known.to(state.x0) + (1 - mask) * state.x0)
 
 
+@register_strategy
 class SyncTweedies:
     """Average the windows' Tweedie estimate x̂0 on the canvas, crop back, then step from it."""
 
@@ -120,6 +140,7 @@ class SyncTweedies:
 LAMBDA_SCHEDULES = ("linear", "constant")
 
 
+@register_strategy
 class SyncSDE:
     """SyncSDE: each window's ε is corrected toward X̃ on its mask, with 1/λ_t = (1/λ)·t/T by default.
 
@@ -136,7 +157,7 @@ class SyncSDE:
         self.inv_lambda = float(inv_lambda)
         self.schedule = schedule
 
-    def inv_lambda_at(self, timestep: float, first_timestep: float) -> float:
+    def inv_lambda_at(self, timestep: float | torch.Tensor, first_timestep: float) -> float:
         """1/λ_t at this timestep."""
         # A single step at t = 0 has no schedule to follow: it gets the full strength.
         if self.schedule == "constant" or float(first_timestep) <= 0:
@@ -150,16 +171,25 @@ class SyncSDE:
         return scheduler_step(state, epsilon)
 
 
-STRATEGIES = {"independent": Independent, "multidiffusion": MultiDiffusion, "handshake": Handshake, "synctweedies": SyncTweedies,
-              "syncsde": SyncSDE}
+def make_strategy(strategy: str | Strategy, **parameters: Any) -> Strategy:
+    """A strategy object from its registered name and its own parameters (an object is returned as it is)."""
+    if not isinstance(strategy, str):
+        if parameters:
+            raise ValueError(f"parameters {sorted(parameters)} given with a ready-made {strategy.name} strategy; set them on it")
+        return strategy
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    accepted = inspect.signature(STRATEGIES[strategy]).parameters
+    unknown = sorted(set(parameters) - set(accepted))
+    if unknown:
+        raise ValueError(f"strategy {strategy!r} takes no {', '.join(unknown)}" +
+                         (f"; it takes {', '.join(accepted)}" if accepted else "; it has no parameters"))
+    return STRATEGIES[strategy](**parameters)
 
 
-def make_strategy(name: str | Strategy, inv_lambda: float = 5.0) -> Strategy:
-    """A strategy object from its name (or the object itself)."""
-    if not isinstance(name, str):
-        return name
+def strategy_from_options(name: str, options: Mapping[str, Any]) -> Strategy:
+    """The strategy `name` with whichever of `options` it takes (a command line offers every strategy's knobs at once)."""
     if name not in STRATEGIES:
         raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
-    if name == "syncsde":
-        return SyncSDE(inv_lambda)
-    return STRATEGIES[name]()
+    accepted = inspect.signature(STRATEGIES[name]).parameters
+    return make_strategy(name, **{key: value for key, value in options.items() if key in accepted})

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import math
 
-from syncmotion.windows import CropLayout, TemporalWindows, TemporalWindowsAt
+from syncmotion.engine.windows import CropLayout, temporal_windows, temporal_windows_at
 
 from .types import Segment
 
@@ -220,10 +220,10 @@ def plan_windows(script: Script, window: int, overlap: int, align: str = "segmen
         size = _widest_window_keeping_texts(script, size, overlap)
     if align == "segments" and (size < length or several_texts):
         planned = _segment_windows(script, size, overlap)
-        layout = TemporalWindowsAt(max(length, planned[-1][0] + size), size, [start for start, _ in planned], taper)
+        layout = temporal_windows_at(max(length, planned[-1][0] + size), size, [start for start, _ in planned], taper)
         texts = [text for _, text in planned]
     else:
-        layout = TemporalWindows(length, size, overlap if size < length else 0, taper)
+        layout = temporal_windows(length, size, overlap if size < length else 0, taper)
         texts = [_majority_text(script, start, start + size) for start in layout.starts]
     # Pasted in order, each later window takes over the canvas from its first frame on.
     return WindowPlan(layout=layout, texts=texts, seams=list(layout.starts[1:]))

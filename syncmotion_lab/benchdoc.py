@@ -6,8 +6,9 @@ import re
 from pathlib import Path
 
 from syncmotion.files import write_atomically
+from syncmotion.resources import REPO_ROOT
 
-BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+BENCHMARKS_MD = REPO_ROOT / "docs" / "benchmarks.md"
 HEADER = "# Benchmarks\n\nEvery table here is written by a script under `tools/`; rerun it to refresh its section.\n"
 
 

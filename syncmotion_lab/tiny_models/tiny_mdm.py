@@ -10,7 +10,8 @@ import numpy as np
 import torch
 from transformers import CLIPTextConfig, CLIPTextModelWithProjection
 
-from .mdm_network import MDMNetwork
+from syncmotion.backends.mdm_network import MDMNetwork
+
 from .tiny_sd import tiny_tokenizer
 
 

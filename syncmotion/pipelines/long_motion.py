@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 
-from syncmotion.backends.mdm import MotionBackend
-from syncmotion.engine import STRATEGIES, sample
+from syncmotion.engine import STRATEGIES, Strategy, make_strategy, sample, strategy_from_options
+from syncmotion.motion.features import FEATURE_DIM, features_to_joints
+from syncmotion.motion.script import Script, plan_windows
+from syncmotion.motion.smooth import check_smoothing, smooth_positions
+from syncmotion.motion.types import Motion
 
 from .doubletake import second_take
-from .features import FEATURE_DIM, features_to_joints
-from .script import Script, plan_windows
-from .smooth import check_smoothing, smooth_positions
-from .types import Motion
-
-__all__ = ["DEFAULT_OVERLAP", "MAX_SECONDS", "MOTION_STRATEGIES", "MotionBackend", "WorkEstimate", "check_length",
-           "estimate_work", "generate_motion"]
+from .motion_model import MotionModel
 
 # Frames shared by neighbouring windows: 10 followed segment texts better than 20 or 40 at no cost in seam jerk
 # (tools/bench_long_motion.py, models/EMBEDDED.md).
@@ -39,6 +38,38 @@ MOTION_STRATEGIES = (*STRATEGIES, DOUBLE_TAKE)
 
 
 @dataclass(frozen=True)
+class LongMotionSettings:
+    """How a script becomes motion: the engine's strategy object and everything around it (None: the model's own)."""
+
+    strategy: Strategy = field(default_factory=lambda: make_strategy("syncsde"))
+    second_take: bool = False  # DoubleTake: regenerate every transition after the first take
+    steps: int | None = None
+    overlap: int = DEFAULT_OVERLAP
+    guidance: float | None = None
+    seed: int | None = None
+    num_samples: int = 1
+    stitch: str = "crossfade"
+    align: str = "segments"
+    taper: bool = True
+    smooth: int = 0
+
+    @classmethod
+    def named(cls, strategy: str = "syncsde", strategy_options: Mapping[str, Any] | None = None,
+              **settings: Any) -> LongMotionSettings:
+        """Settings for a strategy name users give ("doubletake" too), with those of `strategy_options` it takes."""
+        if strategy == DOUBLE_TAKE:
+            return cls(strategy=make_strategy("handshake"), second_take=True, **settings)
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(MOTION_STRATEGIES)}")
+        return cls(strategy=strategy_from_options(strategy, strategy_options or {}), **settings)
+
+    @property
+    def strategy_name(self) -> str:
+        """The name users give for this strategy (DoubleTake's first take is the handshake strategy)."""
+        return DOUBLE_TAKE if self.second_take else self.strategy.name
+
+
+@dataclass(frozen=True)
 class WorkEstimate:
     """What a run is expected to cost on a 2-core CPU."""
 
@@ -54,7 +85,7 @@ class WorkEstimate:
             f"about {duration} and {gigabytes:.3g} GB on a 2-core CPU"
 
 
-def estimate_work(script: Script, backend: MotionBackend, num_samples: int = 1, steps: int | None = None,
+def estimate_work(script: Script, backend: MotionModel, num_samples: int = 1, steps: int | None = None,
                   overlap: int = DEFAULT_OVERLAP, guided: bool = True) -> WorkEstimate:
     """Time and memory a run of `script` should take, from the network's size and the frames its windows cover."""
     steps = steps or backend.default_steps
@@ -62,13 +93,14 @@ def estimate_work(script: Script, backend: MotionBackend, num_samples: int = 1, 
     # Windows cover each frame window/stride times over; the batch doubles under guidance.
     window_frames = (script.num_frames / stride + 1) * backend.window * num_samples * (2 if guided else 1)
     parameters = sum(p.numel() for p in backend.network.parameters())
-    config = backend.network.config
-    width = 4 * config.latent_dim + config.ff_size
+    # Activations grow with the network's width, which in a transformer stack is about the square root of its
+    # parameter count (the embedded model: 3.0 M parameters, 1,792 wide counting its feed-forward layer).
+    width = math.sqrt(parameters)
     return WorkEstimate(seconds=2 * parameters * window_frames * steps / CPU_FLOPS,
                         memory_bytes=BASE_BYTES + window_frames * width * BYTES_PER_FRAME_WIDTH)
 
 
-def check_length(script: Script, num_samples: int, max_seconds: float, backend: MotionBackend,
+def check_length(script: Script, num_samples: int, max_seconds: float, backend: MotionModel,
                  steps: int | None = None, overlap: int = DEFAULT_OVERLAP) -> None:
     """Raise a ValueError, with the time and memory it would take, when the run asks for more than `max_seconds`."""
     seconds = script.num_frames / script.fps * num_samples
@@ -80,62 +112,46 @@ def check_length(script: Script, num_samples: int, max_seconds: float, backend: 
                      f"shorten it, or raise the limit with --max-seconds {math.ceil(seconds)}")
 
 
-def generate_motion(
-    script: Script,
-    backend: MotionBackend,
-    strategy: str = "syncsde",
-    inv_lambda: float = 5.0,
-    steps: int | None = None,
-    overlap: int = DEFAULT_OVERLAP,
-    guidance: float | None = None,
-    seed: int | None = None,
-    num_samples: int = 1,
-    stitch: str = "crossfade",
-    max_batch: int | None = None,
-    progress: bool = True,
-    align: str = "segments",
-    smooth: int = 0,
-    taper: bool = True,
-) -> list[Motion]:
-    """`num_samples` continuous motions that follow `script`, one window per model-length stretch, synchronized."""
-    if num_samples <= 0:
-        raise ValueError(f"num_samples must be positive, got {num_samples}")
-    check_smoothing(smooth)
-    guidance = guidance if guidance is not None else backend.default_guidance
+def generate_motion(script: Script, backend: MotionModel, settings: LongMotionSettings = LongMotionSettings(),
+                    max_batch: int | None = None, progress: bool = True) -> list[Motion]:
+    """`settings.num_samples` continuous motions that follow `script`, one window per model-length stretch, synchronized."""
+    if settings.num_samples <= 0:
+        raise ValueError(f"num_samples must be positive, got {settings.num_samples}")
+    check_smoothing(settings.smooth)
+    guidance = settings.guidance if settings.guidance is not None else backend.default_guidance
     if guidance <= 0:
         raise ValueError(f"guidance must be positive (1 = no guidance), got {guidance}")
     if script.fps != backend.fps:
         raise ValueError(f"{backend.name} makes {backend.fps:g} fps motion but the script asks for @fps {script.fps:g}; "
                          f"remove the @fps line or set it to {backend.fps:g}")
-    if strategy not in MOTION_STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(MOTION_STRATEGIES)}")
-    seed = seed if seed is not None else (script.seed if script.seed is not None else 0)
-    steps = steps or backend.default_steps
-    plan = plan_windows(script, backend.window, overlap, align, taper)
+    seed = settings.seed if settings.seed is not None else (script.seed if script.seed is not None else 0)
+    steps = settings.steps or backend.default_steps
+    plan = plan_windows(script, backend.window, settings.overlap, settings.align, settings.taper)
     generator = torch.Generator().manual_seed(seed)
     result = sample(
         backend.denoiser(guidance), backend.scheduler, plan.layout, plan.texts, latent_shape=(FEATURE_DIM, 1),
-        strategy="handshake" if strategy == DOUBLE_TAKE else strategy, inv_lambda=inv_lambda, steps=steps,
-        batch_size=num_samples, generator=generator, max_batch=max_batch, stitch=stitch, progress=progress,
+        strategy=settings.strategy, steps=steps, batch_size=settings.num_samples, generator=generator, max_batch=max_batch,
+        stitch=settings.stitch, progress=progress,
     )
     canvas, model_calls = result.canvas, result.model_calls
     window_evaluations = len(result.timesteps) * plan.layout.num_windows
-    if strategy == DOUBLE_TAKE:
+    if settings.second_take:
         canvas, second_calls, second_evaluations = second_take(canvas, plan.layout.starts, plan.layout.window_dims[0],
                                                                backend, steps, generator, max_batch, progress)
         model_calls += second_calls
         window_evaluations += second_evaluations
     canvas = canvas[..., :script.num_frames]
     features = backend.normalizer.denormalize(canvas[:, :, 0, :].transpose(1, 2).float())
-    joints = np.stack([smooth_positions(sample, smooth) for sample in features_to_joints(features).numpy()])
+    joints = np.stack([smooth_positions(sample, settings.smooth) for sample in features_to_joints(features).numpy()])
     meta = {
-        "model": backend.name, "strategy": strategy, "inv_lambda": inv_lambda, "steps": steps, "overlap": overlap,
-        "guidance": guidance, "seed": seed, "window": int(plan.layout.window_dims[0]),
-        "model_calls": model_calls, "window_evaluations": window_evaluations, "stitch": stitch, "align": align,
-        "smooth": smooth, "taper": taper, "window_texts": list(plan.texts),
+        "model": backend.name, "strategy": settings.strategy_name, "inv_lambda": getattr(settings.strategy, "inv_lambda", None),
+        "steps": steps, "overlap": settings.overlap, "guidance": guidance, "seed": seed,
+        "window": int(plan.layout.window_dims[0]), "model_calls": model_calls, "window_evaluations": window_evaluations,
+        "stitch": settings.stitch, "align": settings.align, "smooth": settings.smooth, "taper": settings.taper,
+        "window_texts": list(plan.texts),
     }
     return [
         Motion(positions=joints[i], fps=script.fps, segments=list(script.segments), seams=list(plan.seams),
                meta={**meta, "sample": i})
-        for i in range(num_samples)
+        for i in range(settings.num_samples)
     ]

@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from syncmotion.corpus.actions import ACTIONS, Scene
-from syncmotion.corpus.rig import build, sample_body
-from syncmotion.corpus.texts import describe
 from syncmotion.motion.skeleton import FOOT_JOINTS
+from syncmotion_lab.corpus.actions import ACTIONS, Scene
+from syncmotion_lab.corpus.rig import build, sample_body
+from syncmotion_lab.corpus.texts import describe
 
 SPLITS = ("train", "heldout", "eval")
 

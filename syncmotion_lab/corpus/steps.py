@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from syncmotion.corpus.rig import SIDE, Body, Controls
+from syncmotion_lab.corpus.rig import SIDE, Body, Controls
 
 
 @dataclass(frozen=True)

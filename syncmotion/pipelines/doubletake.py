@@ -14,9 +14,10 @@ from collections.abc import Sequence
 
 import torch
 
-from syncmotion.backends.mdm import MotionBackend
 from syncmotion.engine import Inpaint, sample
-from syncmotion.windows import TemporalWindowsAt
+from syncmotion.engine.windows import temporal_windows_at
+
+from .motion_model import MotionModel
 
 BLEND_FRAMES = 10  # PriorMDM's default blend_len
 BLEND_TOP = 0.85  # PriorMDM's mask value where a blend ramp meets the held motion
@@ -45,7 +46,7 @@ def transition_mask(window_start: int, first: int, last: int, window: int) -> to
     return mask[blend:blend + window]
 
 
-def second_take(canvas: torch.Tensor, starts: Sequence[int], window: int, backend: MotionBackend, steps: int,
+def second_take(canvas: torch.Tensor, starts: Sequence[int], window: int, backend: MotionModel, steps: int,
                 generator: torch.Generator | None, max_batch: int | None = None,
                 progress: bool = True) -> tuple[torch.Tensor, int, int]:
     """The canvas [B, C, 1, T] with every handshake between consecutive windows regenerated; model calls; window steps."""
@@ -54,7 +55,7 @@ def second_take(canvas: torch.Tensor, starts: Sequence[int], window: int, backen
     if not spans:
         return canvas, 0, 0
     known = torch.cat([canvas[..., start:start + window] for start, _, _ in spans], dim=-1)
-    layout = TemporalWindowsAt(len(spans) * window, window, [i * window for i in range(len(spans))])
+    layout = temporal_windows_at(len(spans) * window, window, [i * window for i in range(len(spans))])
     masks = torch.stack([transition_mask(*span, window) for span in spans])  # [N, window]
     strategy = Inpaint(layout.crop(known), masks[:, None, None, :])
     result = sample(backend.denoiser(0.0), backend.scheduler, layout, [""] * len(spans), latent_shape=canvas.shape[1:-1],

@@ -8,8 +8,8 @@ from typing import Any, Callable
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from syncmotion.corpus.rig import DEFAULT_HINT, RELAXED_ARM, SIDE, Body, Controls, arm_pose, limit_reach, standing
-from syncmotion.corpus.steps import Step, apply_steps, bump, follow_feet, min_jerk, print_at, walking_steps
+from syncmotion_lab.corpus.rig import DEFAULT_HINT, RELAXED_ARM, SIDE, Body, Controls, arm_pose, limit_reach, standing
+from syncmotion_lab.corpus.steps import Step, apply_steps, bump, follow_feet, min_jerk, print_at, walking_steps
 
 FPS = 20.0
 MIN_FRAMES, MAX_FRAMES = 40, 196

@@ -11,12 +11,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import click
 import numpy as np
 import torch
 
-from syncmotion.corpus import ACTIONS, FPS, generate_clip
 from syncmotion.motion.features import facing_angle, rotate_y
+from syncmotion.motion.script import parse_script
 from syncmotion.resources import resource_dir
+from syncmotion_lab.corpus import ACTIONS, FPS, generate_clip
 
 # Away from the embedded model's corpus draw (seed 0) and the evaluator's (1000 and 1001).
 SCRIPT_SEED = 4000
@@ -83,3 +85,17 @@ def join_end_to_end(clips: list[np.ndarray]) -> np.ndarray:
         offset[1] = 0.0
         joined.append(turned + offset)
     return np.concatenate(joined)
+
+
+def load_scripts(folder: Path, count: int | None) -> list[tuple[str, Any, list[dict[str, Any]]]]:
+    """The first `count` benchmark scripts: (name, parsed script, index segments), checked against each other."""
+    index = load_index(folder)
+    names = sorted(index["scripts"])[:count]
+    scripts = []
+    for name in names:
+        script = parse_script(folder / name)
+        segments = index["scripts"][name]
+        if [s.text for s in script.segments] != [s["text"] for s in segments]:
+            raise click.UsageError(f"{folder / name} and index.json disagree; rewrite both with tools/make_bench_scripts.py")
+        scripts.append((name, script, segments))
+    return scripts

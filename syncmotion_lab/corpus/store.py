@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from syncmotion.corpus.generator import Clip
 from syncmotion.files import write_atomically
+from syncmotion_lab.corpus.generator import Clip
 
 
 def _ragged(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -53,9 +53,10 @@ class CropLayout(Layout):
     ramps: torch.Tensor  # [N, prod(window_dims)] cross-fade weight of each window position
     starts: list = field(default_factory=list)  # where each window begins on the canvas
     taper: bool = False
-    _source_window: torch.Tensor = field(init=False, repr=False)
     _source_flat: torch.Tensor = field(init=False, repr=False)
     _mask: torch.Tensor = field(init=False, repr=False)
+    _pulled: torch.Tensor = field(init=False, repr=False)
+    _pulled_from: torch.Tensor = field(init=False, repr=False)
     _pull_weight: torch.Tensor = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -179,7 +180,7 @@ def _axis_ramps(starts: Sequence[int], window: int, length: int, wrap: bool) -> 
     return ramps
 
 
-def TemporalWindows(length: int, window: int, overlap: int, taper: bool = False) -> CropLayout:
+def temporal_windows(length: int, window: int, overlap: int, taper: bool = False) -> CropLayout:
     """Windows of `window` frames over the last axis of a canvas of `length` frames, `overlap` frames shared.
 
     When the length is not a multiple of the stride, the last window is aligned to the end of the
@@ -191,10 +192,10 @@ def TemporalWindows(length: int, window: int, overlap: int, taper: bool = False)
         raise ValueError(f"overlap ({overlap}) must be at least 0 and smaller than the window ({window})")
     if window > length:
         raise ValueError(f"window ({window} frames) is longer than the canvas ({length} frames); shorten the window")
-    return TemporalWindowsAt(length, window, _window_starts(length, window, window - overlap, wrap=False), taper)
+    return temporal_windows_at(length, window, _window_starts(length, window, window - overlap, wrap=False), taper)
 
 
-def TemporalWindowsAt(length: int, window: int, starts: Sequence[int], taper: bool = False) -> CropLayout:
+def temporal_windows_at(length: int, window: int, starts: Sequence[int], taper: bool = False) -> CropLayout:
     """Windows of `window` frames beginning at the given increasing `starts` on a canvas of `length` frames."""
     starts = [int(s) for s in starts]
     if not starts or any(b <= a for a, b in zip(starts, starts[1:])):
@@ -213,7 +214,7 @@ def _pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
     return pair  # type: ignore[return-value]
 
 
-def SpatialWindows(
+def spatial_windows(
     height: int, width: int, window: int | tuple[int, int], stride: int | tuple[int, int], wrap: bool = False
 ) -> CropLayout:
     """Windows over the last two axes (height, width) in raster order; `wrap` joins the width circularly."""

@@ -1,5 +1,5 @@
 """Motion evaluation: an action classifier with a feature space, and the long-motion metrics computed with it."""
 
-from syncmotion.eval.evaluator import Evaluator, load_evaluator, motion_inputs
+from syncmotion_lab.eval.evaluator import Evaluator, load_evaluator, motion_inputs
 
 __all__ = ["Evaluator", "load_evaluator", "motion_inputs"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from ..engine.coefficients import alpha_bar_at
+from syncmotion.engine.coefficients import alpha_bar_at
 
 
 def squared_exponential(size: int, lengthscale: float, jitter: float = 1e-4) -> torch.Tensor:
