@@ -27,7 +27,8 @@ def resolve_device(name: str | None) -> str:
         if count == 0:
             raise ValueError(f"{name}: this machine has no CUDA GPU that torch can use (torch {torch.__version__}); use --device cpu")
         if device.index is not None and device.index >= count:
-            raise ValueError(f"{name}: this machine has {count} CUDA GPU(s), numbered from 0; use cuda:0" + (f" to cuda:{count - 1}" if count > 1 else ""))
+            choices = "cuda:0" + (f" to cuda:{count - 1}" if count > 1 else "")
+            raise ValueError(f"{name}: this machine has {count} CUDA GPU(s), numbered from 0; use {choices}")
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"{name}: Apple's MPS backend is not available here; use --device cpu")
     return str(device)

@@ -19,7 +19,8 @@ def motions():
     backend = load_default()
     script = parse_script(SCRIPT)
     runs = {("syncsde", "paste"), ("syncsde", "crossfade"), ("independent", "paste"), ("doubletake", "crossfade")}
-    return {run: generate_motion(script, backend, LongMotionSettings.named(run[0], seed=0, stitch=run[1]), progress=False)[0] for run in runs}
+    return {run: generate_motion(script, backend, LongMotionSettings.named(run[0], seed=0, stitch=run[1]), progress=False)[0]
+            for run in runs}
 
 
 def seam_ratio(motion) -> float:

@@ -114,7 +114,8 @@ def test_side_by_side_with_different_fps_follows_time_in_seconds(browser, tmp_pa
         # The shared clock runs at the first file's 20 fps; it reaches the fast file's last frame, half a slow frame later.
         assert page.evaluate("window.syncmotionViewer.numFrames") == slow.num_frames + 1
         wave = slow.segments[1].start + 3
-        for shared, expected in [(0, [0, 0]), (wave, [wave, 2 * wave]), (slow.num_frames - 1, [slow.num_frames - 1, 2 * slow.num_frames - 2]),
+        for shared, expected in [(0, [0, 0]), (wave, [wave, 2 * wave]),
+                                 (slow.num_frames - 1, [slow.num_frames - 1, 2 * slow.num_frames - 2]),
                                  (slow.num_frames, [slow.num_frames - 1, fast.num_frames - 1])]:
             page.evaluate(f"window.syncmotionViewer.setFrame({shared})")
             assert page.evaluate("window.syncmotionViewer.panelFrames") == expected

@@ -116,8 +116,9 @@ def main(steps: int, no_write: bool) -> None:
 
 Time per denoising step of the whole sampler and of its own work (everything but the model call: noise
 bookkeeping, ε/x̂0 conversion, X̃ gathering, canvas averaging, the diffusers DDIM step), with deliberately tiny
-denoisers: for motion the embedded model's architecture ({motion_model.network.config.layers} layers × {motion_model.network.config.latent_dim} wide, random
-weights, classifier-free guidance in one batched call), for images a 1-layer × 64 transformer; this 2-core CPU, {steps} steps.
+denoisers: for motion the embedded model's architecture ({motion_model.network.config.layers} layers ×
+{motion_model.network.config.latent_dim} wide, random weights, classifier-free guidance in one batched call), for images
+a 1-layer × 64 transformer; this 2-core CPU, {steps} steps.
 With real models (MDM: 8 × 512, SD UNet) the model call is far larger and the engine's share smaller still.
 
 {table}

@@ -189,8 +189,10 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
         *(["Real-corpus row only so far: run the command without --real-only once the embedded model is shipped.", ""]
           if only_real else []),
         f"`{command}` ({device}; {len(result['scripts'])} scripts of sequences/bench/ x {result['seeds']} seeds; "
-        f"steps {options.get('steps') or 'model default'}, overlap {options['overlap']}, guidance {options['guidance'] or 'model default'}, "
-        f"stitch {options.get('stitch', 'crossfade')} unless the row says otherwise, windows aligned to {options.get('align', 'segments')}, smoothing {options.get('smooth', 0) or 'none'}). "
+        f"steps {options.get('steps') or 'model default'}, overlap {options['overlap']}, "
+        f"guidance {options['guidance'] or 'model default'}, "
+        f"stitch {options.get('stitch', 'crossfade')} unless the row says otherwise, "
+        f"windows aligned to {options.get('align', 'segments')}, smoothing {options.get('smooth', 0) or 'none'}). "
         "Seeds are the samples of one batched generate_motion call per script (seed = the script's @seed); "
         "mean ± std over them. Accuracy: the evaluator's top-1/top-3 action of each segment (cut by its frame range) "
         "against the action its held-out text came from. FID and diversity in the evaluator's 64-dim features, FID "
@@ -203,7 +205,8 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
         "network calls as the engine counts them for one sample; window evals: steps x windows (each evaluation runs "
         "the conditional and unconditional branch). `doubletake`: PriorMDM's DoubleTake on the same windows: a first "
         "take whose overlaps (handshakes) are blended linearly after every step, then each handshake regenerated without "
-        "text from 90% of the schedule, held to the first take by PriorMDM's soft mask (ramps of 10 frames). Prompts are snapped to the model's training wordings (as "
+        "text from 90% of the schedule, held to the first take by PriorMDM's soft mask (ramps of 10 frames). "
+        "Prompts are snapped to the model's training wordings (as "
         "`syncmotion motion` does) unless the row says `rawtext`; `smooth5` rows apply the CLI's default smoothing. "
         "SyncSDE's pull toward the previous window fades out across each overlap (the CLI's default, `--taper`) "
         "unless the row says `notaper` (the paper's binary mask).",
@@ -242,7 +245,8 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
               help="Comma-separated rows whose per-action segment accuracy is printed (it is in --json for every row).")
 @click.option("--doc/--no-doc", default=True, show_default=True, help="Write the docs/benchmarks.md section and docs/img/seam_jerk.png.")
 def main(num_scripts: int | None, seeds: int, strategies: str, real_only: bool, model: Path | None, evaluator_path: Path | None,
-         steps: int | None, overlap: int, guidance: float | None, stitch: str, align: str, smooth: int, device: str, folder: Path | None, json_path: Path | None,
+         steps: int | None, overlap: int, guidance: float | None, stitch: str, align: str, smooth: int, device: str,
+         folder: Path | None, json_path: Path | None,
          per_action_rows: str, doc: bool) -> None:
     """Generate every benchmark script with every strategy and seed; print and record the metrics table."""
     specs = [s.strip() for s in strategies.split(",") if s.strip()]

@@ -62,7 +62,8 @@ def main(seconds: int, steps: int, overlap: int, strategies: str, threads: int, 
     header = ["strategy", "motion s", "window", "overlap", "steps", "windows", "model calls", "wall s", "wall s per motion s"]
     table = markdown_table(header, rows)
     body = (f"Full-size MDM (humanml_trans_enc_512 settings, random weights, guidance 2.5 in one batched call), "
-            f"{torch.get_num_threads()} torch thread(s) on this machine's 2-core CPU (shared with other jobs while measured); checkpoint + CLIP load took {load_seconds:.1f} s.\n\n{table}")
+            f"{torch.get_num_threads()} torch thread(s) on this machine's 2-core CPU (shared with other jobs while measured); "
+            f"checkpoint + CLIP load took {load_seconds:.1f} s.\n\n{table}")
     click.echo(body)
     if not no_write:
         write_section("bench_mdm", "## Long motion with the full-size MDM architecture\n\n" + body)

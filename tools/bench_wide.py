@@ -107,13 +107,15 @@ def main() -> None:
         f"Tiny random SD pipeline (UNet 8/16 channels, so the UNet is cheap and per-call overhead weighs more than on "
         f"real SD), {HEIGHT}x{WIDTH} px = 64x256 latent, window 64, {args.steps} DDIM steps, CFG 7.5, sampling only "
         f"(no VAE decode), each contender in its own process on 1 CPU thread "
-        f"({platform.processor() or platform.machine()}, torch {torch.__version__}). `max_batch`/`view_batch_size` = windows per UNet call. A window eval is one window "
+        f"({platform.processor() or platform.machine()}, torch {torch.__version__}). "
+        "`max_batch`/`view_batch_size` = windows per UNet call. A window eval is one window "
         f"through the UNet (its guided pair counted once). Peak RSS is the process's maximum resident memory.\n\n"
         f"{table}\n\n"
         f"The multidiffusion row computes the same latents as diffusers (checked to float tolerance in "
         f"tests/test_images.py). On a CPU, batching windows into one UNet call saves little time and costs memory; "
         f"the syncsde speed-up here comes from needing fewer window evaluations (stride 16 instead of 8). "
-        f"Not measured on a GPU (none was available), where batched calls are expected to matter more. The CPU may be shared with other jobs, so wall times vary from run to run; compare rows of one run.\n"
+        "Not measured on a GPU (none was available), where batched calls are expected to matter more. "
+        "The CPU may be shared with other jobs, so wall times vary from run to run; compare rows of one run.\n"
     )
     print(table)
     write_section("bench_wide", body)

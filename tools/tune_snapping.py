@@ -64,7 +64,8 @@ def main(weights: str, draws: int, queries: int, doc: bool) -> None:
     for weight in tqdm(grid, desc="weights"):
         hits = []
         for (action, _), group, prototypes in folds:
-            hits += [found == action for found in top_actions(SnappedTextEncoder(lookup, prototypes, lexical_weight=weight), group, action_of)]
+            encoder = SnappedTextEncoder(lookup, prototypes, lexical_weight=weight)
+            hits += [found == action for found in top_actions(encoder, group, action_of)]
         found = top_actions(SnappedTextEncoder(lookup, whole, lexical_weight=weight), [t for t, _ in held], action_of)
         accuracy = float(np.mean(hits))
         cv[weight] = (accuracy, float(np.sqrt(accuracy * (1 - accuracy) / len(hits))))

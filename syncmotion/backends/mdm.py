@@ -165,7 +165,8 @@ def load_mdm(checkpoint: str | Path, meta: str | Path, clip: str | Path, device:
     steps = int(args.get("diffusion_steps", 1000))
     text_encoder = CLIPTextEncoder(clip, device=device)
     if text_encoder.dim != network.config.text_dim:
-        raise ValueError(f"the CLIP model at {clip} gives {text_encoder.dim}-dim embeddings; the checkpoint expects {network.config.text_dim}")
+        raise ValueError(f"the CLIP model at {clip} gives {text_encoder.dim}-dim embeddings; "
+                         f"the checkpoint expects {network.config.text_dim}")
     return MotionBackend(
         network=network.to(device).eval(), text_encoder=text_encoder, normalizer=normalizer,
         scheduler=diffusion_scheduler(args.get("noise_schedule", "cosine"), steps),

@@ -29,7 +29,8 @@ EXACT_SIMILARITY = 0.995
 # wordings (tools/tune_snapping.py).
 LEXICAL_WEIGHT = 0.6
 # Words that say who moves or glue a sentence, not how it moves.
-STOP_WORDS = frozenset("a an the person someone somebody man woman he she character his her their them with to and of on in up out at one".split())
+STOP_WORDS = frozenset(("a an the person someone somebody man woman he she character his her their them "
+                        "with to and of on in up out at one").split())
 _STEMMER = snowballstemmer.stemmer("english")
 # Word stems of opposite directions. MiniLM barely tells them apart ("makes their way forward on foot" lands nearest
 # "moves back on foot"), so a training wording that says the opposite of the prompt is ranked DIRECTION_PENALTY lower.

@@ -111,8 +111,10 @@ def _print_readings(backend: MotionBackend, texts: list[str]) -> None:
               help="With --text: seconds per prompt, one number or one per prompt (6,4,8).")
 @click.option("--model", "--model_path", "model", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Official MDM checkpoint modelXXXXXXXXX.pt (args.json beside it); default: the embedded model.")
-@click.option("--meta", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder with HumanML3D Mean.npy and Std.npy (MDM).")
-@click.option("--clip", type=click.Path(path_type=Path), default=None, help="CLIP ViT-B/32 for MDM: a transformers folder, or OpenAI's ViT-B-32.pt (.pt/.safetensors weights).")
+@click.option("--meta", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder with HumanML3D Mean.npy and Std.npy (MDM).")
+@click.option("--clip", type=click.Path(path_type=Path), default=None,
+              help="CLIP ViT-B/32 for MDM: a transformers folder, or OpenAI's ViT-B-32.pt (.pt/.safetensors weights).")
 @click.option("--out", "--output_dir", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder; default: out/<script name>.")
 @click.option("--strategy", type=click.Choice(sorted(MOTION_STRATEGIES)), default="syncsde", show_default=True,
@@ -123,7 +125,8 @@ def _print_readings(backend: MotionBackend, texts: list[str]) -> None:
 @click.option("--lambda-schedule", type=click.Choice(LAMBDA_SCHEDULES), default="linear", show_default=True,
               help="SyncSDE: 1/λ falls linearly with t (the paper's) or stays constant.")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampling steps (default: the model's, 50).")
-@click.option("--overlap", type=click.IntRange(min=0), default=DEFAULT_OVERLAP, show_default=True, help="Frames shared by neighbouring windows.")
+@click.option("--overlap", type=click.IntRange(min=0), default=DEFAULT_OVERLAP, show_default=True,
+              help="Frames shared by neighbouring windows.")
 @click.option("--seed", type=SEED, default=None, help="Random seed (default: the script's @seed, else 0).")
 @click.option("--guidance", "--guidance_param", "guidance", type=POSITIVE, default=None,
               help="Classifier-free guidance scale (default: the model's; 2.5 for MDM checkpoints as MDM uses, "

@@ -82,7 +82,8 @@ class WindowPlan:
 def _frames(duration: str, fps: float, where: str) -> int:
     match = _DURATION.match(duration.strip().lower())
     if match is None:
-        raise ScriptError(f"{where}: duration {duration.strip()!r} is not understood; write seconds like '4s' or '4.5' or frames like '80f'")
+        raise ScriptError(f"{where}: duration {duration.strip()!r} is not understood; "
+                          "write seconds like '4s' or '4.5' or frames like '80f'")
     value = float(match.group("value"))
     if not math.isfinite(value):
         raise ScriptError(f"{where}: duration {duration.strip()!r} is too large to be a number of seconds; give a real duration")
