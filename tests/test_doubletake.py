@@ -8,7 +8,7 @@ import torch
 
 from syncmotion.backends.embedded import load_embedded, save_embedded
 from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
-from syncmotion.pipelines.doubletake import BLEND_FRAMES, second_take, transition_mask, transition_windows
+from syncmotion.pipelines.doubletake import BLEND_FRAMES, second_take, transition_mask, handshake_spans
 from syncmotion.pipelines.long_motion import LongMotionSettings, generate_motion
 from syncmotion.motion.script import parse_script
 
@@ -24,9 +24,9 @@ def backend(tmp_path_factory):
 
 
 def test_second_take_windows_are_centred_on_each_handshake():
-    assert transition_windows([0, 60, 120], 80, 200) == [(30, 60, 80), (90, 120, 140)]
-    assert transition_windows([0, 20], 80, 100) == [(10, 20, 80)]
-    assert transition_windows([0], 80, 80) == []
+    assert handshake_spans([0, 60, 120], 80, 200) == [(30, 60, 80), (90, 120, 140)]
+    assert handshake_spans([0, 20], 80, 100) == [(10, 20, 80)]
+    assert handshake_spans([0], 80, 80) == []
 
 
 def test_mask_is_priormdm_blend_around_a_free_handshake():
@@ -46,7 +46,7 @@ def test_second_take_changes_the_transitions_and_nothing_else(backend):
     refined, calls, evaluations = second_take(canvas, starts, window, backend, 10, torch.Generator().manual_seed(2),
                                               progress=False)
     held = torch.ones(length, dtype=torch.bool)
-    for start, first, last in transition_windows(starts, window, length):
+    for start, first, last in handshake_spans(starts, window, length):
         held[start:start + window] &= transition_mask(start, first, last, window) == 1
     assert torch.equal(refined[..., held], canvas[..., held])
     assert not torch.allclose(refined[..., 30:40], canvas[..., 30:40], atol=1e-2)

@@ -11,12 +11,12 @@ from typing import Any
 import torch
 from diffusers import DDIMScheduler
 
-from syncmotion.motion.features import Normalizer
+from syncmotion.motion.features import FEATURE_DIM, Normalizer
+from syncmotion.motion.skeleton import FPS
 from syncmotion.safe_pickle import TORCH_LOAD_ERRORS, torch_load_reason
 
 from .mdm_network import POSITIONAL_KEYS, MDMConfig, MDMNetwork
 
-HUMANML_FEATURES = 263
 # HumanML3D clips are at most 196 frames (9.8 s at 20 fps): MDM never saw longer windows.
 MDM_MAX_FRAMES = 196
 
@@ -58,7 +58,7 @@ class MotionBackend:
     name: str
     default_steps: int = 50
     default_guidance: float = 2.5
-    fps: float = 20.0
+    fps: float = FPS
     info: dict[str, Any] = field(default_factory=dict)
 
     def denoiser(self, guidance: float | None = None) -> MDMDenoiser:
@@ -104,7 +104,7 @@ def read_mdm_args(checkpoint: Path) -> dict[str, Any]:
 def mdm_config(args: dict[str, Any]) -> MDMConfig:
     """The network settings an args.json implies (MDM's defaults where a setting is absent)."""
     return MDMConfig(
-        njoints=HUMANML_FEATURES, nfeats=1, latent_dim=int(args.get("latent_dim", 512)),
+        njoints=FEATURE_DIM, nfeats=1, latent_dim=int(args.get("latent_dim", 512)),
         ff_size=int(args.get("ff_size", 1024)), layers=int(args.get("layers", 8)), heads=int(args.get("heads", 4)),
         dropout=float(args.get("dropout", 0.1)), activation=str(args.get("activation", "gelu")),
         text_dim=int(args.get("clip_dim", 512)), cond_mask_prob=float(args.get("cond_mask_prob", 0.1)),

@@ -35,7 +35,6 @@ ROOT_FEATURES = slice(0, 4)
 POSITION_FEATURES = slice(4, 67)
 ROTATION_FEATURES = slice(67, 193)
 VELOCITY_FEATURES = slice(193, 259)
-FPS = 20
 # HumanML3D's contact rule: squared per-frame foot displacement below this many square metres.
 FOOT_VELOCITY_THRESHOLD = 0.002
 # HumanML3D smooths the facing direction with scipy's gaussian_filter1d(sigma=20, mode="nearest", truncate=4).

@@ -40,9 +40,10 @@ import math
 
 from syncmotion.engine.windows import CropLayout, temporal_windows, temporal_windows_at
 
+from .skeleton import FPS
 from .types import Segment
 
-DEFAULT_FPS = 20.0
+DEFAULT_FPS = FPS
 # The largest seed torch's generators take (an unsigned 64-bit number).
 MAX_SEED = 2**64 - 1
 _DURATION = re.compile(r"^(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>s|sec|f|frames?)?$")

@@ -11,6 +11,8 @@ JOINT_NAMES: tuple[str, ...] = (
     "left_elbow", "right_elbow", "left_wrist", "right_wrist",
 )
 NUM_JOINTS = len(JOINT_NAMES)
+# HumanML3D's frame rate: what MDM and the embedded model make.
+FPS = 20.0
 PARENTS: tuple[int, ...] = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19)
 
 # Limb chains as HumanML3D draws them: right leg, left leg, spine+head, right arm, left arm.

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from .skeleton import FPS
+
 
 @dataclass(frozen=True)
 class Segment:
@@ -22,7 +24,7 @@ class Motion:
     """Joint positions [T, 22, 3] in metres (y up) at `fps`, with the segments and seams that made them."""
 
     positions: np.ndarray
-    fps: float = 20.0
+    fps: float = FPS
     segments: list[Segment] = field(default_factory=list)
     seams: list[int] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)

@@ -24,7 +24,7 @@ BLEND_TOP = 0.85  # PriorMDM's mask value where a blend ramp meets the held moti
 SKIPPED_FRACTION = 0.1  # PriorMDM skips 100 of its 1000 steps in the second take
 
 
-def transition_windows(starts: Sequence[int], window: int, length: int) -> list[tuple[int, int, int]]:
+def handshake_spans(starts: Sequence[int], window: int, length: int) -> list[tuple[int, int, int]]:
     """For each pair of consecutive windows: (second-take window start, handshake start, handshake end) in frames."""
     spans = []
     for before, after in zip(starts, starts[1:]):
@@ -51,7 +51,7 @@ def second_take(canvas: torch.Tensor, starts: Sequence[int], window: int, backen
                 progress: bool = True) -> tuple[torch.Tensor, int, int]:
     """The canvas [B, C, 1, T] with every handshake between consecutive windows regenerated; model calls; window steps."""
     length = canvas.shape[-1]
-    spans = transition_windows(starts, window, length)
+    spans = handshake_spans(starts, window, length)
     if not spans:
         return canvas, 0, 0
     known = torch.cat([canvas[..., start:start + window] for start, _, _ in spans], dim=-1)

@@ -8,10 +8,10 @@ from typing import Any, Callable
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from syncmotion.motion.skeleton import FPS
 from syncmotion_lab.corpus.rig import DEFAULT_HINT, RELAXED_ARM, SIDE, Body, Controls, arm_pose, limit_reach, standing
 from syncmotion_lab.corpus.steps import Step, apply_steps, bump, follow_feet, min_jerk, print_at, walking_steps
 
-FPS = 20.0
 MIN_FRAMES, MAX_FRAMES = 40, 196
 HAND_INDEX = {"left": 0, "right": 1}
 # Extra still time at both ends of stepping actions: the pelvis path is smoothed over about this long.
@@ -47,7 +47,7 @@ class Param:
 
 
 @dataclass
-class Scene:
+class ActionContext:
     """What an action program works with: the person, the frame rate and the clip's randomness."""
 
     body: Body
@@ -73,7 +73,7 @@ class Action:
 
     name: str
     params: dict[str, Param]
-    program: Callable[[Scene, dict[str, Any]], Controls] = field(repr=False)
+    program: Callable[[ActionContext, dict[str, Any]], Controls] = field(repr=False)
 
 
 def envelope(t: np.ndarray, start: float, end: float, ramp: float) -> np.ndarray:
@@ -142,7 +142,7 @@ def _activity(swing: np.ndarray, fps: float, ramp: float = 0.5) -> np.ndarray:
     return envelope(t, t[active[0]] - 0.5 * ramp, t[active[-1]] + 0.5 * ramp, ramp)
 
 
-def _gait(scene: Scene, steps: list[Step], frames: int, lean: float, arm_gain: float, elbow: float,
+def _gait(scene: ActionContext, steps: list[Step], frames: int, lean: float, arm_gain: float, elbow: float,
           bob: float = 0.0, crouch: float = 0.02, sway: float = 0.025) -> Controls:
     """Controls of a stepping body: feet on the steps, pelvis over them, arms swinging."""
     body = scene.body
@@ -168,7 +168,7 @@ def _step_count(seconds: float, period: float, hold: float) -> int:
     return max(2, int((seconds - 2 * hold) / period) - 1)
 
 
-def walk(scene: Scene, p: dict[str, Any], direction: float = 1.0) -> Controls:
+def walk(scene: ActionContext, p: dict[str, Any], direction: float = 1.0) -> Controls:
     """Walk forward (direction 1) or backward (-1) at p['speed'] m/s."""
     speed = p["speed"]
     cadence = (1.5 + 0.3 * speed) * (1.0 if direction > 0 else 0.9)
@@ -185,12 +185,12 @@ def walk(scene: Scene, p: dict[str, Any], direction: float = 1.0) -> Controls:
     return _gait(scene, steps, frames, lean, 1.0 * direction, 0.25)
 
 
-def walk_backward(scene: Scene, p: dict[str, Any]) -> Controls:
+def walk_backward(scene: ActionContext, p: dict[str, Any]) -> Controls:
     """Walk backward."""
     return walk(scene, p, -1.0)
 
 
-def run(scene: Scene, p: dict[str, Any]) -> Controls:
+def run(scene: ActionContext, p: dict[str, Any]) -> Controls:
     """Run forward with flight phases at p['speed'] m/s."""
     speed = p["speed"]
     period = 1.0 / (2.5 + 0.2 * speed) * scene.rng.uniform(0.95, 1.05)
@@ -216,7 +216,7 @@ def run(scene: Scene, p: dict[str, Any]) -> Controls:
     return c
 
 
-def side_step(scene: Scene, p: dict[str, Any]) -> Controls:
+def side_step(scene: ActionContext, p: dict[str, Any]) -> Controls:
     """Step sideways p['count'] times: the leading foot steps out, the other closes in."""
     lead = HAND_INDEX[p["direction"]]
     sign = SIDE[lead]
@@ -238,7 +238,7 @@ def side_step(scene: Scene, p: dict[str, Any]) -> Controls:
     return c
 
 
-def turn(scene: Scene, p: dict[str, Any]) -> Controls:
+def turn(scene: ActionContext, p: dict[str, Any]) -> Controls:
     """Turn in place by p['angle'] degrees to p['direction'] with small stepping turns."""
     sign = 1.0 if p["direction"] == "left" else -1.0
     total = np.radians(p["angle"]) * sign
@@ -259,12 +259,12 @@ def turn(scene: Scene, p: dict[str, Any]) -> Controls:
     return c
 
 
-def spin(scene: Scene, p: dict[str, Any]) -> Controls:
+def spin(scene: ActionContext, p: dict[str, Any]) -> Controls:
     """Spin all the way around in quick steps."""
     return turn(scene, {"direction": p["direction"], "angle": 360.0 * p["turns"], "pace": 0.7})
 
 
-def walk_turn(scene: Scene, p: dict[str, Any]) -> Controls:
+def walk_turn(scene: ActionContext, p: dict[str, Any]) -> Controls:
     """Walk forward along a curve that turns p['angle'] degrees to p['direction']."""
     sign = 1.0 if p["direction"] == "left" else -1.0
     speed = p["speed"]
@@ -278,7 +278,7 @@ def walk_turn(scene: Scene, p: dict[str, Any]) -> Controls:
     return _gait(scene, steps, frames, 0.06, 1.0, 0.25)
 
 
-def march(scene: Scene, p: dict[str, Any]) -> Controls:
+def march(scene: ActionContext, p: dict[str, Any]) -> Controls:
     """March in place lifting the knees high, arms swinging bent."""
     period = 1.0 / p["tempo"]
     hold = scene.hold() + GAIT_SETTLE
@@ -296,7 +296,7 @@ def march(scene: Scene, p: dict[str, Any]) -> Controls:
     return c
 
 
-def _jumps(scene: Scene, p: dict[str, Any], distance: float, one_leg: int | None) -> Controls:
+def _jumps(scene: ActionContext, p: dict[str, Any], distance: float, one_leg: int | None) -> Controls:
     """`count` two-footed (or one-footed) jumps, each covering `distance` metres forward."""
     body = scene.body
     height = p["height"]
@@ -352,22 +352,22 @@ def _jumps(scene: Scene, p: dict[str, Any], distance: float, one_leg: int | None
     return c
 
 
-def jump_in_place(scene: Scene, p: dict[str, Any]) -> Controls:
+def jump_in_place(scene: ActionContext, p: dict[str, Any]) -> Controls:
     """Jump straight up p['count'] times."""
     return _jumps(scene, p, 0.0, None)
 
 
-def jump_forward(scene: Scene, p: dict[str, Any]) -> Controls:
+def jump_forward(scene: ActionContext, p: dict[str, Any]) -> Controls:
     """Jump forward p['count'] times, p['distance'] metres each."""
     return _jumps(scene, {**p, "height": 0.15 + 0.15 * p["distance"], "crouch": 0.22}, p["distance"], None)
 
 
-def hop(scene: Scene, p: dict[str, Any]) -> Controls:
+def hop(scene: ActionContext, p: dict[str, Any]) -> Controls:
     """Hop p['count'] times on one leg."""
     return _jumps(scene, {**p, "crouch": 0.08}, p["distance"], HAND_INDEX[p["leg"]])
 
 
-def _fidget(scene: Scene, c: Controls, t: np.ndarray, start: float, end: float, shift: float, look: float) -> None:
+def _fidget(scene: ActionContext, c: Controls, t: np.ndarray, start: float, end: float, shift: float, look: float) -> None:
     """Slow weight shifts from foot to foot and glances, as people do while standing."""
     live = envelope(t, start, end, 0.6)
     phase = scene.rng.uniform(0, 2 * np.pi)
@@ -377,7 +377,7 @@ def _fidget(scene: Scene, c: Controls, t: np.ndarray, start: float, end: float, 
     c.head_yaw += look * np.sin(2 * np.pi * t / scene.rng.uniform(3.0, 5.0) + phase) * live
 
 
-def _still(scene: Scene, seconds: float) -> tuple[Controls, np.ndarray, float, float]:
+def _still(scene: ActionContext, seconds: float) -> tuple[Controls, np.ndarray, float, float]:
     """Standing controls (with a little fidgeting) for about `seconds`, the frame times and the active interval."""
     frames = scene.frames(seconds)
     t = scene.time(frames)
@@ -387,7 +387,7 @@ def _still(scene: Scene, seconds: float) -> tuple[Controls, np.ndarray, float, f
     return c, t, hold, t[-1] - hold
 
 
-def squat(scene: Scene, p: dict[str, Any]) -> Controls:
+def squat(scene: ActionContext, p: dict[str, Any]) -> Controls:
     """Squat down and up p['count'] times, p['depth'] metres deep."""
     each = scene.rng.uniform(1.4, 2.0) / p["tempo"]
     c, t, a, b = _still(scene, p["count"] * each + 0.8)
@@ -403,7 +403,7 @@ def squat(scene: Scene, p: dict[str, Any]) -> Controls:
     return c
 
 
-def sit_down(scene: Scene, p: dict[str, Any]) -> Controls:
+def sit_down(scene: ActionContext, p: dict[str, Any]) -> Controls:
     """Sit down (on nothing, as on a low chair), stay a moment, stand back up."""
     c, t, a, b = _still(scene, p["seconds"])
     down = envelope(t, a, b, scene.rng.uniform(0.8, 1.2))
@@ -419,7 +419,7 @@ def sit_down(scene: Scene, p: dict[str, Any]) -> Controls:
     return c
 
 
-def kneel(scene: Scene, p: dict[str, Any]) -> Controls:
+def kneel(scene: ActionContext, p: dict[str, Any]) -> Controls:
     """Step back with one leg and go down on that knee, stay, then get up."""
     body = scene.body
     back = HAND_INDEX[p["knee"]]
@@ -446,7 +446,7 @@ def kneel(scene: Scene, p: dict[str, Any]) -> Controls:
     return c
 
 
-def kick(scene: Scene, p: dict[str, Any]) -> Controls:
+def kick(scene: ActionContext, p: dict[str, Any]) -> Controls:
     """Kick forward p['count'] times with one leg, the foot reaching p['height'] metres."""
     body = scene.body
     leg = HAND_INDEX[p["leg"]]
@@ -476,7 +476,7 @@ def kick(scene: Scene, p: dict[str, Any]) -> Controls:
     return c
 
 
-def punch(scene: Scene, p: dict[str, Any]) -> Controls:
+def punch(scene: ActionContext, p: dict[str, Any]) -> Controls:
     """Punch forward p['count'] times with one hand or alternating hands."""
     body = scene.body
     each = scene.rng.uniform(0.45, 0.7) / p["tempo"]
@@ -497,7 +497,7 @@ def punch(scene: Scene, p: dict[str, Any]) -> Controls:
     return c
 
 
-def wave(scene: Scene, p: dict[str, Any]) -> Controls:
+def wave(scene: ActionContext, p: dict[str, Any]) -> Controls:
     """Wave p['count'] times with one or both hands raised."""
     body = scene.body
     each = scene.rng.uniform(0.4, 0.6)
@@ -514,7 +514,7 @@ def wave(scene: Scene, p: dict[str, Any]) -> Controls:
     return c
 
 
-def raise_arms(scene: Scene, p: dict[str, Any]) -> Controls:
+def raise_arms(scene: ActionContext, p: dict[str, Any]) -> Controls:
     """Raise both arms (forward or out to the sides), hold them up, lower them."""
     c, t, a, b = _still(scene, p["seconds"])
     up = envelope(t, a, b, scene.rng.uniform(0.6, 0.9))
@@ -528,7 +528,7 @@ def raise_arms(scene: Scene, p: dict[str, Any]) -> Controls:
     return c
 
 
-def clap(scene: Scene, p: dict[str, Any]) -> Controls:
+def clap(scene: ActionContext, p: dict[str, Any]) -> Controls:
     """Clap the hands p['count'] times in front of the chest."""
     body = scene.body
     each = scene.rng.uniform(0.35, 0.5) / p["tempo"]
@@ -545,7 +545,7 @@ def clap(scene: Scene, p: dict[str, Any]) -> Controls:
     return c
 
 
-def stretch(scene: Scene, p: dict[str, Any]) -> Controls:
+def stretch(scene: ActionContext, p: dict[str, Any]) -> Controls:
     """Stretch both arms up overhead, lean side to side, come back."""
     c, t, a, b = _still(scene, p["seconds"])
     up = envelope(t, a, b, 0.8)
@@ -558,7 +558,7 @@ def stretch(scene: Scene, p: dict[str, Any]) -> Controls:
     return c
 
 
-def bow(scene: Scene, p: dict[str, Any]) -> Controls:
+def bow(scene: ActionContext, p: dict[str, Any]) -> Controls:
     """Bow forward from the hips p['depth'] radians, then straighten."""
     c, t, a, b = _still(scene, p["seconds"])
     down = envelope(t, a, b, scene.rng.uniform(0.6, 0.9))
@@ -572,7 +572,7 @@ def bow(scene: Scene, p: dict[str, Any]) -> Controls:
     return c
 
 
-def crawl(scene: Scene, p: dict[str, Any]) -> Controls:
+def crawl(scene: ActionContext, p: dict[str, Any]) -> Controls:
     """Get down on hands and knees, crawl forward p['count'] cycles, get back up where the crawl ended."""
     body = scene.body
     period = 1.0 / p["tempo"]
@@ -621,7 +621,7 @@ def crawl(scene: Scene, p: dict[str, Any]) -> Controls:
     return c
 
 
-def jumping_jacks(scene: Scene, p: dict[str, Any]) -> Controls:
+def jumping_jacks(scene: ActionContext, p: dict[str, Any]) -> Controls:
     """Jumping jacks: hop the feet apart while the arms swing up overhead, then back together."""
     body = scene.body
     period = 1.0 / p["tempo"]
@@ -648,7 +648,7 @@ def jumping_jacks(scene: Scene, p: dict[str, Any]) -> Controls:
     return c
 
 
-def arm_circles(scene: Scene, p: dict[str, Any]) -> Controls:
+def arm_circles(scene: ActionContext, p: dict[str, Any]) -> Controls:
     """Hold both arms out to the sides and circle them p['count'] times, forward or backward."""
     each = scene.rng.uniform(0.6, 0.9)
     c, t, a, b = _still(scene, p["count"] * each + 1.6)
@@ -664,7 +664,7 @@ def arm_circles(scene: Scene, p: dict[str, Any]) -> Controls:
     return c
 
 
-def idle(scene: Scene, p: dict[str, Any]) -> Controls:
+def idle(scene: ActionContext, p: dict[str, Any]) -> Controls:
     """Stand still, shifting weight a little and breathing."""
     c, t, a, b = _still(scene, p["seconds"])
     _fidget(scene, c, t, a, b, scene.rng.uniform(0.015, 0.03), scene.rng.uniform(0.1, 0.25))
@@ -672,7 +672,7 @@ def idle(scene: Scene, p: dict[str, Any]) -> Controls:
     return c
 
 
-def look_around(scene: Scene, p: dict[str, Any]) -> Controls:
+def look_around(scene: ActionContext, p: dict[str, Any]) -> Controls:
     """Stand and look left and right p['count'] times, turning head and chest."""
     c, t, a, b = _still(scene, p["count"] * scene.rng.uniform(1.4, 1.9) + 0.8)
     first = 1.0 if p["first"] == "left" else -1.0
@@ -683,7 +683,7 @@ def look_around(scene: Scene, p: dict[str, Any]) -> Controls:
     return c
 
 
-def sway(scene: Scene, p: dict[str, Any]) -> Controls:
+def sway(scene: ActionContext, p: dict[str, Any]) -> Controls:
     """Sway the hips from side to side to a beat, knees bouncing and arms swinging."""
     c, t, a, b = _still(scene, p["seconds"])
     live = envelope(t, a, b, 0.6)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from syncmotion.motion.skeleton import FOOT_JOINTS
-from syncmotion_lab.corpus.actions import ACTIONS, Scene
+from syncmotion_lab.corpus.actions import ACTIONS, ActionContext
 from syncmotion_lab.corpus.rig import build, sample_body
 from syncmotion_lab.corpus.texts import describe
 
@@ -48,7 +48,7 @@ def generate_clip(action: str, params: dict[str, Any] | None, rng: np.random.Gen
         raise ValueError(f"action {action!r} has no parameter(s) {sorted(unknown)}; it takes {sorted(spec.params)}")
     full = {name: (p.check(name, given[name]) if name in given else p.sample(rng)) for name, p in spec.params.items()}
     body = sample_body(rng)
-    controls = spec.program(Scene(body=body, rng=rng), full)
+    controls = spec.program(ActionContext(body=body, rng=rng), full)
     positions = build(controls, body)
     positions[..., 1] -= positions[:, FOOT_JOINTS, 1].min()
     return Clip(positions=positions.astype(np.float32), action=action, params=full,

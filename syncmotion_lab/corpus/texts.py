@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-SPLITS = ("train", "heldout")
+WORDING_SPLITS = ("train", "heldout")
 
 # Per action: (training templates, held-out templates). Slots are filled by _words from the clip's
 # parameters, so a text never contradicts its motion (no "slowly" on a fast walk, no wrong hand).
@@ -298,13 +298,13 @@ def _words(action: str, p: dict[str, Any], rng: np.random.Generator) -> dict[str
 
 def texts(action: str, params: dict[str, Any], split: str = "train") -> list[str]:
     """Every paraphrase of the split ("train" or "heldout") for the action, with neutral slot words."""
-    if split not in SPLITS:
-        raise ValueError(f"unknown text split {split!r}; use one of {SPLITS}")
+    if split not in WORDING_SPLITS:
+        raise ValueError(f"unknown text split {split!r}; use one of {WORDING_SPLITS}")
     if action not in TEMPLATES:
         raise ValueError(f"unknown action {action!r}; known: {sorted(TEMPLATES)}")
     rng = np.random.default_rng(0)
     words = _words(action, params, rng)
-    return [_fill(template, words) for template in TEMPLATES[action][SPLITS.index(split)]]
+    return [_fill(template, words) for template in TEMPLATES[action][WORDING_SPLITS.index(split)]]
 
 
 def describe(action: str, params: dict[str, Any], split: str, rng: np.random.Generator) -> str:
@@ -321,9 +321,9 @@ def paraphrase(action: str, template: int, params: dict[str, Any], split: str, r
 def _templates(action: str, split: str) -> tuple[str, ...]:
     if split == "eval":
         return TEMPLATES[action][0] + TEMPLATES[action][1]
-    if split not in SPLITS:
+    if split not in WORDING_SPLITS:
         raise ValueError(f"unknown text split {split!r}; use train, heldout or eval")
-    return TEMPLATES[action][SPLITS.index(split)]
+    return TEMPLATES[action][WORDING_SPLITS.index(split)]
 
 
 def _fill(template: str, words: dict[str, str]) -> str:
