@@ -1,6 +1,11 @@
 """Render speed: a 60 s motion (1200 frames) to mp4 and gif, and a filmstrip, on this machine.
 
-    python tools/bench_render.py [--seconds 60] [--no-write]
+    python tools/bench_render.py [--seconds 60] [--workers 1,2] [--repeat 1] [--no-write]
+
+Each video is rendered with each count of drawing processes in --workers (1: drawn in this process, as render_video
+does on up to two cores, with one x264 thread; more: forked workers, as it does on more cores); the best of --repeat
+runs is shown, with the CPU time of the whole render (this process, the workers and ffmpeg): other jobs may share
+the cores, and then the wall time says less.
 """
 
 from __future__ import annotations
@@ -9,13 +14,14 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import click
 import numpy as np
 
 from syncmotion.motion.features import canonicalize
 from syncmotion.motion.types import Motion, Segment
-from syncmotion.render import render_filmstrip, render_video
+from syncmotion.render import render_filmstrip, render_video, video
 from syncmotion_lab.benchdoc import markdown_table, write_section
 from syncmotion_lab.corpus import sample_clip
 
@@ -36,27 +42,44 @@ def corpus_motion(seconds: float, seed: int = 0) -> Motion:
     return Motion(positions.astype(np.float32), 20.0, segments)
 
 
+def timed(write) -> tuple[float, float, Path]:
+    """Wall and CPU seconds (this process and its children) of write(), and the path it wrote."""
+    before, start = os.times(), time.perf_counter()
+    path = write()
+    wall, after = time.perf_counter() - start, os.times()
+    cpu = sum(after[:4]) - sum(before[:4])  # user and system, own and children's
+    return wall, cpu, path
+
+
 @click.command()
 @click.option("--seconds", default=60.0, show_default=True)
+@click.option("--workers", default="1,2", show_default=True, help="Counts of drawing processes to compare, comma-separated.")
+@click.option("--repeat", default=1, show_default=True, help="Runs of each output; the fastest is shown.")
 @click.option("--no-write", is_flag=True, help="Do not update docs/benchmarks.md.")
-def main(seconds: float, no_write: bool) -> None:
+def main(seconds: float, workers: str, repeat: int, no_write: bool) -> None:
     """Time each render output for a SECONDS-long motion."""
     motion = corpus_motion(seconds)
+    counts = sorted({int(count) for count in workers.split(",")})
     load = os.getloadavg()[0]
+    outputs = [(f"{suffix[1:]} 480×480", suffix, count) for suffix in (".mp4", ".gif") for count in counts]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, write in [("mp4 480×480", lambda: render_video(motion, Path(tmp) / "m.mp4", progress=False)),
-                            ("gif 480×480", lambda: render_video(motion, Path(tmp) / "m.gif", progress=False)),
-                            ("filmstrip png, 8 keyframes", lambda: render_filmstrip(motion, Path(tmp) / "m.png"))]:
-            start = time.perf_counter()
-            path = write()
-            elapsed = time.perf_counter() - start
-            drawn = 8 if path.suffix == ".png" else motion.num_frames
-            rows.append([name, drawn, f"{elapsed:.1f}", f"{drawn / elapsed:.0f}", f"{path.stat().st_size / 1e6:.1f}"])
-    table = markdown_table(["output", "frames drawn", "wall s", "frames / s", "file MB"], rows)
+        for name, suffix, count in [*outputs, ("filmstrip png, 8 keyframes", ".png", 1)]:
+            def write(suffix=suffix, count=count) -> Path:
+                if suffix == ".png":
+                    return render_filmstrip(motion, Path(tmp) / "m.png")
+                with mock.patch.object(video, "worker_count", lambda num_frames: count):
+                    return render_video(motion, Path(tmp) / f"m{suffix}", progress=False)
+            wall, cpu, path = min(timed(write) for _ in range(repeat))
+            drawn = 8 if suffix == ".png" else motion.num_frames
+            processes = "" if suffix == ".png" else f"{count} worker processes" if count > 1 else "this process"
+            rows.append([name, processes, drawn, f"{wall:.1f}", f"{drawn / wall:.0f}", f"{cpu:.1f}", f"{path.stat().st_size / 1e6:.1f}"])
+    default = "in its own process" if video.worker_count(motion.num_frames) == 1 else f"in {video.worker_count(motion.num_frames)} workers"
+    table = markdown_table(["output", "drawn by", "frames drawn", "wall s", "frames / s", "CPU s", "file MB"], rows)
     body = (f"## Rendering speed (`tools/bench_render.py`)\n\nA {seconds:g} s motion ({motion.num_frames} frames at 20 fps) "
             f"on this machine's CPU ({os.cpu_count()} cores, load average {load:.1f} when it started: other jobs share them), "
-            f"one process.\n\n{table}\n")
+            f"best of {repeat} run(s). CPU s adds up this process, the drawing workers and ffmpeg. render_video draws in its own "
+            f"process (x264 on one thread) on up to two cores, in worker processes on more: here, {default}.\n\n{table}\n")
     click.echo(body)
     if not no_write:
         write_section("bench_render", body)

@@ -18,6 +18,8 @@ LIMB_COLOURS = ("#d62728", "#1f77b4", "#333333", "#ff7f0e", "#17becf")
 SEGMENT_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 HEAD = 15
 BONES = [(chain[i], chain[i + 1], limb) for limb, chain in enumerate(KINEMATIC_CHAIN) for i in range(len(chain) - 1)]
+_BONE_ENDS = np.array([[a, b] for a, b, _ in BONES])
+_GROUND = np.array([1.0, 0.0, 1.0])  # drops a point onto the ground (y = 0)
 
 
 def segment_colour(index: int) -> str:
@@ -56,7 +58,10 @@ class Camera:
 
 
 class Scene:
-    """Everything drawn for one motion on one axes; `show(frame)` moves it to a frame."""
+    """Everything drawn for one motion on one axes; `show(frame)` moves it to a frame.
+
+    `place(frame)` moves the artists that follow the body; `show(frame)` also sets the caption and the clock.
+    """
 
     def __init__(self, axes: Axes, motion: Motion, camera: Camera | None = None, caption: bool = True, grid_radius: float = 2.5) -> None:
         self.axes, self.motion = axes, motion
@@ -64,6 +69,7 @@ class Scene:
         self.positions = np.asarray(motion.positions, dtype=np.float64)
         self.track = smoothed_track(self.positions, motion.fps)
         self.grid_radius = grid_radius
+        self.trail_frames = int(20 * motion.fps)
         axes.set_xlim(-0.8, 0.8)
         axes.set_ylim(-0.62, 0.78)
         axes.set_aspect("equal")
@@ -79,6 +85,16 @@ class Scene:
         self.caption = axes.text(0.5, 0.97, "", transform=axes.transAxes, ha="center", va="top", fontsize=11,
                                  fontweight="bold", wrap=True) if caption else None
         self.clock = axes.text(0.02, 0.02, "", transform=axes.transAxes, fontsize=8, color="#555555") if caption else None
+        # What `place` moves, in matplotlib's drawing order (zorder, then order of adding): the texts come between.
+        self.under_texts = (self.grid, self.trail, self.shadow, self.bones)
+        self.over_texts = (self.head,)
+        # The ground grid's lines around the origin [line, end, xyz]: at each tick, one along z (x = tick), one along x.
+        self._grid_step = step = 0.5
+        ticks = np.arange(-grid_radius, grid_radius + 1e-9, step)[:, None]
+        lines = np.zeros((len(ticks), 2, 2, 3))
+        lines[:, 0, :, 0], lines[:, 0, :, 2] = ticks, [-grid_radius, grid_radius]
+        lines[:, 1, :, 0], lines[:, 1, :, 2] = [-grid_radius, grid_radius], ticks
+        self._grid_lines_at_origin = lines.reshape(-1, 2, 3)
 
     def segment_at(self, frame: int) -> tuple[int, str]:
         """Index and text of the segment playing at `frame` (-1 and '' when none)."""
@@ -87,33 +103,34 @@ class Scene:
                 return index, segment.text
         return -1, ""
 
-    def _grid_lines(self, centre: np.ndarray) -> np.ndarray:
-        step = 0.5
-        base = np.round(centre / step) * step
-        ticks = np.arange(-self.grid_radius, self.grid_radius + 1e-9, step)
-        lines = []
-        for tick in ticks:
-            lines.append([[base[0] + tick, 0, base[1] - self.grid_radius], [base[0] + tick, 0, base[1] + self.grid_radius]])
-            lines.append([[base[0] - self.grid_radius, 0, base[1] + tick], [base[0] + self.grid_radius, 0, base[1] + tick]])
-        return np.asarray(lines)
+    def clock_text(self, frame: int) -> str:
+        """The time and frame counter shown in the corner at `frame`."""
+        return f"{frame / self.motion.fps:6.2f} s   frame {frame + 1}/{self.motion.num_frames}"
 
-    def show(self, frame: int) -> None:
-        """Pose, ground, trail and caption at `frame`."""
+    def _grid_lines(self, centre: np.ndarray) -> np.ndarray:
+        base = np.round(centre / self._grid_step) * self._grid_step
+        return self._grid_lines_at_origin + np.array([base[0], 0.0, base[1]])
+
+    def place(self, frame: int) -> None:
+        """Move the grid, trail, shadow, bones and head to `frame` (the texts are left as they are)."""
         pose = self.positions[frame]
         target = np.array([self.track[frame, 0], 0.9, self.track[frame, 1]])
         project = self.camera.project
         self.grid.set_segments(project(self._grid_lines(self.track[frame]), target))
-        start = max(0, frame - int(20 * self.motion.fps))
-        path = self.positions[start:frame + 1, 0] * np.array([1.0, 0.0, 1.0])
+        path = self.positions[max(0, frame - self.trail_frames):frame + 1, 0] * _GROUND
         trail = project(path, target)
         self.trail.set_data(trail[:, 0], trail[:, 1])
-        ends = np.array([[pose[a], pose[b]] for a, b, _ in BONES])
+        ends = pose[_BONE_ENDS]
         self.bones.set_segments(project(ends, target))
-        self.shadow.set_segments(project(ends * np.array([1.0, 0.0, 1.0]), target))
+        self.shadow.set_segments(project(ends * _GROUND, target))
         head = project(pose[HEAD], target)
         self.head.set_data([head[0]], [head[1]])
+
+    def show(self, frame: int) -> None:
+        """Pose, ground, trail and caption at `frame`."""
+        self.place(frame)
         if self.caption is not None:
             index, text = self.segment_at(frame)
             self.caption.set_text(text)
             self.caption.set_color(segment_colour(index))
-            self.clock.set_text(f"{frame / self.motion.fps:6.2f} s   frame {frame + 1}/{self.motion.num_frames}")
+            self.clock.set_text(self.clock_text(frame))

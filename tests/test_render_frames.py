@@ -1,0 +1,166 @@
+"""Fast video frames: the painter's frames look like whole-figure draws, workers give the same video, and a failing,
+interrupted or terminated render leaves no drawing process and no file behind."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from syncmotion.motion.types import Motion, Segment
+from syncmotion.render import frames, render_video, video
+from syncmotion.render.scene import Scene
+from syncmotion_lab.corpus import generate_clip
+
+forking = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="drawing processes are forked on Linux only")
+
+
+@pytest.fixture(scope="module")
+def motion():
+    positions = generate_clip("wave", None, np.random.default_rng(1)).positions[:40]
+    return Motion(positions, 20.0, [Segment("a person waves", 0, 12), Segment("a person stands still", 12, 40)], [12])
+
+
+def whole_figure_frames(motion: Motion, size: int) -> list[np.ndarray]:
+    """The frames as matplotlib draws the whole figure (the reference for the look)."""
+    figure = Figure(figsize=(size / 100, size / 100), dpi=100)
+    canvas = FigureCanvasAgg(figure)
+    scene = Scene(figure.add_axes((0, 0, 1, 1)), motion)
+    images = []
+    for frame in range(motion.num_frames):
+        scene.show(frame)
+        canvas.draw()
+        images.append(np.asarray(canvas.buffer_rgba())[..., :3].copy())
+    return images
+
+
+@pytest.mark.parametrize("size", [480, 160])
+def test_painted_frames_look_like_whole_figure_draws(motion, size):
+    painter = frames.FramePainter(motion, size)
+    painted = [painter.paint(frame)[..., :3].copy() for frame in range(motion.num_frames)]
+    assert painter._clocks._patterns and None not in painter._clocks._patterns.values()  # the clock came from stamps
+    for image, reference in zip(painted, whole_figure_frames(motion, size)):
+        difference = np.abs(image.astype(int) - reference)
+        # The same pixels, but where two glyphs of the caption overlap (blended once here, twice there).
+        assert difference.max() <= 2 and (difference > 0).any(axis=-1).sum() <= 20
+
+
+def test_a_font_without_tabular_digits_gets_the_clock_drawn_whole(motion, monkeypatch):
+    monkeypatch.setattr(frames, "FIGURE_SPACE", "#")  # wider than a digit, and inked: the checks refuse the stamps
+    painter = frames.FramePainter(motion, 160)
+    painted = [painter.paint(frame)[..., :3].copy() for frame in range(motion.num_frames)]
+    assert set(painter._clocks._patterns.values()) == {None}
+    for image, reference in zip(painted, whole_figure_frames(motion, 160)):
+        assert np.abs(image.astype(int) - reference).max() <= 2
+
+
+@forking
+def test_workers_draw_the_same_frames_and_videos_come_out_the_same_every_time(tmp_path, motion, monkeypatch):
+    drawn = {}
+    for workers in (1, 2):
+        with video._drawn_frames(motion, 160, workers) as frames:
+            drawn[workers] = [bytes(image) for image in frames]
+    assert len(drawn[1]) == motion.num_frames and drawn[1] == drawn[2]
+    for workers in (1, 2):
+        monkeypatch.setattr(video, "worker_count", lambda num_frames, workers=workers: workers)
+        first, second = (render_video(motion, tmp_path / f"m{workers}{run}.mp4", size=160, progress=False).read_bytes() for run in "ab")
+        assert first == second
+    assert not multiprocessing.active_children()
+
+
+@forking
+def test_a_failing_worker_is_one_error_and_leaves_nothing(tmp_path, motion, monkeypatch):
+    paint = frames.FramePainter.paint
+
+    def fail_late(self, frame):
+        if frame >= 20:
+            raise ValueError(f"cannot draw frame {frame}")
+        return paint(self, frame)
+
+    monkeypatch.setattr(video, "worker_count", lambda num_frames: 2)
+    monkeypatch.setattr(frames.FramePainter, "paint", fail_late)
+    with pytest.raises(RuntimeError, match="drawing the video failed: ValueError: cannot draw frame 2"):
+        render_video(motion, tmp_path / "m.mp4", size=160, progress=False)
+    assert not list(tmp_path.iterdir()) and not multiprocessing.active_children()
+
+
+def descendants(pid: int) -> set[int]:
+    """The processes below `pid` now (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@forking
+@pytest.mark.parametrize("workers", [1, 2], ids=["drawn-here", "workers"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_a_stopped_render_leaves_no_process_and_no_file(tmp_path, signum, workers):
+    out = tmp_path / "out"
+    out.mkdir()
+    program = textwrap.dedent(f"""
+        import numpy as np
+        from syncmotion.files import exit_on_sigterm
+        from syncmotion.motion.types import Motion
+        from syncmotion.render import render_video, video
+        from syncmotion_lab.corpus import generate_clip
+
+        video.worker_count = lambda num_frames: {workers}
+
+        clip = generate_clip("walk", None, np.random.default_rng(0)).positions
+        motion = Motion(np.concatenate([clip] * (2400 // len(clip) + 1))[:2400], 20.0)
+        with exit_on_sigterm():
+            render_video(motion, {str(out / "m.mp4")!r}, progress=False)
+    """)
+    process = subprocess.Popen([sys.executable, "-c", program], stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        # write_atomically's temporary exists once the drawing starts; ffmpeg and the workers run under it.
+        while len(descendants(process.pid)) < 1 + (workers if workers > 1 else 0) or not list(out.iterdir()):
+            assert process.poll() is None and time.monotonic() < deadline, process.stderr.read().decode()
+            time.sleep(0.05)
+        time.sleep(0.3)
+        below = descendants(process.pid)
+        process.send_signal(signum)
+        code = process.wait(timeout=30)
+    finally:
+        process.kill()
+        process.wait()
+    assert code == (143 if signum == signal.SIGTERM else -signal.SIGINT), process.stderr.read().decode()
+    time.sleep(0.2)
+    assert not [pid for pid in below if alive(pid)]
+    assert not list(out.iterdir())
+
+
+def test_worker_count_leaves_a_core_to_ffmpeg():
+    assert video.worker_count(10) == 1
+    workers = video.worker_count(10_000)
+    assert workers == 1 or 2 <= workers <= min(video.MAX_WORKERS, (os.cpu_count() or 1) - 1)
