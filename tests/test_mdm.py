@@ -353,3 +353,12 @@ def test_load_mdm_names_missing_meta_files(tmp_path):
     (tmp_path / "meta").mkdir()
     with pytest.raises(FileNotFoundError, match="Mean.npy"):
         load_mdm(path, tmp_path / "meta", tiny_clip(tmp_path / "clip"))
+
+
+def test_guidance_zero_does_not_embed_the_prompts():
+    torch.manual_seed(0)
+    network = MDMNetwork(MDMConfig(latent_dim=16, layers=1, text_dim=8)).eval()
+    denoiser = MDMDenoiser(network, lambda texts: pytest.fail(f"embedded {texts}"), guidance=0.0)
+    x, t = torch.randn(2, 263, 1, 12), torch.tensor([100, 100])
+    with torch.no_grad():
+        assert torch.equal(denoiser(x, t, ["", ""]), network(x, t, torch.zeros(2, 8)))

@@ -95,11 +95,11 @@ def load_embedded(path: str | Path | None = None, device: str = "cpu", snap_text
 
     With `snap_text`, prompts are read as the nearest wordings the model was trained on (when the file lists them).
     """
-    from .minilm import MiniLMTextEncoder  # transformers is imported only when the model is loaded
+    from .minilm import MiniLMTextEncoder
 
     path = Path(path) if path is not None else default_model_path()
     network, mean, std, settings = read_embedded(path)
-    text_encoder = MiniLMTextEncoder(device=device)
+    text_encoder = MiniLMTextEncoder(device=device, disk_cache=True)  # loads transformers on its first new text
     prototypes = read_text_prototypes(path) if snap_text else None
     return MotionBackend(
         network=network.to(device), normalizer=Normalizer(mean, std),

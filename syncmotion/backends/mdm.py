@@ -34,10 +34,10 @@ class MDMDenoiser:
     @torch.inference_mode()
     def __call__(self, sample: torch.Tensor, timesteps: torch.Tensor, conds: Sequence[str]) -> torch.Tensor:
         """Guided x0 for windows [B, 263, 1, T] conditioned on one prompt each."""
-        text = self.text_encoder(list(conds)).to(sample)
         # The two ends of the guidance scale need one half of the batch only: the text-free or the text-conditioned.
-        if self.guidance == 0.0:
-            return self.network(sample, timesteps, torch.zeros_like(text))
+        if self.guidance == 0.0:  # the prompts are not even embedded (DoubleTake's second take, "" everywhere)
+            return self.network(sample, timesteps, sample.new_zeros(len(conds), self.network.config.text_dim))
+        text = self.text_encoder(list(conds)).to(sample)
         if self.guidance == 1.0:
             return self.network(sample, timesteps, text)
         both = self.network(torch.cat([sample, sample]), torch.cat([timesteps, timesteps]),

@@ -8,13 +8,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import snowballstemmer
 import torch
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from syncmotion.files import write_atomically
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 # A few neighbours with a sharp softmax: the embedding lands on the training texts' manifold (where the model
 # learned what embeddings mean) while near-ties between two wordings of one action still blend smoothly.
@@ -36,6 +38,8 @@ _STEMMER = snowballstemmer.stemmer("english")
 # "moves back on foot"), so a training wording that says the opposite of the prompt is ranked DIRECTION_PENALTY lower.
 OPPOSITE_DIRECTIONS = ((frozenset({"forward"}), frozenset({"back", "backward"})), (frozenset({"left"}), frozenset({"right"})))
 DIRECTION_PENALTY = 1.0
+# Snapped embeddings are remembered for this many distinct batches of prompts (the sampler repeats one per run).
+SNAPPED_BATCHES = 32
 
 
 def motion_words(text: str) -> list[str]:
@@ -98,7 +102,7 @@ class TextPrototypes:
 
     def lookup(self, texts: Sequence[str]) -> torch.Tensor:
         """Embeddings [len(texts), dim] of texts that are all among the prototypes."""
-        row = {text: i for i, text in enumerate(self.texts)}
+        row = self.row
         missing = sorted(set(texts) - row.keys())
         if missing:
             raise ValueError(f"{len(missing)} texts have no embedding (e.g. {missing[0]!r}): embed this corpus's "
@@ -106,7 +110,16 @@ class TextPrototypes:
         return self.embeddings[torch.tensor([row[text] for text in texts], dtype=torch.long)]
 
     @cached_property
+    def row(self) -> dict[str, int]:
+        """Each text's row in `embeddings`."""
+        return {text: i for i, text in enumerate(self.texts)}
+
+    @cached_property
     def _word_index(self) -> tuple[TfidfVectorizer, Any]:
+        # Imported here, not at the top: scikit-learn takes about a second to import, and a run whose prompts are
+        # all training texts never compares words.
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         vectorizer = TfidfVectorizer(analyzer=motion_words, sublinear_tf=True)
         return vectorizer, vectorizer.fit_transform(self.texts)
 
@@ -147,21 +160,34 @@ class SnappedTextEncoder:
         self.neighbours = min(neighbours, len(prototypes.texts))
         self.temperature = temperature
         self.lexical_weight = lexical_weight
+        self._snapped: dict[tuple[str, ...], torch.Tensor] = {}
 
     @property
     def dim(self) -> int:
         """Embedding size (the wrapped encoder's)."""
         return int(self.prototypes.embeddings.shape[1])
 
+    def _raw(self, texts: Sequence[str]) -> torch.Tensor:
+        """Sentence embeddings of `texts`, from the encoder, or from the prototypes when every text is a training text."""
+        # A training text's prototype is the encoder's own embedding of it, and such a text is read as itself
+        # (EXACT_SIMILARITY, which its prototype meets as well as the encoder's output does), so the encoder's
+        # numbers would not change the result: a run whose prompts are all training texts need not load the text
+        # model (about a second and a half). With one prompt that is not, all go to the encoder as one batch: its
+        # last bits depend on the batch.
+        if all(text in self.prototypes.row for text in texts):
+            return self.prototypes.lookup(texts).to(getattr(self.encoder, "device", "cpu"))
+        return self.encoder(list(texts)).float()
+
     def _weights(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        raw = self.encoder(list(texts)).float()
+        raw = self._raw(texts)
         similarity = raw @ self.prototypes.embeddings.to(raw.device).T
         best_similarity = similarity.max(dim=1).values
-        score = similarity.clone()
-        if self.lexical_weight:
-            score += self.lexical_weight * self.prototypes.word_similarity(texts).to(similarity)
-        score -= DIRECTION_PENALTY * self.prototypes.contradictions(texts).to(similarity)
         exact = best_similarity >= EXACT_SIMILARITY
+        score = similarity.clone()
+        if not exact.all():  # words only rank the neighbours of a prompt that is not a training text (saves scikit-learn)
+            if self.lexical_weight:
+                score += self.lexical_weight * self.prototypes.word_similarity(texts).to(similarity)
+            score -= DIRECTION_PENALTY * self.prototypes.contradictions(texts).to(similarity)
         # A training text is read as itself: rank it first whatever the words say.
         score[exact, similarity[exact].argmax(dim=1)] = float("inf")
         best_score, index = score.topk(self.neighbours, dim=1)
@@ -173,9 +199,15 @@ class SnappedTextEncoder:
         """Snapped unit embeddings [len(texts), dim] in input order."""
         if not texts:
             return self.encoder([])
-        weights, index, _ = self._weights(texts)
-        table = self.prototypes.embeddings.to(weights.device)
-        return torch.nn.functional.normalize((weights[..., None] * table[index]).sum(1), dim=-1)
+        # The sampler asks for the same windows' prompts at every step: work them out once.
+        key = tuple(texts)
+        if key not in self._snapped:
+            weights, index, _ = self._weights(texts)
+            table = self.prototypes.embeddings.to(weights.device)
+            if len(self._snapped) >= SNAPPED_BATCHES:
+                self._snapped.pop(next(iter(self._snapped)))
+            self._snapped[key] = torch.nn.functional.normalize((weights[..., None] * table[index]).sum(1), dim=-1)
+        return self._snapped[key].clone()
 
     def read(self, texts: Sequence[str]) -> list[Reading]:
         """For each prompt, the training texts it is read as (weight above 5%) and its best similarity."""

@@ -1,0 +1,66 @@
+"""The command group: --help and --version answer at once, without importing any command (torch, diffusers)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from syncmotion.cli import COMMANDS, main
+
+HEAVY = ("torch", "diffusers", "transformers", "sklearn", "scipy", "matplotlib", "syncmotion.commands")
+
+
+def fresh_interpreter(*arguments: str) -> tuple[str, list[str]]:
+    """Output of `syncmotion ARGUMENTS` in a new interpreter, and which HEAVY modules it imported."""
+    script = ("import json, sys\nfrom syncmotion.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+              f"print(json.dumps(sorted({{m.split('.')[0] if m.split('.')[0] != 'syncmotion' else m for m in sys.modules}}"
+              f" & set({list(HEAVY)!r}))))")
+    result = subprocess.run([sys.executable, "-c", script, *arguments], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    output, _, imported = result.stdout.rstrip("\n").rpartition("\n")
+    return output, json.loads(imported)
+
+
+@pytest.mark.parametrize("option", ["--help", "-h", "--version"])
+def test_help_and_version_import_no_command(option):
+    output, imported = fresh_interpreter(option)
+    assert imported == [], f"`syncmotion {option}` imported {imported}"
+    if option != "--version":
+        for name, command in COMMANDS.items():
+            assert f"  {name}" in output and command.short_help.split()[0] in output
+
+
+def test_each_listed_help_line_is_the_commands_own():
+    context = click.Context(main)
+    for name, command in COMMANDS.items():
+        assert command.short_help == main.get_command(context, name).get_short_help_str(limit=1000), name
+
+
+def test_the_command_list_is_the_one_click_would_print():
+    listed = CliRunner().invoke(main, ["--help"], terminal_width=60).output
+    context = click.Context(main)
+    eager = click.Group("syncmotion", commands={name: main.get_command(context, name) for name in COMMANDS})
+    expected = CliRunner().invoke(eager, ["--help"], terminal_width=60).output
+    assert listed.split("Commands:")[1] == expected.split("Commands:")[1]
+
+
+def test_a_commands_help_is_its_full_help():
+    result = CliRunner().invoke(main, ["motion", "--help"])
+    assert result.exit_code == 0
+    assert "Generate one long motion from SCRIPT" in result.output and "--snap-text" in result.output
+
+
+def test_a_command_skips_the_final_garbage_collection_once():
+    code = ("import atexit, gc\nregistered = []\nregister = atexit.register\n"
+            "atexit.register = lambda f, *a, **k: (registered.append(f), register(f, *a, **k))[1]\n"
+            "from syncmotion.cli import main\n"
+            "for _ in range(2):\n    try:\n        main(['render', '--help'])\n    except SystemExit:\n        pass\n"
+            "print(sum(f is gc.freeze for f in registered))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "1"
