@@ -93,6 +93,7 @@ def test_the_length_limit_counts_every_sample_and_can_be_raised(tmp_path, tiny_e
     line = error_line(run("--text", "walk", "--seconds", "3", "--num-samples", "2", "--max-seconds", "5",
                           "--model", str(tiny_embedded), "--out", str(out)))
     assert "6 s of motion (2 samples), more than the 5 s limit" in line and "GB" in line and "--max-seconds 6" in line
+    assert line.startswith("Error: --text asks for")
     assert not out.exists()
     result = run("--text", "walk", "--seconds", "3", "--num-samples", "2", "--max-seconds", "6",
                  "--model", str(tiny_embedded), "--formats", "json", "--out", str(out))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from pathlib import Path
@@ -179,7 +180,8 @@ def motion(script: Path | None, text: str | None, seconds: str, model: Path | No
             parsed = parse_script(script)
             name = script.stem
         else:
-            parsed = parse_script(_script_from_prompts(text, seconds))
+            # Messages about the whole script (its length) name what the user typed, not an unnamed script.
+            parsed = dataclasses.replace(parse_script(_script_from_prompts(text, seconds)), source="--text")
             name = "prompts"
     except ScriptError as error:
         raise click.ClickException(str(error)) from None
