@@ -252,6 +252,14 @@ def test_bench_tool_runs_every_row_with_a_stand_in_backend(tmp_path):
     tool.plot_curves(result, tmp_path / "jerk.png")
     assert (tmp_path / "jerk.png").stat().st_size > 1000
     json.dumps(result)
+    assert tool.long_table(result).count("\n") == 1 + len(result["rows"])
+    long_scripts = load_scripts(ROOT / "sequences" / "bench_long", 2)
+    long_result = tool.run_benchmark(long_scripts, load_evaluator(), _stand_in_backend(), ["syncsde:2"], 1,
+                                     {"steps": 2, "overlap": 10, "guidance": 2.5}, progress=False, long_segments=True)
+    assert list(long_result["rows"]) == ["real corpus performances", "syncsde:2"]
+    real_pace = long_result["rows"]["real corpus performances"]["metrics"]["steady_cv"]["mean"]
+    assert real_pace < 0.05 and np.isfinite(long_result["rows"]["syncsde:2"]["metrics"]["steady_cv"]["mean"])
+    assert "Long segments" in tool.document(long_result, "python tools/bench_long_motion.py --long", "CPU")
     with pytest.raises(Exception, match="1/λ must be a number"):
         tool.parse_strategy("syncsde:x")
 
@@ -279,3 +287,57 @@ def test_text_following_per_action_table_names_the_usual_mistake():
     assert lines[2] == "| kick | 0.25 | wave | 1.00 |  |"
     assert lines[3] == "| punch | — |  | — |  |"
     assert lines[4] == "| walk | 1.00 |  | 0.00 | run |"
+
+
+def test_skating_is_told_apart_near_seams_and_away_from_them():
+    positions = np.zeros((41, 22, 3))
+    positions[:, :, 1] = 0.5
+    positions[:, metrics.FOOT_JOINTS, 1] = 0.01
+    # The feet slide 5 cm a frame (1 m/s) over four frame steps (18-22) around a seam at frame 20, and nowhere else.
+    positions[19:23, metrics.FOOT_JOINTS, 0] = np.arange(1, 5)[:, None] * 0.05
+    positions[23:, metrics.FOOT_JOINTS, 0] = 0.2
+    steps = metrics.skating_steps(positions)
+    near = metrics.near_frames(len(steps), [20])
+    assert near.sum() == 10 and near[15:25].all()
+    assert steps.sum() == 4 and steps[near].mean() == pytest.approx(0.4) and steps[~near].mean() == 0.0
+    assert metrics.foot_skating_ratio(positions) == pytest.approx(steps.mean())
+
+
+def test_steadiness_of_a_steady_walk_and_of_one_that_stops_midway():
+    frames = 20 * 20
+    steady = np.zeros((frames, 22, 3))
+    steady[:, 0, 2] = np.arange(frames) / 20 * 1.2
+    speeds = metrics.stretch_speeds(steady, 0, frames)
+    # 20 s, 2 s left out at each end: eight whole 2 s stretches at 1.2 m/s.
+    assert len(speeds) == 8 and np.allclose(speeds, 1.2)
+    assert metrics.steadiness(speeds) == pytest.approx((0.0, 1.0))
+    halting = steady.copy()
+    # Stands still for 2 s from frame 200, then walks on.
+    halting[200:240, 0, 2] = halting[199, 0, 2]
+    halting[240:, 0, 2] = halting[199, 0, 2] + np.arange(1, frames - 239) / 20 * 1.2
+    cv, slowest = metrics.steadiness(metrics.stretch_speeds(halting, 0, frames))
+    assert cv > 0.3 and slowest < 0.1
+
+
+def test_long_bench_scripts_match_their_index_and_score_one_segment_scripts():
+    from syncmotion_lab.corpus.performance import perform
+    from syncmotion_lab.eval.benchset import draw_long_segments, long_bench_folder
+
+    folder = long_bench_folder()
+    index = load_index(folder)
+    assert index["long"] and len(index["scripts"]) >= 12
+    for name, segments in index["scripts"].items():
+        script = parse_script(folder / name)
+        assert [s.end - s.start for s in script.segments] == [s["frames"] for s in segments]
+        assert all(200 <= s["frames"] <= 1200 for s in segments)
+    assert draw_long_segments(0) == index["scripts"]["long_00.txt"]
+    # One-segment walks performed: no transition to measure jerk at, a steady pace to measure.
+    motions = []
+    for name in ("long_00.txt", "long_01.txt"):
+        performance = perform(index["scripts"][name], np.random.default_rng(0))
+        motions.append(LongMotion(performance.positions, [(s.start, s.end) for s in performance.segments], ["walk"], [75, 145]))
+    evaluator = load_evaluator()
+    scores, curve, _ = score_long_motions(evaluator, motions, make_reference(evaluator, [_clip(i) for i in range(4)]))
+    assert np.isnan(scores["peak_jerk"]) and np.isnan(curve).all()
+    assert scores["steady_cv"] < 0.05 and scores["slowest"] > 0.9 and scores["top1_long"] == scores["top1"]
+    assert np.isnan(scores["top1_short"]) and np.isfinite(scores["skate_seam"]) and np.isfinite(scores["skate_away"])

@@ -28,7 +28,9 @@ from syncmotion.engine.windows import STITCH_MODES
 from syncmotion_lab.benchdoc import BENCHMARKS_MD, markdown_table, write_section
 from syncmotion_lab.eval import Evaluator, load_evaluator
 from syncmotion_lab.eval.benchrun import generated_motions
-from syncmotion_lab.eval.benchset import REAL_SEED, REFERENCE_SEED, bench_folder, join_end_to_end, load_scripts, real_clip
+from syncmotion_lab.corpus.performance import perform
+from syncmotion_lab.eval.benchset import (REAL_SEED, REFERENCE_SEED, as_clip, bench_folder, join_end_to_end, load_index, load_scripts,
+                                          long_bench_folder, real_clip)
 from syncmotion_lab.eval.metrics import TRANSITION_FRAMES
 from syncmotion_lab.eval.scoring import LongMotion, Reference, make_reference, per_action, score_long_motions
 
@@ -38,8 +40,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 DEFAULT_STRATEGIES = ("independent", "multidiffusion", "synctweedies", "doubletake", "syncsde:2", "syncsde:5", "syncsde:10",
                       "syncsde:5:paste", "syncsde:5:rawtext", "syncsde:5:g7.5", "syncsde:5:smooth5", "syncsde:5:notaper:smooth5",
                       "independent::smooth5")
-METRICS = ("top1", "top3", "fid", "diversity", "foot_skate", "peak_jerk", "auj")
+METRICS = ("top1", "top3", "fid", "diversity", "foot_skate", "peak_jerk", "auj", "skate_seam", "skate_away", "steady_cv",
+           "slowest", "top1_short", "top1_mid", "top1_long")
 PLOT = Path(__file__).resolve().parent.parent / "docs" / "img" / "seam_jerk.png"
+LONG_PLOT = PLOT.with_name("seam_jerk_long.png")
+# Where the real row's would-be seams fall when no model is loaded (--real-only): the embedded model's window.
+WINDOW = 80
 
 
 def parse_strategy(spec: str) -> tuple[str, float, dict[str, Any]]:
@@ -78,18 +84,26 @@ def _is_number(text: str) -> bool:
 
 def reference_set(evaluator: Evaluator, scripts: list, draws: int) -> Reference:
     """Real clips of every segment (`draws` fresh draws each): the FID and jerk reference."""
-    clips = [real_clip(segment, REFERENCE_SEED + draw, number)
+    clips = [real_clip(as_clip(segment), REFERENCE_SEED + draw, number)
              for draw in range(draws) for number, (_, _, segments) in enumerate(scripts) for segment in segments]
     return make_reference(evaluator, clips)
 
 
-def real_motions(scripts: list, seed: int) -> list[LongMotion]:
-    """For every script, real clips of its segments joined end to end (draw `seed`)."""
+def real_motions(scripts: list, seed: int, long_segments: bool, window: int, overlap: int) -> list[LongMotion]:
+    """For every script, real motion of its segments (draw `seed`): clips joined end to end, or for long segments a
+    corpus performance of the script (gaits that keep going, repetitive actions held as long as asked). Its seams are
+    where windows of `window` frames overlapping by `overlap` would meet, so near-seam and away numbers compare."""
     motions = []
     for number, (_, _, segments) in enumerate(scripts):
-        clips = [real_clip(segment, REAL_SEED + seed, number) for segment in segments]
-        ends = np.cumsum([len(c) for c in clips])
-        motions.append(LongMotion(join_end_to_end(clips), list(zip([0, *ends[:-1]], ends)), [s["action"] for s in segments]))
+        if long_segments:
+            performance = perform(segments, np.random.default_rng([REAL_SEED + seed, number]))
+            positions, ranges = performance.positions, [(s.start, s.end) for s in performance.segments]
+        else:
+            clips = [real_clip(segment, REAL_SEED + seed, number) for segment in segments]
+            ends = np.cumsum([len(c) for c in clips])
+            positions, ranges = join_end_to_end(clips), list(zip([0, *ends[:-1]], ends))
+        seams = list(range(window - overlap // 2, len(positions), window - overlap))
+        motions.append(LongMotion(positions, ranges, [s["action"] for s in segments], seams))
     return motions
 
 
@@ -99,18 +113,20 @@ def _summary(per_seed: list[dict[str, float]]) -> dict[str, dict[str, float]]:
 
 
 def run_benchmark(scripts: list, evaluator: Evaluator, backend: Any | None, strategies: list[str], seeds: int,
-                  options: dict[str, Any], progress: bool = True) -> dict[str, Any]:
+                  options: dict[str, Any], progress: bool = True, long_segments: bool = False) -> dict[str, Any]:
     """Score the real-corpus row and every strategy over `seeds` samples of all scripts; rows, curves and settings."""
     reference = reference_set(evaluator, scripts, max(3, seeds))
     rows: dict[str, Any] = {}
     per_seed, curves, predictions = [], [], []
+    window = backend.window if backend is not None else WINDOW
     for seed in range(seeds):
-        scores, curve, made = score_long_motions(evaluator, real_motions(scripts, seed), reference)
+        scores, curve, made = score_long_motions(evaluator, real_motions(scripts, seed, long_segments, window,
+                                                                         options["overlap"]), reference)
         per_seed.append(scores)
         curves.append(curve)
         predictions += made
-    rows["real corpus"] = {"metrics": _summary(per_seed), "curve": np.mean(curves, 0).tolist(),
-                           "per_action": per_action(predictions)}
+    real = "real corpus performances" if long_segments else "real corpus"
+    rows[real] = {"metrics": _summary(per_seed), "curve": np.mean(curves, 0).tolist(), "per_action": per_action(predictions)}
     specs = strategies if backend is not None else []
     bar = tqdm(total=len(specs) * len(scripts), desc="generate", unit="script", disable=not progress)
     for spec in specs:
@@ -127,7 +143,7 @@ def run_benchmark(scripts: list, evaluator: Evaluator, backend: Any | None, stra
                       "per_action": per_action([made for _, _, predictions in scored for made in predictions])}
     bar.close()
     return {"rows": rows, "reference_jerk": reference.jerk, "scripts": [s[0] for s in scripts], "seeds": seeds,
-            "options": options, "evaluator": evaluator.info}
+            "options": options, "evaluator": evaluator.info, "long": long_segments}
 
 
 def per_action_table(row: dict[str, Any]) -> str:
@@ -141,7 +157,20 @@ def per_action_table(row: dict[str, Any]) -> str:
 
 def _cell(row: dict[str, Any], key: str, digits: int) -> str:
     value = row["metrics"][key]
+    if not np.isfinite(value["mean"]):
+        return "—"
     return f"{value['mean']:.{digits}f} ± {value['std']:.{digits}f}"
+
+
+def long_table(result: dict[str, Any]) -> str:
+    """The markdown table of what users see in long motions: accuracy by segment length, foot skating near window
+    seams and away from them, and the steadiness of walks and runs."""
+    headers = ["strategy", "top-1, segments < 70 frames", "70-139", "140+", "foot skate near seams ↓", "away from seams ↓",
+               "pace CV of walks/runs ↓", "slowest 2 s / median ↑"]
+    return markdown_table(headers, [[name, _cell(row, "top1_short", 3), _cell(row, "top1_mid", 3), _cell(row, "top1_long", 3),
+                                     _cell(row, "skate_seam", 3), _cell(row, "skate_away", 3), _cell(row, "steady_cv", 3),
+                                     _cell(row, "slowest", 2)]
+                                    for name, row in result["rows"].items()])
 
 
 def table(result: dict[str, Any]) -> str:
@@ -163,6 +192,8 @@ def plot_curves(result: dict[str, Any], path: Path) -> None:
     figure, axes = plt.subplots(figsize=(7, 4))
     for number, (name, row) in enumerate(result["rows"].items()):
         curve = np.asarray(row["curve"])
+        if not np.isfinite(curve).all():
+            continue
         # Value i is the third difference over frames i..i+3 of the window; centre it on those frames.
         offsets = np.arange(len(curve)) + 1.5 - TRANSITION_FRAMES // 2
         # tab20 so that up to 20 rows keep distinct colours (the default cycle repeats after 10).
@@ -183,8 +214,11 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
     """The docs/benchmarks.md section of a result."""
     options = result["options"]
     only_real = len(result["rows"]) == 1
+    long_segments = result.get("long", False)
+    title = ("## Long segments: actions held 10-60 s, every strategy beside corpus performances" if long_segments
+             else "## Long motions: strategies on the embedded model, scored by the evaluator")
     return "\n".join([
-        "## Long motions: strategies on the embedded model, scored by the evaluator",
+        title,
         "",
         *(["Real-corpus row only so far: run the command without --real-only once the embedded model is shipped.", ""]
           if only_real else []),
@@ -210,10 +244,22 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
         "`syncmotion motion` does) unless the row says `rawtext`; `smooth5` rows apply the CLI's default smoothing. "
         "SyncSDE's pull toward the previous window fades out across each overlap (the CLI's default, `--taper`) "
         "unless the row says `notaper` (the paper's binary mask).",
+        *(["Long segments: scripts of sequences/bench_long (8 single actions of 20-60 s, mostly walks and runs, then 4 "
+           "mixes of 10-30 s segments of gaits and repetitive actions); the real row is a corpus performance of each "
+           "script (syncmotion_lab.corpus.performance.perform: its walks and runs as one take that changes pace "
+           "gradually, repetitive actions held as long as asked)."] if long_segments else []),
         "",
         table(result),
         "",
-        "![jerk around transitions](img/seam_jerk.png)",
+        "What users see in long motions: segment top-1 by segment length; foot skating (as above) over the frame steps "
+        "within 5 frames of a window seam (the middle of an overlap) and over all others (for real rows, where 80-frame "
+        "windows would meet); pace of walk and run segments: root speed averaged over 2 s stretches (2 s left out at each "
+        "end of a segment), its coefficient of variation (mean over segments) and the slowest stretch over the median "
+        "one (worst segment of a seed). — where a row has nothing to measure.",
+        "",
+        long_table(result),
+        "",
+        f"![jerk around transitions](img/{(LONG_PLOT if long_segments else PLOT).name})",
     ])
 
 
@@ -240,13 +286,15 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--bench", "folder", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Folder of scripts with index.json (default: sequences/bench).")
+@click.option("--long", "long_segments", is_flag=True,
+              help="The long-segment scripts (sequences/bench_long: actions held 10-60 s), beside corpus performances.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the results as JSON.")
 @click.option("--per-action", "per_action_rows", default="syncsde:5", show_default=True,
               help="Comma-separated rows whose per-action segment accuracy is printed (it is in --json for every row).")
 @click.option("--doc/--no-doc", default=True, show_default=True, help="Write the docs/benchmarks.md section and docs/img/seam_jerk.png.")
 def main(num_scripts: int | None, seeds: int, strategies: str, real_only: bool, model: Path | None, evaluator_path: Path | None,
          steps: int | None, overlap: int, guidance: float | None, stitch: str, align: str, smooth: int, device: str,
-         folder: Path | None, json_path: Path | None,
+         folder: Path | None, long_segments: bool, json_path: Path | None,
          per_action_rows: str, doc: bool) -> None:
     """Generate every benchmark script with every strategy and seed; print and record the metrics table."""
     specs = [s.strip() for s in strategies.split(",") if s.strip()]
@@ -254,7 +302,9 @@ def main(num_scripts: int | None, seeds: int, strategies: str, real_only: bool, 
         name, _, _ = parse_strategy(spec)
         if name not in MOTION_STRATEGIES:
             raise click.UsageError(f"unknown strategy {name!r}; choose from {', '.join(MOTION_STRATEGIES)} (syncsde[:1/λ])")
-    scripts = load_scripts(folder or bench_folder(), num_scripts)
+    folder = folder or (long_bench_folder() if long_segments else bench_folder())
+    long_segments = bool(load_index(folder).get("long", False))
+    scripts = load_scripts(folder, num_scripts)
     evaluator = load_evaluator(evaluator_path)
     backend = None
     if not real_only:
@@ -265,18 +315,21 @@ def main(num_scripts: int | None, seeds: int, strategies: str, real_only: bool, 
         except FileNotFoundError as error:
             raise click.UsageError(f"{error} (or run with --real-only)") from None
     options = {"steps": steps, "overlap": overlap, "guidance": guidance, "stitch": stitch, "align": align, "smooth": smooth}
-    result = run_benchmark(scripts, evaluator, backend, specs, seeds, options)
+    result = run_benchmark(scripts, evaluator, backend, specs, seeds, options, long_segments=long_segments)
     click.echo(table(result))
+    click.echo("\n" + long_table(result))
     for name in [n.strip() for n in per_action_rows.split(",") if n.strip() in result["rows"]]:
         click.echo(f"\nper action, {name}:\n" + per_action_table(result["rows"][name]))
     if json_path is not None:
         write_atomically(json_path, lambda temporary: temporary.write_text(json.dumps(result, indent=1)))
     if doc:
-        plot_curves(result, PLOT)
+        plot = LONG_PLOT if long_segments else PLOT
+        plot_curves(result, plot)
         command = "python tools/bench_long_motion.py " + " ".join(sys.argv[1:])
         where = f"CPU, {torch.get_num_threads()} threads" if device == "cpu" else device
-        write_section("bench_long_motion", document(result, command.strip(), where))
-        click.echo(f"wrote {BENCHMARKS_MD} (section bench_long_motion) and {PLOT}")
+        section = "bench_long_segments" if long_segments else "bench_long_motion"
+        write_section(section, document(result, command.strip(), where))
+        click.echo(f"wrote {BENCHMARKS_MD} (section {section}) and {plot}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ import click
 from syncmotion.files import write_atomically
 from syncmotion.resources import REPO_ROOT
 from syncmotion_lab.corpus import FPS
-from syncmotion_lab.eval.benchset import RESERVED_SEEDS, SCRIPT_SEED, draw_segments, script_text
+from syncmotion_lab.eval.benchset import (LONG_MIXES, LONG_SCRIPT_SEED, LONG_SINGLES, RESERVED_SEEDS, SCRIPT_SEED,
+                                          draw_long_segments, draw_segments, script_text)
 
 
 def _write(path: Path, text: str) -> None:
@@ -18,19 +19,25 @@ def _write(path: Path, text: str) -> None:
 
 
 @click.command()
-@click.option("--num", type=click.IntRange(min=1), default=32, show_default=True, help="Number of scripts.")
-@click.option("--seed", type=int, default=SCRIPT_SEED, show_default=True, help="Corpus seed; script i uses rng [seed, i].")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=REPO_ROOT / "sequences" / "bench",
-              show_default=True, help="Output folder.")
-def main(num: int, seed: int, out: Path) -> None:
-    """Write NUM scripts bench_XX.txt and index.json (action, parameters, text, frames of every segment)."""
+@click.option("--num", type=click.IntRange(min=1), default=None, help="Number of scripts (default 32).")
+@click.option("--seed", type=int, default=None, help=f"Corpus seed; script i uses rng [seed, i] (default {SCRIPT_SEED}).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder (default: sequences/bench, or sequences/bench_long with --long).")
+@click.option("--long", "long_segments", is_flag=True,
+              help=f"The long-segment set: {len(LONG_SINGLES)} single actions of 20-60 s, then mixes of 10-30 s segments "
+                   f"(--num {len(LONG_SINGLES) + LONG_MIXES}, --seed {LONG_SCRIPT_SEED} by default).")
+def main(num: int | None, seed: int | None, out: Path | None, long_segments: bool) -> None:
+    """Write NUM scripts bench_XX.txt (long_XX.txt) and index.json (action, parameters, text, frames of every segment)."""
+    num = num or (len(LONG_SINGLES) + LONG_MIXES if long_segments else 32)
+    seed = seed if seed is not None else (LONG_SCRIPT_SEED if long_segments else SCRIPT_SEED)
+    out = out or REPO_ROOT / "sequences" / ("bench_long" if long_segments else "bench")
     if seed in RESERVED_SEEDS:
         raise click.UsageError(f"--seed {seed} is a training draw (model 0, evaluator 1000/1001); use e.g. {SCRIPT_SEED}")
     out.mkdir(parents=True, exist_ok=True)
-    index = {"seed": seed, "fps": FPS, "scripts": {}}
+    index: dict = {"seed": seed, "fps": FPS, "scripts": {}, **({"long": True} if long_segments else {})}
     for i in range(num):
-        segments = draw_segments(i, seed)
-        name = f"bench_{i:02d}.txt"
+        segments = draw_long_segments(i, seed) if long_segments else draw_segments(i, seed)
+        name = f"{'long' if long_segments else 'bench'}_{i:02d}.txt"
         _write(out / name, script_text(i, segments, seed))
         index["scripts"][name] = segments
     _write(out / "index.json", json.dumps(index, indent=1, sort_keys=True) + "\n")

@@ -8,7 +8,7 @@ pause, each stretch labelled with its own text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -69,15 +69,20 @@ def _gait_style(runness: np.ndarray, speed: np.ndarray) -> dict[str, np.ndarray]
 
 def _gait_performance(scene: ActionContext, split: str, seconds: float) -> Performance:
     """Walks and runs at changing speeds in one take, each change a gradual speed-up or slow-down."""
-    rng, body = scene.rng, scene.body
-    plan = []
+    rng = scene.rng
+    plan: list[tuple[str, float, float]] = []
     left = seconds
     while left >= 4.0 and len(plan) < 4:
         kind = "run" if rng.random() < 0.35 else "walk"
-        spec = ACTIONS[kind].params["speed"]
         length = min(left, float(rng.uniform(4.0, 30.0))) if len(plan) < 3 else left
-        plan.append((kind, spec.sample(rng), length))
+        plan.append((kind, ACTIONS[kind].params["speed"].sample(rng), length))
         left -= length
+    return _gait_take(scene, plan, split)
+
+
+def _gait_take(scene: ActionContext, plan: list[tuple[str, float, float]], split: str) -> Performance:
+    """One take of walks and runs: (action, speed m/s, seconds) in order, changing gradually from one to the next."""
+    rng, body = scene.rng, scene.body
     hold = scene.hold() + 0.2
     bounds = hold + np.cumsum([length for _, _, length in plan])
     runness_of = np.array([1.0 if kind == "run" else 0.0 for kind, _, _ in plan])
@@ -121,19 +126,29 @@ def _gait_performance(scene: ActionContext, split: str, seconds: float) -> Perfo
 
 def _steady_performance(scene: ActionContext, split: str, seconds: float) -> Performance:
     """One repetitive action held for a long stretch."""
-    rng = scene.rng
     names = sorted(STEADY_ACTIONS)
-    action = names[int(rng.integers(len(names)))]
+    return _held(scene, names[int(scene.rng.integers(len(names)))], None, seconds, split)
+
+
+def _held(scene: ActionContext, action: str, params: dict[str, Any] | None, seconds: float, split: str) -> Performance:
+    """`action` (given parameters, the rest drawn) stretched to about `seconds` through its length or count."""
+    rng = scene.rng
     spec = ACTIONS[action]
-    params = {name: p.sample(rng) for name, p in spec.params.items()}
-    if STEADY_ACTIONS[action] == "seconds":
-        params["seconds"] = seconds
-    else:
-        # About one repetition a second, as these actions' programs pace them.
-        params["count"] = max(int(spec.params["count"].high), int(seconds))
+    params = {name: (params or {}).get(name, p.sample(rng)) for name, p in spec.params.items()}
+    params.update(held_params(action, params, seconds))
     positions = build(spec.program(scene, params), scene.body)
     return Performance(_on_floor(positions), [Segment(action, params, describe(action, params, split, rng), 0, len(positions))],
                        "steady")
+
+
+def held_params(action: str, params: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """The parameter that makes a repetitive action last about `seconds`: its length, or its count of repetitions."""
+    if action not in STEADY_ACTIONS:
+        return {}
+    if STEADY_ACTIONS[action] == "seconds":
+        return {"seconds": seconds}
+    # About one repetition a second, as these actions' programs pace them.
+    return {"count": max(int(ACTIONS[action].params["count"].high), int(seconds))}
 
 
 def _heading(positions: np.ndarray) -> float:
@@ -163,26 +178,56 @@ def _chain_performance(scene: ActionContext, split: str, seconds: float) -> Perf
     """Several clips of one person in a row, each starting where the last one stopped after a brief pause."""
     rng = scene.rng
     names = sorted(ACTIONS)
-    joined: np.ndarray | None = None
-    segments: list[Segment] = []
-    while joined is None or (len(joined) < seconds * FPS and len(segments) < 6):
+    pieces: list[Performance] = []
+    while sum(len(p.positions) for p in pieces) < seconds * FPS and len(pieces) < 6:
         clip = generate_clip(names[int(rng.integers(len(names)))], None, rng, split, body=scene.body)
-        part = clip.positions.astype(np.float64)
-        if joined is None:
-            joined = part[:len(part) - max(0, _still_frames(part, True) - CHAIN_PAUSE)]
-            segments.append(Segment(clip.action, clip.params, clip.text, 0, len(joined)))
-            continue
-        part = _placed(part[max(0, _still_frames(part, False) - CHAIN_PAUSE):], joined)
+        pieces.append(Performance(clip.positions, [Segment(clip.action, clip.params, clip.text, 0, len(clip.positions))], "clip"))
+    return _joined(pieces, "chain")
+
+
+def _joined(pieces: list[Performance], kind: str) -> Performance:
+    """Takes of one person one after another, each turned and moved to start where the last one stopped, with only a
+    brief pause (the still frames at each joint cut to CHAIN_PAUSE) and a short blend between the two still poses."""
+    joined = pieces[0].positions.astype(np.float64)
+    joined = joined[:len(joined) - max(0, _still_frames(joined, True) - CHAIN_PAUSE)]
+    segments = [*pieces[0].segments[:-1], replace(pieces[0].segments[-1], end=len(joined))]
+    for piece in pieces[1:]:
+        part = piece.positions.astype(np.float64)
+        lead = max(0, _still_frames(part, False) - CHAIN_PAUSE)
+        part = _placed(part[lead:], joined)
         part = part[:len(part) - max(0, _still_frames(part, True) - CHAIN_PAUSE)]
         weight = min_jerk((np.arange(CHAIN_BLEND) + 1) / (CHAIN_BLEND + 1))[:, None, None]
         blended = (1 - weight) * joined[-CHAIN_BLEND:] + weight * part[:CHAIN_BLEND]
+        offset = len(joined) - CHAIN_BLEND - lead
         start = len(joined) - CHAIN_BLEND // 2
         joined = np.concatenate([joined[:-CHAIN_BLEND], blended, part[CHAIN_BLEND:]])
-        previous = segments[-1]
-        segments[-1] = Segment(previous.action, previous.params, previous.text, previous.start, start)
-        segments.append(Segment(clip.action, clip.params, clip.text, start, len(joined)))
-    assert joined is not None
-    return Performance(_on_floor(joined), segments, "chain")
+        segments[-1] = replace(segments[-1], end=start)
+        moved = [replace(s, start=max(start, s.start + offset), end=min(len(joined), s.end + offset)) for s in piece.segments]
+        segments += [*moved[:-1], replace(moved[-1], end=len(joined))]
+    return Performance(_on_floor(joined), segments, kind)
+
+
+def perform(plan: list[dict[str, Any]], rng: np.random.Generator, split: str = "heldout") -> Performance:
+    """A performance of a script's segments (each an action, its parameters and seconds) by one person: walks and runs
+    in a row as one take, repetitive actions held for their seconds, other actions as one clip each."""
+    scene = ActionContext(body=sample_body(rng), rng=rng, max_frames=int((MAX_SECONDS + 5) * FPS))
+    pieces: list[Performance] = []
+    gaits: list[tuple[str, float, float]] = []
+    for number, segment in enumerate(plan):
+        action, params, seconds = segment["action"], segment["params"], float(segment["seconds"])
+        if action in ("walk", "run"):
+            gaits.append((action, float(params["speed"]), seconds))
+            if number + 1 < len(plan) and plan[number + 1]["action"] in ("walk", "run"):
+                continue
+            pieces.append(_gait_take(scene, gaits, split))
+            gaits = []
+        elif action in STEADY_ACTIONS:
+            pieces.append(_held(scene, action, params, seconds, split))
+        else:
+            clip = generate_clip(action, params, rng, split, body=scene.body)
+            pieces.append(Performance(clip.positions, [Segment(action, clip.params, clip.text, 0, len(clip.positions))],
+                                      "clip"))
+    return _joined(pieces, "script")
 
 
 def _on_floor(positions: np.ndarray) -> np.ndarray:

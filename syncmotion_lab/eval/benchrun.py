@@ -29,7 +29,9 @@ def generated_motions(scripts: list, backend: Any, strategy: str, inv_lambda: fl
         evaluations += int(meta["window_evaluations"])
         seconds += motions[0].seconds
         for sample, motion in enumerate(motions):
+            # A seam is where one window hands over to the next: the middle of their overlap.
+            seams = [start + int(meta["overlap"]) // 2 for start in motion.seams]
             per_sample[sample].append(LongMotion(motion.positions, [(s.start, s.end) for s in motion.segments],
-                                                 [s["action"] for s in segments]))
+                                                 [s["action"] for s in segments], seams))
         bar.update(1)
     return per_sample, wall, calls, evaluations, seconds

@@ -19,9 +19,17 @@ from syncmotion.motion.features import facing_angle, rotate_y
 from syncmotion.motion.script import parse_script
 from syncmotion.resources import resource_dir
 from syncmotion_lab.corpus import ACTIONS, FPS, generate_clip
+from syncmotion_lab.corpus.performance import held_params
+from syncmotion_lab.corpus.texts import describe
 
 # Away from the embedded model's corpus draw (seed 0) and the evaluator's (1000 and 1001).
 SCRIPT_SEED = 4000
+LONG_SCRIPT_SEED = 7000
+# Actions a script may ask for over 10-60 s: gaits and repetitive actions (one kick does not last 20 s).
+LONG_ACTIONS = ("walk", "run", "march", "sway", "idle", "jumping_jacks", "clap")
+# The long scripts: single actions held 20-60 s (walks and runs most, where pace shows), then mixes of 10-30 s segments.
+LONG_SINGLES = ("walk", "walk", "walk", "run", "run", "march", "jumping_jacks", "sway")
+LONG_MIXES = 4
 REAL_SEED = 5000
 REFERENCE_SEED = 6000
 RESERVED_SEEDS = (0, 1000, 1001)
@@ -41,6 +49,24 @@ def draw_segments(index: int, seed: int = SCRIPT_SEED) -> list[dict[str, Any]]:
     return segments
 
 
+def draw_long_segments(index: int, seed: int = LONG_SCRIPT_SEED) -> list[dict[str, Any]]:
+    """Segments of long script `index`: one action of 20-60 s (the first scripts), or 2-3 of 10-30 s, held-out texts."""
+    rng = np.random.default_rng([seed, index])
+    if index < len(LONG_SINGLES):
+        plan = [(LONG_SINGLES[index], float(rng.uniform(20.0, 60.0)))]
+    else:
+        actions = list(rng.choice(LONG_ACTIONS, size=int(rng.integers(2, 4)), replace=False))
+        plan = [(str(action), float(rng.uniform(10.0, 30.0))) for action in actions]
+    segments = []
+    for action, seconds in plan:
+        params = {name: p.sample(rng) for name, p in ACTIONS[action].params.items()}
+        params.update(held_params(action, params, seconds))
+        frames = int(round(seconds * FPS))
+        segments.append({"action": action, "params": params, "text": describe(action, params, "heldout", rng),
+                         "frames": frames, "seconds": frames / FPS})
+    return segments
+
+
 def script_text(index: int, segments: list[dict[str, Any]], seed: int) -> str:
     """The script file for one benchmark script, with its actions in a comment line."""
     lines = [f"# syncmotion long-motion benchmark script {index:02d} (tools/make_bench_scripts.py, corpus seed {seed}).",
@@ -54,6 +80,11 @@ def script_text(index: int, segments: list[dict[str, Any]], seed: int) -> str:
 def bench_folder() -> Path:
     """The shipped sequences/bench folder."""
     return resource_dir("sequences") / "bench"
+
+
+def long_bench_folder() -> Path:
+    """The shipped sequences/bench_long folder: long segments."""
+    return resource_dir("sequences") / "bench_long"
 
 
 def load_index(folder: str | Path | None = None) -> dict[str, Any]:
@@ -72,6 +103,14 @@ def real_clip(segment: dict[str, Any], seed: int, script: int) -> np.ndarray:
     """
     clip = generate_clip(segment["action"], segment["params"], np.random.default_rng([seed, script]))
     return clip.positions
+
+
+def as_clip(segment: dict[str, Any]) -> dict[str, Any]:
+    """The segment with the parameters a single clip cannot take (a long segment's length or count) left to be drawn."""
+    params = ACTIONS[segment["action"]].params
+    fits = {name: value for name, value in segment["params"].items()
+            if params[name].choices or params[name].low <= value <= params[name].high}
+    return {**segment, "params": fits}
 
 
 def join_end_to_end(clips: list[np.ndarray]) -> np.ndarray:

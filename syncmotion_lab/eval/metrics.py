@@ -1,4 +1,5 @@
-"""Long-motion metrics: action accuracy, FID and diversity in evaluator features, foot skating, jerk at transitions.
+"""Long-motion metrics: action accuracy, FID and diversity in evaluator features, foot skating (overall, near window
+seams and away from them), steadiness of locomotion, jerk at transitions.
 
 Jerk follows FlowMDM (Barquero et al., CVPR 2024; utils/metrics.py and data_loaders/humanml/utils/metrics.py of
 BarqueroGerman/FlowMDM): the per-frame jerk is the largest, over the 22 joints, L1 norm (over x, y, z) of the third
@@ -24,6 +25,13 @@ TRANSITION_FRAMES = 60
 SKATE_HEIGHT = 0.05
 SKATE_SPEED = 0.5
 FOOT_JOINTS = (*LEFT_FOOT_JOINTS, *RIGHT_FOOT_JOINTS)
+# Foot skating "near a seam" counts frame steps within this many frames of a window seam.
+SEAM_RADIUS = 5
+# Steadiness: root speed averaged over stretches of this many seconds, this many seconds at each segment end left out.
+STRETCH_SECONDS = 2.0
+STEADY_MARGIN = 2.0
+# Actions whose root should keep moving at a pace: where steadiness is measured.
+LOCOMOTION = ("walk", "run", "walk_backward", "walk_turn")
 
 
 def top_k_accuracy(logits: np.ndarray, labels: Sequence[int], k: int = 1) -> float:
@@ -77,10 +85,7 @@ def foot_skating_ratio(positions: np.ndarray, fps: float = 20.0, height: float =
     """Fraction of frame steps in which some foot joint stays below `height` m yet slides faster than `speed` m/s."""
     if len(positions) < 2:
         raise ValueError("foot skating needs at least two frames")
-    feet = positions[:, FOOT_JOINTS, :]
-    low = (feet[1:, :, 1] < height) & (feet[:-1, :, 1] < height)
-    slide = np.linalg.norm(feet[1:, :, [0, 2]] - feet[:-1, :, [0, 2]], axis=-1) * fps
-    return float((low & (slide > speed)).any(axis=1).mean())
+    return float(skating_steps(positions, fps, height, speed).mean())
 
 
 def jerk_curve(positions: np.ndarray) -> np.ndarray:
@@ -118,3 +123,41 @@ def area_under_jerk(mean_curve: np.ndarray, reference: float) -> float:
 def mean_jerk(motions: Sequence[np.ndarray]) -> float:
     """Mean per-frame jerk over all frames of real motions: the reference of Area Under Jerk."""
     return float(np.concatenate([jerk_curve(m) for m in motions]).mean())
+
+
+def skating_steps(positions: np.ndarray, fps: float = 20.0, height: float = SKATE_HEIGHT,
+                  speed: float = SKATE_SPEED) -> np.ndarray:
+    """Per frame step [T-1]: whether some foot joint stays below `height` m yet slides faster than `speed` m/s."""
+    feet = positions[:, FOOT_JOINTS, :]
+    low = (feet[1:, :, 1] < height) & (feet[:-1, :, 1] < height)
+    slide = np.linalg.norm(feet[1:, :, [0, 2]] - feet[:-1, :, [0, 2]], axis=-1) * fps
+    return (low & (slide > speed)).any(axis=1)
+
+
+def near_frames(steps: int, centres: Sequence[int], radius: int = SEAM_RADIUS) -> np.ndarray:
+    """Per frame step [steps]: whether the step lies within `radius` frames of one of the `centres`."""
+    near = np.zeros(steps, dtype=bool)
+    for centre in centres:
+        near[max(0, centre - radius):max(0, centre + radius)] = True
+    return near
+
+
+def stretch_speeds(positions: np.ndarray, start: int, end: int, fps: float = 20.0,
+                   stretch: float = STRETCH_SECONDS, margin: float = STEADY_MARGIN) -> np.ndarray:
+    """Mean horizontal root speed (m/s) over each whole `stretch`-second stretch of frames [start, end), `margin`
+    seconds left out at both ends (starting, stopping and changing action are not unsteadiness)."""
+    first, last = start + int(margin * fps), end - int(margin * fps)
+    size = int(stretch * fps)
+    count = max(0, (last - first) // size)
+    if count == 0:
+        return np.zeros(0)
+    root = positions[first:first + count * size + 1, 0, :][:, [0, 2]]
+    speed = np.linalg.norm(np.diff(root, axis=0), axis=-1) * fps
+    return speed.reshape(count, size).mean(1)
+
+
+def steadiness(speeds: np.ndarray) -> tuple[float, float]:
+    """Of stretch speeds: the coefficient of variation (std / mean) and the slowest stretch over the median one."""
+    if len(speeds) < 2:
+        raise ValueError("steadiness needs at least two stretches")
+    return float(speeds.std() / max(speeds.mean(), 1e-9)), float(speeds.min() / max(np.median(speeds), 1e-9))

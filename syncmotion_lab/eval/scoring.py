@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -13,11 +13,17 @@ from .evaluator import Evaluator
 
 @dataclass
 class LongMotion:
-    """Joint positions [T, 22, 3] with the frame ranges of its segments and the action each segment should show."""
+    """Joint positions [T, 22, 3] with the frame ranges of its segments, the action each segment should show and the
+    frames where its windows meet (the middle of each overlap)."""
 
     positions: np.ndarray
     ranges: list[tuple[int, int]]
     actions: list[str]
+    seams: list[int] = field(default_factory=list)
+
+
+# Segment accuracy by segment length in frames (20 fps): under 70, 70-139, 140 and more.
+LENGTH_BINS = {"top1_short": (0, 70), "top1_mid": (70, 140), "top1_long": (140, 1 << 30)}
 
 
 @dataclass
@@ -36,26 +42,43 @@ def make_reference(evaluator: Evaluator, clips: list[np.ndarray]) -> Reference:
 
 def score_long_motions(evaluator: Evaluator, motions: list[LongMotion], reference: Reference,
                        fps: float = 20.0) -> tuple[dict[str, float], np.ndarray, list[tuple[str, str]]]:
-    """Metrics of `motions` (accuracy, FID, diversity, foot skating, Peak Jerk, AUJ), their mean transition jerk curve
-    and every segment's (asked, made) action, made being the evaluator's top-1."""
-    segments, labels, windows, skating = [], [], [], []
+    """Metrics of `motions` (accuracy overall and by segment length, FID, diversity, foot skating overall, near seams
+    and away from them, steadiness of locomotion, Peak Jerk, AUJ), their mean transition jerk curve and every
+    segment's (asked, made) action, made being the evaluator's top-1. A metric with nothing to measure (no transitions,
+    no locomotion) is NaN."""
+    segments, labels, windows, skating, near, steady = [], [], [], [], [], []
     for motion in motions:
         if len(motion.ranges) != len(motion.actions):
             raise ValueError(f"{len(motion.ranges)} segment ranges but {len(motion.actions)} actions; give one action per segment")
         segments += metrics.cut_segments(motion.positions, motion.ranges)
         labels += [evaluator.action_index(a) for a in motion.actions]
         windows += metrics.transition_windows(motion.positions, [start for start, _ in motion.ranges[1:]])
-        skating.append(metrics.foot_skating_ratio(motion.positions, fps))
+        steps = metrics.skating_steps(motion.positions, fps)
+        skating.append(steps)
+        near.append(metrics.near_frames(len(steps), motion.seams))
+        for (start, end), action in zip(motion.ranges, motion.actions):
+            speeds = metrics.stretch_speeds(motion.positions, start, end, fps)
+            if action in metrics.LOCOMOTION and len(speeds) >= 2:
+                steady.append(metrics.steadiness(speeds))
     features, logits = evaluator.encode(segments)
-    curve = metrics.mean_transition_jerk(windows)
+    curve = metrics.mean_transition_jerk(windows) if windows else np.full(metrics.TRANSITION_FRAMES - 3, np.nan)
+    all_steps, all_near = np.concatenate(skating), np.concatenate(near)
+    lengths = np.array([len(segment) for segment in segments])
+    hits = logits.argmax(1) == np.asarray(labels)
     scores = {
         "top1": metrics.top_k_accuracy(logits, labels, 1),
         "top3": metrics.top_k_accuracy(logits, labels, 3),
         "fid": metrics.frechet_distance(features, reference.features),
         "diversity": metrics.diversity(features, rng=np.random.default_rng(0)),
-        "foot_skate": float(np.mean(skating)),
+        "foot_skate": float(np.mean([steps.mean() for steps in skating])),
         "peak_jerk": metrics.peak_jerk(curve),
         "auj": metrics.area_under_jerk(curve, reference.jerk),
+        "skate_seam": float(all_steps[all_near].mean()) if all_near.any() else float("nan"),
+        "skate_away": float(all_steps[~all_near].mean()) if (~all_near).any() else float("nan"),
+        "steady_cv": float(np.mean([cv for cv, _ in steady])) if steady else float("nan"),
+        "slowest": float(np.min([slowest for _, slowest in steady])) if steady else float("nan"),
+        **{name: float(hits[(lengths >= low) & (lengths < high)].mean()) if ((lengths >= low) & (lengths < high)).any()
+           else float("nan") for name, (low, high) in LENGTH_BINS.items()},
     }
     predictions = [(evaluator.actions[label], evaluator.actions[int(made)]) for label, made in zip(labels, logits.argmax(1))]
     return scores, curve, predictions
