@@ -83,3 +83,20 @@ def test_performances_are_reproducible_by_index_and_bad_requests_are_refused() -
         generate_performance(np.random.default_rng(0), seconds=90.0)
     with pytest.raises(ValueError, match="unknown split"):
         generate_performance(np.random.default_rng(0), "test")
+
+
+def test_a_script_is_performed_segment_by_segment_in_order() -> None:
+    from syncmotion_lab.corpus.performance import perform
+
+    plan = [{"action": "walk", "params": {"speed": 1.0}, "seconds": 12.0},
+            {"action": "run", "params": {"speed": 2.5}, "seconds": 10.0},
+            {"action": "march", "params": {"tempo": 1.8, "lift": 0.3}, "seconds": 15.0},
+            {"action": "wave", "params": {"hand": "right", "count": 3, "height": 0.5}, "seconds": 3.0}]
+    performance = perform(plan, np.random.default_rng(0))
+    assert [s.action for s in performance.segments] == ["walk", "run", "march", "wave"]
+    lengths = [(s.end - s.start) / FPS for s in performance.segments]
+    # Walk and run are one take, cut where the plan changes pace; the march is held as long as asked.
+    assert abs(lengths[0] - 12.0) < 1.5 and abs(lengths[1] - 10.0) < 1.5 and abs(lengths[2] - 15.0) < 2.0
+    run = performance.segments[1]
+    speeds = _stretch_speeds(performance.positions[run.start:run.end], 1.0)
+    assert np.median(speeds) > 2.0
