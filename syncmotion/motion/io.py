@@ -1,4 +1,4 @@
-"""Motion files: our JSON (the viewer's input) and MDM's results.npy, written atomically and read back."""
+"""Motion files: our JSON (the viewer's input) and MDM's results.npy, written atomically and read back; any format by suffix."""
 
 from __future__ import annotations
 
@@ -200,8 +200,41 @@ def _from_results(path: Path, index: int | None) -> Motion | list[Motion]:
     return motions[index]
 
 
-# Reading a motion file: which function takes which suffix. BVH and glTF readers are imported when used.
+# The motion files read and written by suffix. BVH and glTF modules are imported when used.
 MOTION_SUFFIXES = (".json", ".npy", ".bvh", ".glb", ".gltf")
+
+
+def motion_file_names(path: str | Path, count: int) -> list[Path]:
+    """Where `count` motions go for `path`: a results .npy holds them all, other formats one each (NAME_00, NAME_01, ...)."""
+    path = Path(path)
+    if count == 1 or path.suffix.lower() == ".npy":
+        return [path]
+    return [path.with_name(f"{path.stem}_{n:02d}{path.suffix}") for n in range(count)]
+
+
+def save_motions(motions: list[Motion], path: str | Path) -> list[Path]:
+    """Write motions in the format `path`'s suffix names, at motion_file_names(path); returns the paths written."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in MOTION_SUFFIXES:
+        raise ValueError(f"{path.name}: unknown motion file type {path.suffix!r}; give a {', '.join(MOTION_SUFFIXES[:-1])} or "
+                         f"{MOTION_SUFFIXES[-1]} file")
+    targets = motion_file_names(path, len(motions))
+    if suffix == ".npy":
+        save_results_npy(motions, path)
+        return targets
+    for motion, target in zip(motions, targets):
+        if suffix == ".json":
+            save_json(motion, target)
+        elif suffix == ".bvh":
+            from .bvh import save_bvh
+
+            save_bvh(motion, target)
+        else:
+            from .gltf import save_gltf
+
+            save_gltf(motion, target)
+    return targets
 
 
 def load_motion(path: str | Path, index: int | None = None) -> Motion | list[Motion]:
