@@ -1,4 +1,8 @@
-"""A local web server for the viewer in viz/ and the motion files it shows (127.0.0.1 only)."""
+"""A local web server for the viewer in viz/ and the motion files it shows (127.0.0.1 only).
+
+JSON and glTF files go to the page as they are (the page reads glTF with three.js's GLTFLoader); results.npy and
+BVH files are read here and sent as JSON documents.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,10 @@ from urllib.parse import quote, unquote
 
 from .files import running_writer, set_files
 from .resources import resource_dir
+
+# What the page is sent for each kind of file it opens, by suffix.
+CONTENT_TYPES = {".json": "application/json", ".glb": "model/gltf-binary", ".gltf": "model/gltf+json"}
+VIEWABLE = (".json", ".glb", ".gltf", ".npy", ".bvh")
 
 
 def _folder_motions(folder: Path) -> list[Path]:
@@ -37,8 +45,9 @@ def motion_files(paths: list[Path]) -> list[Path]:
                 raise FileNotFoundError(f"{path} has no motion files (*.json or results.npy); run `syncmotion motion` first")
             found.extend(inside)
         elif path.is_file():
-            if path.suffix not in (".json", ".npy"):
-                raise ValueError(f"{path} is not a motion file: the viewer opens .json exports and MDM results .npy")
+            if path.suffix.lower() not in VIEWABLE:
+                raise ValueError(f"{path} is not a motion file: the viewer opens .json, .glb/.gltf and .bvh exports and MDM "
+                                 "results .npy")
             found.append(path)
         else:
             raise FileNotFoundError(f"no motion file or folder at {path}")
@@ -46,7 +55,7 @@ def motion_files(paths: list[Path]) -> list[Path]:
 
 
 def _documents(files: list[Path]) -> dict[str, bytes]:
-    """URL name -> JSON bytes; results.npy files become one JSON document per motion they hold."""
+    """URL name -> file bytes; results.npy and BVH files become JSON documents (one per motion a results.npy holds)."""
     from .motion.io import load_motion, motion_to_dict
 
     served: dict[str, bytes] = {}
@@ -54,11 +63,15 @@ def _documents(files: list[Path]) -> dict[str, bytes]:
     for index, path in enumerate(files):
         # The page labels panels with these names: keep the file's own name unless two files share it.
         name = path.name if names.count(path.name) == 1 else f"{index:02d}-{path.name}"
-        if path.suffix == ".json":
+        if path.suffix.lower() in CONTENT_TYPES:
             served[name] = path.read_bytes()
             continue
-        for number, motion in enumerate(load_motion(path)):
-            served[f"{Path(name).stem}-{number:02d}.json"] = json.dumps(motion_to_dict(motion), default=str).encode()
+        loaded = load_motion(path)
+        if isinstance(loaded, list):
+            for number, motion in enumerate(loaded):
+                served[f"{Path(name).stem}-{number:02d}.json"] = json.dumps(motion_to_dict(motion)).encode()
+        else:
+            served[f"{name}.json"] = json.dumps(motion_to_dict(loaded)).encode()
     return served
 
 
@@ -72,12 +85,13 @@ class _Handler(SimpleHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         """Serve a motion document or a static file."""
         if self.path.startswith("/motion/"):
-            body = self.documents.get(unquote(self.path[len("/motion/"):].split("?")[0]))
+            name = unquote(self.path[len("/motion/"):].split("?")[0])
+            body = self.documents.get(name)
             if body is None:
                 self.send_error(404, "no such motion")
                 return
             self.send_response(200)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", CONTENT_TYPES.get(Path(name).suffix.lower(), "application/json"))
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
