@@ -118,12 +118,16 @@ def test_glb_shows_the_pose_of_the_json(browser, tmp_path):
         server.shutdown()
 
 
-def test_bad_file_shows_a_message(browser, tmp_path):
-    (tmp_path / "bad.json").write_text('{"format": "something else"}')
-    server, page = open_viewer(browser, [tmp_path / "bad.json"])
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("bad.json", b'{"format": "something else"}', "bad.json is not a syncmotion motion"),
+    ("broken.glb", b"glTF\x02\x00\x00\x00garbage", "broken.glb is not a glTF motion"),
+], ids=["json", "glb"])
+def test_bad_file_shows_a_message(browser, tmp_path, name, content, message):
+    (tmp_path / name).write_bytes(content)
+    server, page = open_viewer(browser, [tmp_path / name])
     try:
         assert page.is_visible("#error")
-        assert "not a syncmotion motion" in page.inner_text("#error")
+        assert message in page.inner_text("#error")
     finally:
         page.close()
         server.shutdown()
@@ -154,17 +158,6 @@ def test_side_by_side_with_different_fps_follows_time_in_seconds(browser, tmp_pa
         # Both files' bands for the same segment start at the same place on the timeline.
         lefts = page.eval_on_selector_all(".band-row", "rows => rows.map(r => r.children[1].getBoundingClientRect().left)")
         assert abs(lefts[0] - lefts[1]) < 1
-    finally:
-        page.close()
-        server.shutdown()
-
-
-def test_a_glb_that_is_not_a_motion_shows_a_message(browser, tmp_path):
-    (tmp_path / "broken.glb").write_bytes(b"glTF\x02\x00\x00\x00garbage")
-    server, page = open_viewer(browser, [tmp_path / "broken.glb"])
-    try:
-        assert page.is_visible("#error")
-        assert "broken.glb is not a glTF motion" in page.inner_text("#error")
     finally:
         page.close()
         server.shutdown()
