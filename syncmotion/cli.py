@@ -40,7 +40,8 @@ COMMANDS: dict[str, LazyCommand] = {
     "convert": LazyCommand("syncmotion.commands.convert:convert",
                            "Convert SOURCE to TARGET, formats by suffix: .npy (MDM results), .json, .bvh, .glb, .gltf."),
     "view": LazyCommand("syncmotion.commands.view:view",
-                        "Serve the viewer for PATHS (motion .json / results .npy files, or output folders) on 127.0.0.1."),
+                        "Serve the viewer for PATHS (motion .json/.glb/.gltf/.bvh/results .npy files, or output folders) "
+                        "on 127.0.0.1."),
 }
 
 

@@ -13,22 +13,31 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from .files import running_writer, set_files
+from .files import read_manifest, running_writer, set_files
 from .resources import resource_dir
 
 # What the page is sent for each kind of file it opens, by suffix.
 CONTENT_TYPES = {".json": "application/json", ".glb": "model/gltf-binary", ".gltf": "model/gltf+json"}
 VIEWABLE = (".json", ".glb", ".gltf", ".npy", ".bvh")
+# A folder shows one kind of file, the first of these it holds: a run's formats are the same motion several times.
+FOLDER_KINDS = (".json", ".glb", ".gltf", ".npy")
 
 
 def _folder_motions(folder: Path) -> list[Path]:
-    """A folder's motion files: those its run manifest lists and vouches for, else its visible *.json (or *.npy when none)."""
-    listed = set_files(folder, ".json")
-    if listed is not None:
-        return listed or set_files(folder, ".npy")
+    """A folder's motion files of the first kind in FOLDER_KINDS: those its run manifest lists and vouches for, else visible ones."""
+    if read_manifest(folder) is not None:
+        for suffix in FOLDER_KINDS:
+            listed = set_files(folder, suffix)
+            if listed:
+                return listed
+        return []
     # Hidden files are other programs' business, or temporaries of a run killed half-way: never motions to show.
     visible = [path for path in sorted(folder.iterdir()) if not path.name.startswith(".")]
-    return [path for path in visible if path.suffix == ".json"] or [path for path in visible if path.suffix == ".npy"]
+    for suffix in FOLDER_KINDS:
+        found = [path for path in visible if path.suffix == suffix]
+        if found:
+            return found
+    return []
 
 
 def motion_files(paths: list[Path]) -> list[Path]:
@@ -42,7 +51,8 @@ def motion_files(paths: list[Path]) -> list[Path]:
         if path.is_dir():
             inside = _folder_motions(path)
             if not inside:
-                raise FileNotFoundError(f"{path} has no motion files (*.json or results.npy); run `syncmotion motion` first")
+                raise FileNotFoundError(f"{path} has no motion files (*.json, *.glb, *.gltf or results.npy); run `syncmotion motion` "
+                                        "first")
             found.extend(inside)
         elif path.is_file():
             if path.suffix.lower() not in VIEWABLE:

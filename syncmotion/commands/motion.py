@@ -228,6 +228,5 @@ def motion(script: Path | None, text: str | None, seconds: str, model: Path | No
     click.echo(f"generated in {generated:.1f} s, exported in {time.perf_counter() - started - generated:.1f} s")
     for path in written:
         click.echo(f"  {path}")
-    json_files = [p for p in written if p.suffix == ".json"]
-    if json_files:
+    if any(path.suffix in (".json", ".glb", ".gltf") for path in written):
         click.echo(f"watch it in the browser: syncmotion view {out}")
