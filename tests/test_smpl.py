@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 import sys
 import types
@@ -10,7 +11,9 @@ import numpy as np
 import pytest
 import scipy.sparse
 import torch
+from click.testing import CliRunner
 
+from syncmotion.cli import main
 from syncmotion.motion.ik import joint_rotations
 from syncmotion.motion.skeleton import PARENTS, forward_kinematics
 from syncmotion.motion.smpl import fit_smpl, load_smpl, save_smpl, smpl_joints
@@ -107,6 +110,18 @@ def test_amass_npz_is_the_same_body_in_amass_axes(tmp_path, clip):
     theirs = theirs.detach().numpy()
     np.testing.assert_allclose(np.stack([-theirs[..., 0], theirs[..., 2], theirs[..., 1]], axis=-1), ours.detach().numpy(), atol=1e-5)
     assert np.abs(theirs[..., 2]).mean() > 0.3  # z is up in AMASS: the body stands along z
+
+
+def test_motion_command_writes_both_smpl_files(tmp_path, tiny_embedded, clip):
+    np.savez(tmp_path / "SMPL_NEUTRAL.npz", **tiny_smpl_fields(t_pose_joints(clip.positions)))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["motion", "--text", "walk", "--seconds", "2", "--steps", "2", "--model", str(tiny_embedded),
+                                       "--formats", "json", "--smpl", str(tmp_path / "SMPL_NEUTRAL.npz"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "syncmotion-run.json").read_text())
+    assert sorted(entry["name"] for entry in manifest["files"]) == ["motion.json", "motion_amass.npz", "motion_smpl.npz"]
+    with np.load(out / "motion_amass.npz") as amass:
+        assert amass["poses"].shape == (40, 156) and float(amass["mocap_framerate"]) == 20.0
 
 
 def fake_chumpy_class() -> type:
