@@ -164,7 +164,8 @@ def _spoilt(tmp_path: Path, change) -> Path:
      "keyed at different times"),
     (lambda d: d["scenes"][0]["extras"]["syncmotion"].update(fps=-3), "frame rate must be a positive number"),
     (lambda d: d["nodes"][4].update(scale=[2, 2, 2]), "scales"),
-], ids=["missing-joint", "other-tree", "outside-file", "short-buffer", "mixed-times", "bad-fps", "scale"])
+    (lambda d: d["nodes"].extend([{"name": "a", "children": [0, 24]}, {"name": "b", "children": [23]}]), "loops above the pelvis"),
+], ids=["missing-joint", "other-tree", "outside-file", "short-buffer", "mixed-times", "bad-fps", "scale", "loop"])
 def test_foreign_or_damaged_gltf_is_explained(tmp_path, change, message):
     with pytest.raises(ValueError, match=message):
         load_gltf(_spoilt(tmp_path, change))

@@ -258,7 +258,11 @@ def _rig_from_gltf(document: pygltflib.GLTF2, buffers: list[bytes]) -> tuple[Rig
     rotations = Rotation.from_quat(quaternions.reshape(-1, 4)).as_matrix().reshape(NUM_JOINTS, frames, 3, 3)
     above = np.eye(4)
     node = parents.get(nodes[0])
+    ancestors: set[int] = set()
     while node is not None:
+        if node in ancestors or node in nodes:
+            raise ValueError("its node tree loops above the pelvis")
+        ancestors.add(node)
         translation, rotation = _local_transforms(document, document.nodes[node])
         local = np.eye(4)
         local[:3, :3], local[:3, 3] = Rotation.from_quat(rotation).as_matrix(), translation
