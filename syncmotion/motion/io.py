@@ -204,6 +204,12 @@ def _from_results(path: Path, index: int | None) -> Motion | list[Motion]:
 MOTION_SUFFIXES = (".json", ".npy", ".bvh", ".glb", ".gltf")
 
 
+def _unknown_type(path: Path) -> ValueError:
+    """The refusal of a file name whose suffix is not a motion format."""
+    return ValueError(f"{path}: unknown motion file type {path.suffix!r}; give a {', '.join(MOTION_SUFFIXES[:-1])} or "
+                      f"{MOTION_SUFFIXES[-1]} file")
+
+
 def motion_file_names(path: str | Path, count: int) -> list[Path]:
     """Where `count` motions go for `path`: a results .npy holds them all, other formats one each (NAME_00, NAME_01, ...)."""
     path = Path(path)
@@ -217,8 +223,7 @@ def save_motions(motions: list[Motion], path: str | Path) -> list[Path]:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in MOTION_SUFFIXES:
-        raise ValueError(f"{path.name}: unknown motion file type {path.suffix!r}; give a {', '.join(MOTION_SUFFIXES[:-1])} or "
-                         f"{MOTION_SUFFIXES[-1]} file")
+        raise _unknown_type(path)
     targets = motion_file_names(path, len(motions))
     if suffix == ".npy":
         save_results_npy(motions, path)
@@ -258,5 +263,4 @@ def load_motion(path: str | Path, index: int | None = None) -> Motion | list[Mot
             return load_gltf(path)
     except OSError as error:
         raise ValueError(f"cannot read {path}: {error.strerror or error}; check the file's permissions") from None
-    raise ValueError(f"{path}: unknown motion file type {path.suffix!r}; give a {', '.join(MOTION_SUFFIXES[:-1])} or "
-                     f"{MOTION_SUFFIXES[-1]} file")
+    raise _unknown_type(path)
