@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from syncmotion.cli import main
+from syncmotion.motion.gltf import save_gltf
 from syncmotion.motion.io import load_motion, save_json, save_results_npy
 from syncmotion.motion.types import Motion, Segment
 from syncmotion_lab.corpus import sample_clip
@@ -56,12 +57,10 @@ def test_samples_of_a_results_npy(tmp_path):
     assert load_motion(tmp_path / "back.npy")[0].segments[1].text == "wave"
 
 
-def test_render_reads_bvh_and_glb(tmp_path):
-    save_json(motion(3), tmp_path / "m.json")
-    for target in ("m.bvh", "m.glb"):
-        assert run("convert", str(tmp_path / "m.json"), str(tmp_path / target)).exit_code == 0
-        result = run("render", str(tmp_path / target), "--out", str(tmp_path / f"{target}.png"))
-        assert result.exit_code == 0 and (tmp_path / f"{target}.png").stat().st_size > 1000, result.output
+def test_render_reads_glb(tmp_path):
+    save_gltf(motion(3), tmp_path / "m.glb")
+    result = run("render", str(tmp_path / "m.glb"), "--out", str(tmp_path / "m.png"))
+    assert result.exit_code == 0 and (tmp_path / "m.png").stat().st_size > 1000, result.output
 
 
 @pytest.mark.parametrize("source, target, message, code", [
