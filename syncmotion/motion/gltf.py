@@ -190,7 +190,7 @@ def _accessor(document: pygltflib.GLTF2, buffers: list[bytes], index: int) -> np
     return array.astype(np.float64)
 
 
-def _local_transforms(document: pygltflib.GLTF2, node: pygltflib.Node) -> tuple[np.ndarray, np.ndarray]:
+def _local_transforms(node: pygltflib.Node) -> tuple[np.ndarray, np.ndarray]:
     """A node's rest (translation [3], rotation as a quaternion [4]); a ValueError when it scales."""
     if node.matrix is not None:
         matrix = np.asarray(node.matrix, dtype=np.float64).reshape(4, 4).T
@@ -222,7 +222,7 @@ def _joint_nodes(document: pygltflib.GLTF2) -> tuple[list[int], dict[int, int]]:
 def _rig_from_gltf(document: pygltflib.GLTF2, buffers: list[bytes]) -> tuple[RigidAnimation, np.ndarray, np.ndarray]:
     """The joints' rigid animation, the static transform [4, 4] above the pelvis, and the key times [T]."""
     nodes, parents = _joint_nodes(document)
-    rest = [_local_transforms(document, document.nodes[node]) for node in nodes]
+    rest = [_local_transforms(document.nodes[node]) for node in nodes]
     animation = document.animations[0] if document.animations else pygltflib.Animation()
     times: np.ndarray | None = None
     keyed: dict[tuple[int, str], np.ndarray] = {}
@@ -263,7 +263,7 @@ def _rig_from_gltf(document: pygltflib.GLTF2, buffers: list[bytes]) -> tuple[Rig
         if node in ancestors or node in nodes:
             raise ValueError("its node tree loops above the pelvis")
         ancestors.add(node)
-        translation, rotation = _local_transforms(document, document.nodes[node])
+        translation, rotation = _local_transforms(document.nodes[node])
         local = np.eye(4)
         local[:3, :3], local[:3, 3] = Rotation.from_quat(rotation).as_matrix(), translation
         above = local @ above
