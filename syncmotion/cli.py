@@ -36,9 +36,12 @@ COMMANDS: dict[str, LazyCommand] = {
     "motion": LazyCommand("syncmotion.commands.motion:motion",
                           "Generate one long motion from SCRIPT (lines `TEXT | 6s`) or from --text, and write it to --out."),
     "render": LazyCommand("syncmotion.commands.render:render",
-                          "Render MOTION_FILE (.json or MDM results .npy) as an animation or a filmstrip."),
+                          "Render MOTION_FILE (.json, .bvh, .glb/.gltf or MDM results .npy) as an animation or a filmstrip."),
+    "convert": LazyCommand("syncmotion.commands.convert:convert",
+                           "Convert SOURCE to TARGET, formats by suffix: .npy (MDM results), .json, .bvh, .glb, .gltf."),
     "view": LazyCommand("syncmotion.commands.view:view",
-                        "Serve the viewer for PATHS (motion .json / results .npy files, or output folders) on 127.0.0.1."),
+                        "Serve the viewer for PATHS (motion .json/.glb/.gltf/.bvh/results .npy files, or output folders) "
+                        "on 127.0.0.1."),
 }
 
 

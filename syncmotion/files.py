@@ -31,10 +31,10 @@ from pathlib import Path
 
 MANIFEST = "syncmotion-run.json"
 MANIFEST_FORMAT = "syncmotion.run"
-# Files a run writes (results.npy, motion.json, motion_01.bvh, motion_smpl.npz, ...) and write_atomically's
+# Files a run writes (results.npy, motion.json, motion_01.bvh, motion.glb, motion_smpl.npz, ...) and write_atomically's
 # hidden temporaries of them (mkstemp adds 8 characters): how an output folder from before manifests is recognised.
-_RUN_FILE = re.compile(r"results\.npy|motion(_\d{2,})?(\.json|\.bvh|\.png|\.mp4|\.gif|_smpl\.npz)")
-_TEMPORARY = re.compile(r"\.(results|motion(_\d{2,})?(_smpl)?)\.[a-z0-9_]{8}\.(npy|json|bvh|png|mp4|gif|npz)")
+_RUN_FILE = re.compile(r"results\.npy|motion(_\d{2,})?(\.json|\.bvh|\.glb|\.gltf|\.png|\.mp4|\.gif|_smpl\.npz|_amass\.npz)")
+_TEMPORARY = re.compile(r"\.(results|motion(_\d{2,})?(_smpl|_amass)?)\.[a-z0-9_]{8}\.(npy|json|bvh|glb|gltf|png|mp4|gif|npz)")
 _STAGING = re.compile(r"\.(.+)\.staging-[a-z0-9_]{8}")
 # A probe by `syncmotion view` or a stale-folder sweep holds a lock for a moment: wait that long before giving up.
 _LOCK_PATIENCE = 0.5

@@ -1,4 +1,8 @@
-"""A local web server for the viewer in viz/ and the motion files it shows (127.0.0.1 only)."""
+"""A local web server for the viewer in viz/ and the motion files it shows (127.0.0.1 only).
+
+JSON and glTF files go to the page as they are (the page reads glTF with three.js's GLTFLoader); results.npy and
+BVH files are read here and sent as JSON documents.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +13,31 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from .files import running_writer, set_files
+from .files import read_manifest, running_writer, set_files
 from .resources import resource_dir
+
+# What the page is sent for each kind of file it opens, by suffix.
+CONTENT_TYPES = {".json": "application/json", ".glb": "model/gltf-binary", ".gltf": "model/gltf+json"}
+VIEWABLE = (".json", ".glb", ".gltf", ".npy", ".bvh")
+# A folder shows one kind of file, the first of these it holds: a run's formats are the same motion several times.
+FOLDER_KINDS = (".json", ".glb", ".gltf", ".npy")
 
 
 def _folder_motions(folder: Path) -> list[Path]:
-    """A folder's motion files: those its run manifest lists and vouches for, else its visible *.json (or *.npy when none)."""
-    listed = set_files(folder, ".json")
-    if listed is not None:
-        return listed or set_files(folder, ".npy")
+    """A folder's motion files of the first kind in FOLDER_KINDS: those its run manifest lists and vouches for, else visible ones."""
+    if read_manifest(folder) is not None:
+        for suffix in FOLDER_KINDS:
+            listed = set_files(folder, suffix)
+            if listed:
+                return listed
+        return []
     # Hidden files are other programs' business, or temporaries of a run killed half-way: never motions to show.
     visible = [path for path in sorted(folder.iterdir()) if not path.name.startswith(".")]
-    return [path for path in visible if path.suffix == ".json"] or [path for path in visible if path.suffix == ".npy"]
+    for suffix in FOLDER_KINDS:
+        found = [path for path in visible if path.suffix == suffix]
+        if found:
+            return found
+    return []
 
 
 def motion_files(paths: list[Path]) -> list[Path]:
@@ -34,11 +51,13 @@ def motion_files(paths: list[Path]) -> list[Path]:
         if path.is_dir():
             inside = _folder_motions(path)
             if not inside:
-                raise FileNotFoundError(f"{path} has no motion files (*.json or results.npy); run `syncmotion motion` first")
+                raise FileNotFoundError(f"{path} has no motion files (*.json, *.glb, *.gltf or results.npy); run `syncmotion motion` "
+                                        "first")
             found.extend(inside)
         elif path.is_file():
-            if path.suffix not in (".json", ".npy"):
-                raise ValueError(f"{path} is not a motion file: the viewer opens .json exports and MDM results .npy")
+            if path.suffix.lower() not in VIEWABLE:
+                raise ValueError(f"{path} is not a motion file: the viewer opens .json, .glb/.gltf and .bvh exports and MDM "
+                                 "results .npy")
             found.append(path)
         else:
             raise FileNotFoundError(f"no motion file or folder at {path}")
@@ -46,7 +65,7 @@ def motion_files(paths: list[Path]) -> list[Path]:
 
 
 def _documents(files: list[Path]) -> dict[str, bytes]:
-    """URL name -> JSON bytes; results.npy files become one JSON document per motion they hold."""
+    """URL name -> file bytes; results.npy and BVH files become JSON documents (one per motion a results.npy holds)."""
     from .motion.io import load_motion, motion_to_dict
 
     served: dict[str, bytes] = {}
@@ -54,11 +73,15 @@ def _documents(files: list[Path]) -> dict[str, bytes]:
     for index, path in enumerate(files):
         # The page labels panels with these names: keep the file's own name unless two files share it.
         name = path.name if names.count(path.name) == 1 else f"{index:02d}-{path.name}"
-        if path.suffix == ".json":
+        if path.suffix.lower() in CONTENT_TYPES:
             served[name] = path.read_bytes()
             continue
-        for number, motion in enumerate(load_motion(path)):
-            served[f"{Path(name).stem}-{number:02d}.json"] = json.dumps(motion_to_dict(motion), default=str).encode()
+        loaded = load_motion(path)
+        if isinstance(loaded, list):
+            for number, motion in enumerate(loaded):
+                served[f"{Path(name).stem}-{number:02d}.json"] = json.dumps(motion_to_dict(motion)).encode()
+        else:
+            served[f"{name}.json"] = json.dumps(motion_to_dict(loaded)).encode()
     return served
 
 
@@ -72,12 +95,13 @@ class _Handler(SimpleHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         """Serve a motion document or a static file."""
         if self.path.startswith("/motion/"):
-            body = self.documents.get(unquote(self.path[len("/motion/"):].split("?")[0]))
+            name = unquote(self.path[len("/motion/"):].split("?")[0])
+            body = self.documents.get(name)
             if body is None:
                 self.send_error(404, "no such motion")
                 return
             self.send_response(200)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", CONTENT_TYPES.get(Path(name).suffix.lower(), "application/json"))
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

@@ -1,4 +1,4 @@
-"""BVH export: bvhio reads the file back to the same joint positions."""
+"""BVH files: bvhio reads our export back to the same joint positions, and so does our own reader."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import bvhio
 import numpy as np
 import pytest
 
-from syncmotion.motion.bvh import save_bvh
+from syncmotion.motion.bvh import load_bvh, save_bvh
+from syncmotion.motion.io import load_motion
 from syncmotion.motion.skeleton import JOINT_NAMES
 from syncmotion.motion.types import Motion
 from syncmotion_lab.corpus import generate_clip, sample_clip
@@ -64,3 +65,45 @@ def test_bad_motion_is_refused_without_writing(tmp_path):
     with pytest.raises(ValueError, match="NaN"):
         save_bvh(Motion(positions=broken), tmp_path / "bad.bvh")
     assert not any(tmp_path.iterdir())
+
+
+def test_our_reader_agrees_with_bvhio(tmp_path):
+    clip = sample_clip(np.random.default_rng(7))
+    path = save_bvh(Motion(positions=clip.positions, fps=30.0), tmp_path / "motion.bvh")
+    positions, _ = _world_positions(path)
+    loaded = load_motion(path)
+    assert loaded.fps == 30.0 and loaded.num_frames == len(clip.positions)
+    np.testing.assert_allclose(loaded.positions, positions, atol=1e-5)
+
+
+def _spoil(tmp_path, old: str, new: str):
+    text = save_bvh(Motion(positions=sample_clip(np.random.default_rng(8)).positions), tmp_path / "good.bvh").read_text()
+    assert old in text
+    path = tmp_path / "spoilt.bvh"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("\nMOTION\n", "\n", "no MOTION section"),
+    ("ROOT pelvis", "ROOT hips", "not the 22 of the HumanML3D skeleton"),
+    ("Frame Time: 0.05000000", "Frame Time: 0", "not a plausible number of seconds"),
+    ("Frame Time: 0.05000000", "Frame Time: fast", "not a plausible number|could not convert"),
+    ("Zrotation Yrotation Xrotation", "Zrotation Yrotation Wrotation", "unknown channel 'Wrotation'"),
+    ("Zrotation Yrotation Xrotation", "Zrotation Zrotation Xrotation", "rotates about one axis twice"),
+    ("HIERARCHY", "HIERARCHY }", "unexpected '}'"),
+], ids=["no-motion", "renamed", "zero-frame-time", "word-frame-time", "unknown-channel", "twice", "stray-brace"])
+def test_foreign_or_damaged_bvh_is_explained(tmp_path, old, new, message):
+    with pytest.raises(ValueError, match=message):
+        load_bvh(_spoil(tmp_path, old, new))
+
+
+def test_a_file_cut_short_is_refused_at_once(tmp_path):
+    # bvhio waits forever for the frames such a file declares; ours counts the values.
+    path = save_bvh(Motion(positions=sample_clip(np.random.default_rng(9)).positions), tmp_path / "motion.bvh")
+    path.write_text("\n".join(path.read_text().splitlines()[:-3]) + "\n")
+    with pytest.raises(ValueError, match=r"declares \d+ frames of 87 channels but holds"):
+        load_bvh(path)
+    path.write_bytes(b"\xff\xfe HIERARCHY")
+    with pytest.raises(ValueError, match="not a BVH file"):
+        load_bvh(path)

@@ -81,9 +81,9 @@ def test_bad_json_files_are_explained(tmp_path, content, message):
 def test_bad_paths_and_indices(tmp_path, motions):
     with pytest.raises(FileNotFoundError):
         load_motion(tmp_path / "missing.json")
-    (tmp_path / "motion.bvh").write_text("HIERARCHY")
-    with pytest.raises(ValueError, match="unknown motion file type"):
-        load_motion(tmp_path / "motion.bvh")
+    (tmp_path / "motion.fbx").write_text("Kaydara FBX Binary")
+    with pytest.raises(ValueError, match=r"unknown motion file type '.fbx'; give a .json, .npy, .bvh, .glb or .gltf file"):
+        load_motion(tmp_path / "motion.fbx")
     save_results_npy(motions, tmp_path / "results.npy")
     with pytest.raises(ValueError, match="--index must be between 0 and 1"):
         load_motion(tmp_path / "results.npy", index=5)

@@ -12,6 +12,7 @@ from syncmotion.backends import embedded
 from syncmotion.backends.embedded import load_embedded
 from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
 from syncmotion.cli import main
+from syncmotion.motion.io import load_motion
 from syncmotion.pipelines.long_motion import DEFAULT_OVERLAP, LongMotionSettings, generate_motion
 from syncmotion.motion.script import parse_script, plan_windows
 from syncmotion_lab.tiny_models.tiny_mdm import save_clip_text_model, save_identity_meta, save_official_checkpoint
@@ -68,6 +69,19 @@ def test_motion_command_writes_every_format(tmp_path, tiny_embedded):
     assert document["meta"]["strategy"] == "syncsde" and document["num_frames"] == 140 and document["meta"]["taper"]
     assert (out / "motion.png").stat().st_size > 0 and (out / "motion.mp4").stat().st_size > 0
     assert str(out / "motion.json") in result.output
+
+
+def test_motion_command_writes_glb_and_gltf(tmp_path, tiny_embedded):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["motion", "--text", "a person walks; a person waves", "--seconds", "2", "--model",
+                                       str(tiny_embedded), "--out", str(out), "--formats", "json,bvh,glb,gltf"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "syncmotion-run.json").read_text())
+    assert sorted(entry["name"] for entry in manifest["files"]) == ["motion.bvh", "motion.glb", "motion.gltf", "motion.json"]
+    glb, bvh = load_motion(out / "motion.glb"), load_motion(out / "motion.bvh")
+    assert np.abs(glb.positions - bvh.positions).max() < 1e-3
+    assert [segment.text for segment in glb.segments] == ["a person walks", "a person waves"]
+    np.testing.assert_array_equal(load_motion(out / "motion.gltf").positions, glb.positions)
 
 
 def test_text_prompts_and_samples(tmp_path, tiny_embedded):

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from syncmotion.cli import main
 from syncmotion.files import MANIFEST, check_output_file, check_output_folder, exit_on_sigterm, output_set, write_atomically
+from syncmotion.motion.gltf import save_gltf
 from syncmotion.motion.io import motion_to_dict, save_json, save_results_npy
 from syncmotion.motion.types import Motion, Segment
 from syncmotion.viewer import motion_files
@@ -187,6 +188,16 @@ def test_view_ignores_hidden_files(tmp_path):
 def test_view_opens_folders_without_a_manifest(tmp_path):
     save_results_npy([random_motion()], tmp_path / "results.npy")
     assert motion_files([tmp_path]) == [tmp_path / "results.npy"]
+    save_gltf(random_motion(), tmp_path / "motion.glb")
+    assert motion_files([tmp_path]) == [tmp_path / "motion.glb"]  # one kind a folder: glTF before results.npy
+
+
+def test_view_opens_a_run_of_glb_files(tmp_path, tiny_embedded):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["motion", "--text", "walk", "--seconds", "2", "--model", str(tiny_embedded), "--out",
+                                       str(out), "--formats", "npy,glb", "--steps", "2"])
+    assert result.exit_code == 0 and f"syncmotion view {out}" in result.output, result.output
+    assert motion_files([out]) == [out / "motion.glb"]
 
 
 def test_view_serves_only_a_sets_checked_files(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 import sys
 import types
@@ -10,7 +11,9 @@ import numpy as np
 import pytest
 import scipy.sparse
 import torch
+from click.testing import CliRunner
 
+from syncmotion.cli import main
 from syncmotion.motion.ik import joint_rotations
 from syncmotion.motion.skeleton import PARENTS, forward_kinematics
 from syncmotion.motion.smpl import fit_smpl, load_smpl, save_smpl, smpl_joints
@@ -78,11 +81,47 @@ def test_optimizer_steps_fit_a_different_body(tmp_path, clip):
 def test_save_smpl_from_a_pickled_model_folder(tmp_path, clip):
     with open(tmp_path / "SMPL_NEUTRAL.pkl", "wb") as file:
         pickle.dump(tiny_smpl_fields(t_pose_joints(clip.positions)), file)
-    out = save_smpl(Motion(positions=clip.positions[:20], fps=20.0), tmp_path, tmp_path / "motion_smpl.npz", steps=2)
+    [out] = save_smpl(Motion(positions=clip.positions[:20], fps=20.0), tmp_path, tmp_path / "motion_smpl.npz", steps=2)
     with np.load(out) as saved:
         assert {"global_orient", "body_pose", "transl", "betas", "fps", "gender"} <= set(saved.files)
         assert saved["body_pose"].shape == (20, 69) and float(saved["fps"]) == 20.0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["SMPL_NEUTRAL.pkl", "motion_smpl.npz"]
+
+
+def test_amass_npz_is_the_same_body_in_amass_axes(tmp_path, clip):
+    path = tmp_path / "SMPL_NEUTRAL.npz"
+    np.savez(path, **tiny_smpl_fields(t_pose_joints(clip.positions), seed=3))
+    motion = Motion(positions=clip.positions[:30], fps=30.0)
+    smpl_file, amass_file = save_smpl(motion, path, tmp_path / "m_smpl.npz", steps=5, amass_path=tmp_path / "m_amass.npz")
+    with np.load(smpl_file) as fitted, np.load(amass_file) as amass:  # no pickles: AMASS's readers use allow_pickle too
+        assert set(amass.files) == {"poses", "trans", "betas", "gender", "mocap_framerate", "dmpls"}
+        assert amass["poses"].shape == (30, 156) and amass["trans"].shape == (30, 3) and amass["dmpls"].shape == (30, 8)
+        assert amass["betas"].shape == (16,) and str(amass["gender"]) == "neutral" and float(amass["mocap_framerate"]) == 30.0
+        assert not amass["poses"][:, 66:].any()  # SMPL-H's hands stay at rest
+        np.testing.assert_allclose(amass["poses"][:, 3:66], fitted["body_pose"][:, :63], atol=1e-6)
+        model = load_smpl(path)
+        ours = smpl_joints(model, {name: torch.from_numpy(fitted[name]) for name in ("global_orient", "body_pose", "transl", "betas")})
+        body_pose = np.concatenate([amass["poses"][:, 3:66], np.zeros((30, 6))], axis=1)
+        theirs = smpl_joints(model, {"global_orient": torch.tensor(amass["poses"][:, :3], dtype=torch.float32),
+                                     "body_pose": torch.tensor(body_pose, dtype=torch.float32),
+                                     "transl": torch.tensor(amass["trans"], dtype=torch.float32),
+                                     "betas": torch.tensor(amass["betas"][:10], dtype=torch.float32)})
+    # HumanML3D's preprocessing turns AMASS's z-up joints into its y-up frame with (x, y, z) -> (-x, z, y).
+    theirs = theirs.detach().numpy()
+    np.testing.assert_allclose(np.stack([-theirs[..., 0], theirs[..., 2], theirs[..., 1]], axis=-1), ours.detach().numpy(), atol=1e-5)
+    assert np.abs(theirs[..., 2]).mean() > 0.3  # z is up in AMASS: the body stands along z
+
+
+def test_motion_command_writes_both_smpl_files(tmp_path, tiny_embedded, clip):
+    np.savez(tmp_path / "SMPL_NEUTRAL.npz", **tiny_smpl_fields(t_pose_joints(clip.positions)))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["motion", "--text", "walk", "--seconds", "2", "--steps", "2", "--model", str(tiny_embedded),
+                                       "--formats", "json", "--smpl", str(tmp_path / "SMPL_NEUTRAL.npz"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "syncmotion-run.json").read_text())
+    assert sorted(entry["name"] for entry in manifest["files"]) == ["motion.json", "motion_amass.npz", "motion_smpl.npz"]
+    with np.load(out / "motion_amass.npz") as amass:
+        assert amass["poses"].shape == (40, 156) and float(amass["mocap_framerate"]) == 20.0
 
 
 def fake_chumpy_class() -> type:

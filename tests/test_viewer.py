@@ -1,4 +1,4 @@
-"""The browser viewer end to end in headless Chromium: load, labels, scrub, side by side, bad files, screenshot."""
+"""The browser viewer end to end in headless Chromium: load, labels, scrub, side by side, GLB, bad files, screenshot."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from syncmotion.cli import main
+from syncmotion.motion.bvh import save_bvh
 from syncmotion.motion.features import canonicalize
-from syncmotion.motion.io import motion_to_dict, save_json, save_results_npy
+from syncmotion.motion.gltf import save_gltf
+from syncmotion.motion.io import load_motion, motion_to_dict, save_json, save_results_npy
 from syncmotion.motion.types import Motion, Segment
 from syncmotion.viewer import serve
 from syncmotion_lab.corpus import generate_clip
@@ -88,12 +90,44 @@ def test_side_by_side_from_a_folder_and_results_npy(browser, tmp_path):
         server.shutdown()
 
 
-def test_bad_file_shows_a_message(browser, tmp_path):
-    (tmp_path / "bad.json").write_text('{"format": "something else"}')
-    server, page = open_viewer(browser, [tmp_path / "bad.json"])
+def test_glb_shows_the_pose_of_the_json(browser, tmp_path):
+    motion = two_segment_motion(6, "syncsde")
+    rng = np.random.default_rng(6)  # a few millimetres of noise: bone lengths vary, as in a model's output
+    motion.positions = (motion.positions + rng.normal(0, 0.004, motion.positions.shape)).astype(np.float32)
+    save_json(motion, tmp_path / "a.json")
+    save_gltf(motion, tmp_path / "b.glb")
+    save_bvh(motion, tmp_path / "c.bvh")
+    server, page = open_viewer(browser, [tmp_path / "a.json", tmp_path / "b.glb", tmp_path / "c.bvh"])
+    try:
+        assert page.evaluate("window.syncmotionViewer.error") is None
+        motions = page.evaluate("window.syncmotionViewer.motions")
+        assert [m["numFrames"] for m in motions] == [motion.num_frames] * 3 and [m["fps"] for m in motions] == [20, 20, 20]
+        assert motions[1]["segments"] == ["a person walks forward", "a person waves"]
+        rigid = load_motion(tmp_path / "b.glb").positions
+        for frame in (0, motion.segments[1].start + 3, motion.num_frames - 1):
+            page.evaluate(f"window.syncmotionViewer.setFrame({frame})")
+            assert page.evaluate("window.syncmotionViewer.panelFrames") == [frame] * 3
+            json_pose, glb_pose, bvh_pose = np.array(page.evaluate("window.syncmotionViewer.panelPoses"))
+            # three.js poses the GLB's skeleton where our reader and the BVH put it, to float precision ...
+            assert np.abs(glb_pose - rigid[frame]).max() < 1e-4 and np.abs(bvh_pose - glb_pose).max() < 1e-4
+            # ... and that is the JSON's pose up to what a rigid skeleton costs (millimetres, at most a couple of cm).
+            assert np.linalg.norm(glb_pose - json_pose, axis=-1).max() < 0.03
+        assert page.locator(".panel .caption").all_inner_texts()[1] == "a person waves"
+    finally:
+        page.close()
+        server.shutdown()
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("bad.json", b'{"format": "something else"}', "bad.json is not a syncmotion motion"),
+    ("broken.glb", b"glTF\x02\x00\x00\x00garbage", "broken.glb is not a glTF motion"),
+], ids=["json", "glb"])
+def test_bad_file_shows_a_message(browser, tmp_path, name, content, message):
+    (tmp_path / name).write_bytes(content)
+    server, page = open_viewer(browser, [tmp_path / name])
     try:
         assert page.is_visible("#error")
-        assert "not a syncmotion motion" in page.inner_text("#error")
+        assert message in page.inner_text("#error")
     finally:
         page.close()
         server.shutdown()

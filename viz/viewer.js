@@ -1,11 +1,18 @@
-// syncmotion viewer: plays motion JSON exports (schema version 1), one panel per file, on one shared clock.
+// syncmotion viewer: plays motion JSON exports (schema version 1) and glTF exports (.glb/.gltf), one panel per file,
+// on one shared clock.
 import * as THREE from "three";
 import { OrbitControls } from "./vendor/OrbitControls.js";
+import { GLTFLoader } from "./vendor/loaders/GLTFLoader.js";
 
 const LIMB_COLOURS = [0xd62728, 0x1f77b4, 0x444444, 0xff7f0e, 0x17becf];
 const CURVE_COLOURS = ["#333", "#1f77b4", "#2ca02c", "#9467bd"];
 const SEGMENT_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"];
 const $ = (id) => document.getElementById(id);
+// The skeleton's joints and limbs, for glTF files whose scene has lost syncmotion's header (re-exported by another tool).
+const JOINT_NAMES = ["pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2", "left_ankle",
+  "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar", "right_collar", "head", "left_shoulder",
+  "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist"];
+const KINEMATIC_CHAIN = [[0, 2, 5, 8, 11], [0, 1, 4, 7, 10], [0, 3, 6, 9, 12, 15], [9, 14, 17, 19, 21], [9, 13, 16, 18, 20]];
 
 // The shared clock counts frames at the first file's fps (state.fps); each panel shows, at the same time in
 // seconds, its own frame at its own fps (ownFrame), and the timeline places every file by time (sharedFrame).
@@ -13,7 +20,7 @@ const state = { motions: [], panels: [], frame: 0, playing: false, speed: 1, fps
 
 // What tests and scripts can read and drive.
 window.syncmotionViewer = {
-  ready: false, error: null, numFrames: 0, frame: 0, panelFrames: [], segments: [], motions: [],
+  ready: false, error: null, numFrames: 0, frame: 0, panelFrames: [], panelPoses: [], segments: [], motions: [],
   setFrame: (n) => setFrame(n), play: () => setPlaying(true), pause: () => setPlaying(false),
 };
 
@@ -294,6 +301,8 @@ function setFrame(n) {
   });
   window.syncmotionViewer.frame = frame;
   window.syncmotionViewer.panelFrames = panelFrames;
+  // The joints each panel's figure is drawn from now: [22][x, y, z].
+  window.syncmotionViewer.panelPoses = state.panels.map((view, i) => view.motion.doc.positions[panelFrames[i]]);
   drawJerk();
   render();
 }
@@ -356,16 +365,65 @@ function show(loaded) {
   });
 }
 
-// Parses (name, text) pairs; shows every problem, or the motions when all are good.
+// A motion document like the JSON export's from a glTF's bytes: the joints' world positions at each key of its first
+// animation, posed by three.js's AnimationMixer, with segments, seams and meta from syncmotion's header in the
+// scene's extras.
+async function gltfDocument(bytes) {
+  const gltf = await new GLTFLoader().parseAsync(bytes, "");
+  const header = gltf.scene.userData.syncmotion || {};
+  const names = header.joint_names || JOINT_NAMES;
+  const joints = names.map((name) => gltf.scene.getObjectByName(name));
+  const missing = names.filter((name, j) => !joints[j]);
+  if (missing.length) throw new Error(`it has no node named ${missing.slice(0, 3).join(", ")}`);
+  const clip = gltf.animations[0];
+  const times = clip && clip.tracks.length ? Array.from(clip.tracks[0].times) : [0];
+  const mixer = new THREE.AnimationMixer(gltf.scene);
+  const action = clip ? mixer.clipAction(clip).setLoop(THREE.LoopOnce) : null;
+  // At its last key a LoopOnce action finishes; clamped, it holds that pose instead of letting go of the skeleton.
+  if (action) action.clampWhenFinished = true;
+  const where = new THREE.Vector3();
+  const positions = times.map((time) => {
+    if (action) {
+      // From the start each time: a LoopOnce action that reached its end would stay paused there.
+      action.reset().play();
+      mixer.setTime(time);
+    }
+    gltf.scene.updateMatrixWorld(true);
+    return joints.map((joint) => joint.getWorldPosition(where).toArray());
+  });
+  const fps = header.fps || (times.length > 1 ? 1 / (times[1] - times[0]) : 20);
+  return {
+    format: "syncmotion.motion", version: 1, fps, num_frames: positions.length, joint_names: names,
+    kinematic_chain: header.kinematic_chain || KINEMATIC_CHAIN, positions,
+    segments: header.segments || [], seams: header.seams || [], meta: header.meta || {},
+  };
+}
+
+// Reads one fetched or dropped file (a Response or a File): glTF by its suffix, else JSON; returns { name, doc } or
+// { name, problem }.
+async function readSource(name, body) {
+  if (/\.(glb|gltf)$/i.test(name)) {
+    try {
+      return { name, doc: await gltfDocument(await body.arrayBuffer()) };
+    } catch (error) {
+      return { name, problem: `${name} is not a glTF motion (${error.message || error}). Open a .glb written by syncmotion.` };
+    }
+  }
+  const text = await body.text();
+  try {
+    return { name, doc: JSON.parse(text) };
+  } catch (error) {
+    return { name, problem: `${name} is not JSON (${error.message}). Open a motion.json written by syncmotion.` };
+  }
+}
+
+// Checks read files; shows every problem, or the motions when all are good.
 function load(sources) {
   const loaded = [];
   const problems = [];
-  for (const { name, text } of sources) {
-    let doc;
-    try {
-      doc = JSON.parse(text);
-    } catch (error) {
-      problems.push(`${name} is not JSON (${error.message}). Open a motion.json written by syncmotion.`);
+  for (const { name, doc, problem: unreadable } of sources) {
+    if (unreadable) {
+      problems.push(unreadable);
       continue;
     }
     const problem = problemWith(doc);
@@ -387,7 +445,7 @@ async function loadUrls(urls) {
     try {
       const response = await fetch(url);
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      sources.push({ name, text: await response.text() });
+      sources.push(await readSource(name, response));
     } catch (error) {
       showError(`Could not load ${url}: ${error.message}.`);
       window.syncmotionViewer.ready = true;
@@ -398,7 +456,7 @@ async function loadUrls(urls) {
 }
 
 async function loadFiles(files) {
-  load(await Promise.all(Array.from(files).map(async (file) => ({ name: file.name, text: await file.text() }))));
+  load(await Promise.all(Array.from(files).map((file) => readSource(file.name, file))));
 }
 
 $("file-input").addEventListener("change", (event) => loadFiles(event.target.files));

@@ -23,7 +23,7 @@ from .params import DEVICE, POSITIVE, SEED
 # Below this cosine similarity to every training text a prompt is unlike anything the embedded model knows
 # (measured: 95% of the held-out paraphrases of its actions score above 0.49; "a person swims" scores 0.35).
 UNFAMILIAR_SIMILARITY = 0.45
-FORMATS = ("npy", "json", "bvh", "mp4", "gif", "png")
+FORMATS = ("npy", "json", "bvh", "glb", "gltf", "mp4", "gif", "png")
 DEFAULT_FORMATS = "npy,json,bvh,mp4,png"
 
 
@@ -77,10 +77,16 @@ def _export(motions, out: Path, formats: set[str], smpl: Path | None) -> list[Pa
 
             save_bvh(motion, stem.with_suffix(".bvh"))
             written.append(stem.with_suffix(".bvh"))
+        for gltf in ("glb", "gltf"):
+            if gltf in formats:
+                from syncmotion.motion.gltf import save_gltf
+
+                written.append(save_gltf(motion, stem.with_suffix(f".{gltf}")))
         if smpl is not None:
             from syncmotion.motion.smpl import save_smpl
 
-            written.append(save_smpl(motion, smpl, stem.with_name(stem.name + "_smpl.npz")))
+            written.extend(save_smpl(motion, smpl, stem.with_name(stem.name + "_smpl.npz"),
+                                     amass_path=stem.with_name(stem.name + "_amass.npz")))
         if "png" in formats:
             from syncmotion.render import render_filmstrip
 
@@ -147,7 +153,8 @@ def _print_readings(backend: MotionBackend, texts: list[str]) -> None:
                    "frame-to-frame tremor (odd; 0: raw model output).")
 @click.option("--formats", default=DEFAULT_FORMATS, show_default=True, help=f"What to write, from {','.join(FORMATS)}.")
 @click.option("--smpl", type=click.Path(exists=True, path_type=Path), default=None,
-              help="SMPL body model file or folder (pip install syncmotion[smpl]): also write SMPL parameters (*_smpl.npz).")
+              help="SMPL body model file or folder (pip install syncmotion[smpl]): also write SMPL parameters (*_smpl.npz) "
+                   "and the same fit AMASS-style (*_amass.npz).")
 @click.option("--snap-text/--no-snap-text", default=True, show_default=True,
               help="Embedded model: read each prompt as the nearest wordings it was trained on (printed); "
                    "off: use the prompt's own sentence embedding. MDM checkpoints always use their own.")
@@ -221,6 +228,5 @@ def motion(script: Path | None, text: str | None, seconds: str, model: Path | No
     click.echo(f"generated in {generated:.1f} s, exported in {time.perf_counter() - started - generated:.1f} s")
     for path in written:
         click.echo(f"  {path}")
-    json_files = [p for p in written if p.suffix == ".json"]
-    if json_files:
+    if any(path.suffix in (".json", ".glb", ".gltf") for path in written):
         click.echo(f"watch it in the browser: syncmotion view {out}")

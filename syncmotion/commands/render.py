@@ -1,4 +1,4 @@
-"""`syncmotion render`: an exported motion (our JSON or MDM's results.npy) -> mp4, gif or filmstrip png."""
+"""`syncmotion render`: an exported motion (our JSON, BVH or glTF, or MDM's results.npy) -> mp4, gif or filmstrip png."""
 
 from __future__ import annotations
 
@@ -17,21 +17,18 @@ from .params import POSITIVE
 @click.option("--fps", type=POSITIVE, default=None, help="Playback rate (default: the motion's).")
 @click.option("--size", type=click.IntRange(min=64), default=480, show_default=True, help="Video width and height in pixels.")
 def render(motion_file: Path, out: Path | None, index: int | None, fps: float | None, size: int) -> None:
-    """Render MOTION_FILE (.json or MDM results .npy) as an animation or a filmstrip."""
-    from syncmotion.files import check_output_file, file_set
-    from syncmotion.motion.io import load_motion
+    """Render MOTION_FILE (.json, .bvh, .glb/.gltf or MDM results .npy) as an animation or a filmstrip."""
+    from syncmotion.files import file_set
+    from syncmotion.motion.io import motion_file_names
     from syncmotion.render import render_filmstrip, render_video
+
+    from .inputs import motions_to_write
 
     out = out or motion_file.with_suffix(".mp4")
     if out.suffix not in (".mp4", ".gif", ".png"):
         raise click.UsageError(f"--out {out.name}: choose a .mp4, .gif or .png file name")
-    try:
-        check_output_file(out)
-        loaded = load_motion(motion_file, index)
-    except (FileNotFoundError, ValueError) as error:
-        raise click.ClickException(str(error)) from None
-    motions = loaded if isinstance(loaded, list) else [loaded]
-    targets = [out] if len(motions) == 1 else [out.with_name(f"{out.stem}_{n:02d}{out.suffix}") for n in range(len(motions))]
+    motions = motions_to_write(motion_file, index, out)
+    targets = motion_file_names(out, len(motions))
     try:
         # All or nothing: a failure at the third motion must not leave the first two beside older renders.
         with file_set(targets) as paths:

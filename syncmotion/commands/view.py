@@ -14,7 +14,7 @@ import click
 @click.option("--port", type=click.IntRange(min=0, max=65535), default=0, show_default=True, help="0 picks a free port.")
 @click.option("--no-browser", is_flag=True, help="Only print the address.")
 def view(paths: tuple[Path, ...], port: int, no_browser: bool) -> None:
-    """Serve the viewer for PATHS (motion .json / results .npy files, or output folders) on 127.0.0.1."""
+    """Serve the viewer for PATHS (motion .json/.glb/.gltf/.bvh/results .npy files, or output folders) on 127.0.0.1."""
     from syncmotion.viewer import serve
 
     try:

@@ -1,4 +1,4 @@
-"""Motion files: our JSON (the viewer's input) and MDM's results.npy, written atomically and read back."""
+"""Motion files: our JSON (the viewer's input) and MDM's results.npy, written atomically and read back; any format by suffix."""
 
 from __future__ import annotations
 
@@ -40,16 +40,21 @@ def _plain(value: object) -> object:
     return str(value)
 
 
-def motion_to_dict(motion: Motion) -> dict:
-    """The JSON document of a motion (schema version 1)."""
-    _check_exportable(motion, "JSON export")
-    return {
+def motion_header(motion: Motion) -> dict:
+    """The JSON document of a motion without its positions, in plain JSON values (what glTF extras carry too)."""
+    header = {
         "format": JSON_FORMAT, "version": JSON_VERSION, "fps": motion.fps, "num_frames": motion.num_frames,
         "joint_names": list(JOINT_NAMES), "parents": list(PARENTS), "kinematic_chain": [list(c) for c in KINEMATIC_CHAIN],
-        "positions": np.round(np.asarray(motion.positions, dtype=np.float64), 4).tolist(),
         "segments": [{"text": s.text, "start": s.start, "end": s.end} for s in motion.segments],
         "seams": [int(s) for s in motion.seams], "meta": motion.meta,
     }
+    return json.loads(json.dumps(header, default=_plain))
+
+
+def motion_to_dict(motion: Motion) -> dict:
+    """The JSON document of a motion (schema version 1)."""
+    _check_exportable(motion, "JSON export")
+    return {**motion_header(motion), "positions": np.round(np.asarray(motion.positions, dtype=np.float64), 4).tolist()}
 
 
 def save_json(motion: Motion, path: str | Path) -> None:
@@ -102,6 +107,20 @@ def _motion(positions: np.ndarray, fps: object, segments: list[Segment], seams: 
     return Motion(positions, float(fps), segments, seams, meta)
 
 
+def motion_from_header(header: dict, positions: np.ndarray) -> Motion:
+    """A Motion from joint positions [T, 22, 3] and a header's fps, segments, seams and meta; a ValueError says what is wrong."""
+    try:
+        segments = [Segment(str(s["text"]), int(s["start"]), int(s["end"])) for s in header.get("segments", [])]
+        seams = [int(s) for s in header.get("seams", [])]
+        if positions.ndim != 3 or positions.shape[1:] != (NUM_JOINTS, 3):
+            raise ValueError(f"positions must be [frames, 22, 3], got {list(positions.shape)}")
+        return _motion(positions, header.get("fps", 20), segments, seams, header.get("meta", {}))
+    except KeyError as error:
+        raise ValueError(f"the motion has no {error.args[0]!r} entry") from None
+    except (TypeError, ValueError, OverflowError) as error:
+        raise ValueError(f"malformed motion ({error})") from None
+
+
 def _from_json(path: Path) -> Motion:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -113,15 +132,14 @@ def _from_json(path: Path) -> Motion:
         raise ValueError(f"{path} has motion format version {document.get('version')}; this syncmotion reads version {JSON_VERSION}")
     try:
         positions = np.asarray(document["positions"], dtype=np.float64)
-        segments = [Segment(str(s["text"]), int(s["start"]), int(s["end"])) for s in document.get("segments", [])]
-        seams = [int(s) for s in document.get("seams", [])]
-        if positions.ndim != 3 or positions.shape[1:] != (NUM_JOINTS, 3):
-            raise ValueError(f"positions must be [frames, 22, 3], got {list(positions.shape)}")
-        return _motion(positions, document.get("fps", 20), segments, seams, document.get("meta", {}))
-    except KeyError as error:
-        raise ValueError(f"{path}: the motion has no {error.args[0]!r} entry; re-export it with syncmotion") from None
+    except KeyError:
+        raise ValueError(f"{path}: the motion has no 'positions' entry; re-export it with syncmotion") from None
     except (TypeError, ValueError, OverflowError) as error:
         raise ValueError(f"{path}: malformed motion ({error}); re-export it with syncmotion") from None
+    try:
+        return motion_from_header(document, positions)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}; re-export it with syncmotion") from None
 
 
 def _results_motions(results: dict) -> list[Motion]:
@@ -182,13 +200,67 @@ def _from_results(path: Path, index: int | None) -> Motion | list[Motion]:
     return motions[index]
 
 
+# The motion files read and written by suffix. BVH and glTF modules are imported when used.
+MOTION_SUFFIXES = (".json", ".npy", ".bvh", ".glb", ".gltf")
+
+
+def _unknown_type(path: Path) -> ValueError:
+    """The refusal of a file name whose suffix is not a motion format."""
+    return ValueError(f"{path}: unknown motion file type {path.suffix!r}; give a {', '.join(MOTION_SUFFIXES[:-1])} or "
+                      f"{MOTION_SUFFIXES[-1]} file")
+
+
+def motion_file_names(path: str | Path, count: int) -> list[Path]:
+    """Where `count` motions go for `path`: a results .npy holds them all, other formats one each (NAME_00, NAME_01, ...)."""
+    path = Path(path)
+    if count == 1 or path.suffix.lower() == ".npy":
+        return [path]
+    return [path.with_name(f"{path.stem}_{n:02d}{path.suffix}") for n in range(count)]
+
+
+def save_motions(motions: list[Motion], path: str | Path) -> list[Path]:
+    """Write motions in the format `path`'s suffix names, at motion_file_names(path); returns the paths written."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in MOTION_SUFFIXES:
+        raise _unknown_type(path)
+    targets = motion_file_names(path, len(motions))
+    if suffix == ".npy":
+        save_results_npy(motions, path)
+        return targets
+    for motion, target in zip(motions, targets):
+        if suffix == ".json":
+            save_json(motion, target)
+        elif suffix == ".bvh":
+            from .bvh import save_bvh
+
+            save_bvh(motion, target)
+        else:
+            from .gltf import save_gltf
+
+            save_gltf(motion, target)
+    return targets
+
+
 def load_motion(path: str | Path, index: int | None = None) -> Motion | list[Motion]:
-    """A motion from syncmotion JSON, or the motions (or the index-th one) of an MDM results.npy."""
+    """A motion from syncmotion JSON, BVH or glTF, or the motions (or the index-th one) of an MDM results.npy."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no motion file at {path}")
-    if path.suffix.lower() == ".json":
-        return _from_json(path)
-    if path.suffix.lower() == ".npy":
-        return _from_results(path, index)
-    raise ValueError(f"{path}: unknown motion file type {path.suffix!r}; give a .json or MDM results .npy")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".json":
+            return _from_json(path)
+        if suffix == ".npy":
+            return _from_results(path, index)
+        if suffix == ".bvh":
+            from .bvh import load_bvh
+
+            return load_bvh(path)
+        if suffix in (".glb", ".gltf"):
+            from .gltf import load_gltf
+
+            return load_gltf(path)
+    except OSError as error:
+        raise ValueError(f"cannot read {path}: {error.strerror or error}; check the file's permissions") from None
+    raise _unknown_type(path)

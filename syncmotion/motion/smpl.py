@@ -176,14 +176,21 @@ def _refine(model: Any, params: dict[str, torch.Tensor], positions: torch.Tensor
 
 
 def save_smpl(motion: Motion, model_path: str | Path, out_path: str | Path, gender: str = "neutral",
-              steps: int = 50) -> Path:
-    """Fit SMPL to `motion` and write the parameters (+ fps, gender) to an .npz at `out_path`; returns the path."""
+              steps: int = 50, amass_path: str | Path | None = None) -> list[Path]:
+    """Fit SMPL to `motion`; write the parameters (+ fps, gender) to `out_path`, AMASS-style to `amass_path`; returns the paths."""
+    from .amass import save_amass
+
     params = fit_smpl(motion, model_path, gender=gender, steps=steps)
     out_path = Path(out_path)
+
     def write(temporary: Path) -> None:
         # Through a file object: given a name, np.savez would append ".npz" to one that lacks it.
         with temporary.open("wb") as handle:
             np.savez(handle, **params, fps=np.float32(motion.fps), gender=np.str_(gender))
 
     write_atomically(out_path, write)
-    return out_path
+    if amass_path is None:
+        return [out_path]
+    with torch.no_grad():
+        pelvis = _rest_joints(load_smpl(model_path, gender), torch.from_numpy(params["betas"]).reshape(1, -1))[0, 0].numpy()
+    return [out_path, save_amass(params, pelvis.astype(np.float64), motion.fps, gender, amass_path)]
