@@ -211,9 +211,9 @@ def test_same_seed_same_result_and_max_batch_does_not_change_it() -> None:
 
 
 def test_multidiffusion_and_synctweedies_keep_overlaps_identical() -> None:
-    """Both canvas-averaging baselines leave every overlap with one value shared by the windows."""
+    """The canvas-averaging strategies leave every overlap with one value shared by the windows."""
     layout = temporal_windows(length=28, window=12, overlap=4)
-    for strategy in ("multidiffusion", "synctweedies"):
+    for strategy in ("multidiffusion", "synctweedies", "precisiontweedies"):
         result = sample(TinyDenoiser(1, 12), ddim(), layout, [0, 1, 2], latent_shape=(1,), strategy=strategy,
                         steps=8, generator=torch.Generator().manual_seed(2), progress=False)
         torch.testing.assert_close(layout.crop(layout.merge(result.windows, "mean")), result.windows)
