@@ -69,21 +69,29 @@ def seam_pairs(length: int, seams: Sequence[int], reach: int) -> torch.Tensor:
 
 
 def score_samples(samples: torch.Tensor, truth: torch.Tensor, seams: Sequence[int], reach: int) -> dict[str, float]:
-    """Distances of the empirical covariance of 1D samples [S, L] to the true covariance [L, L].
+    """Distances of the empirical covariance of samples [S, *canvas_dims] to the true covariance of the flat canvas.
 
-    cov_error: relative Frobenius error over the whole canvas; seam_cov_error: the same over frame pairs
-    across a seam within `reach` frames; var_error / max_var_error: mean / largest relative error of the
-    per-position variance; seam_step_error: relative error of the variance of the one-frame step at seams.
+    Seams are positions along the last axis (frames in 1D, columns in 2D, where they are vertical lines).
+    cov_error: relative Frobenius error over the whole canvas; seam_cov_error: the same over position pairs whose
+    last-axis coordinates lie on opposite sides of a seam within `reach`; var_error / max_var_error: mean / largest
+    relative error of the per-position variance; seam_step_error: relative error of the variance of the one-step
+    difference across each seam, averaged over seams and over the rows along them.
     """
     samples = samples.double()
     truth = truth.double()
-    empirical = samples.T @ samples / samples.shape[0]
+    width = samples.shape[-1]
+    grid = samples.reshape(samples.shape[0], -1, width)  # [S, rows, last axis]
+    flat = grid.flatten(1)
+    empirical = flat.T @ flat / flat.shape[0]
     difference = empirical - truth
-    across = seam_pairs(truth.shape[0], seams, reach)
+    column = torch.arange(flat.shape[1]) % width
+    across = seam_pairs(width, seams, reach)[column[:, None], column[None, :]]
     variance_error = (empirical.diagonal() - truth.diagonal()).abs() / truth.diagonal()
     seam_index = torch.tensor(list(seams))
-    step_true = truth[seam_index, seam_index] + truth[seam_index - 1, seam_index - 1] - 2 * truth[seam_index, seam_index - 1]
-    steps = samples[:, seam_index] - samples[:, seam_index - 1]
+    left = (torch.arange(grid.shape[1])[:, None] * width + seam_index - 1).flatten()
+    right = left + 1
+    step_true = (truth[right, right] + truth[left, left] - 2 * truth[right, left]).reshape(grid.shape[1], -1)
+    steps = grid[:, :, seam_index] - grid[:, :, seam_index - 1]
     return {
         "cov_error": float(difference.norm() / truth.norm()),
         "seam_cov_error": float(difference[across].norm() / truth[across].norm()),

@@ -6,7 +6,7 @@ import pytest
 import torch
 from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler
 
-from syncmotion.engine import Inpaint, SyncSDE, sample
+from syncmotion.engine import Inpaint, PrecisionTweedies, SyncSDE, sample
 from syncmotion.engine.windows import spatial_windows, temporal_windows, temporal_windows_at
 from syncmotion_lab.oracle import GaussianOracle, score_samples, squared_exponential
 
@@ -136,6 +136,60 @@ def test_syncsde_beats_independent_on_the_oracle_seams() -> None:
     assert synchronized < 0.6 * independent, (synchronized, independent)
 
 
+def oracle_errors_over_floor(layout, window_dims: tuple[int, ...], lengthscale: float) -> dict[str, dict[str, float]]:
+    """Each strategy's five oracle errors divided by those of DDIM on one window over the whole canvas."""
+    scheduler = ddim(timestep_spacing="trailing")
+    axes = [squared_exponential(size, lengthscale) for size in window_dims[:-1]]
+    oracle = GaussianOracle(scheduler, [*axes, squared_exponential(window_dims[-1], lengthscale)])
+    whole_oracle = GaussianOracle(scheduler, [*axes, squared_exponential(layout.canvas_dims[-1], lengthscale)])
+    truth = whole_oracle.covariance()
+    seams = [start if isinstance(start, int) else start[-1] for start in layout.starts[1:]]
+    whole = temporal_windows(layout.canvas_dims[-1], layout.canvas_dims[-1], 0) if len(window_dims) == 1 else \
+        spatial_windows(*layout.canvas_dims, layout.canvas_dims, 1)
+
+    def errors(denoiser, windows, strategy) -> dict[str, float]:
+        result = sample(denoiser, scheduler, windows, [None] * windows.num_windows, strategy=strategy, steps=12,
+                        batch_size=1500, generator=torch.Generator().manual_seed(0), progress=False)
+        return score_samples(result.canvas, truth, seams, reach=window_dims[-1])
+
+    floor = errors(whole_oracle, whole, "independent")
+    return {name: {metric: value / floor[metric] for metric, value in errors(oracle, layout, name).items()}
+            for name in ("precisiontweedies", "synctweedies")}
+
+
+@pytest.mark.parametrize("two_dimensional", [False, True])
+def test_precisiontweedies_keeps_every_oracle_metric_near_the_ddim_floor(two_dimensional: bool) -> None:
+    """The interior-weighted fusion stays within 1.2x of exact-score DDIM on all five errors; the equal average does not."""
+    if two_dimensional:
+        ratios = oracle_errors_over_floor(spatial_windows(8, 20, 8, 4), (8, 8), 2.0)
+    else:
+        ratios = oracle_errors_over_floor(temporal_windows(length=64, window=24, overlap=8), (24,), 4.0)
+    assert max(ratios["precisiontweedies"].values()) < 1.2, ratios
+    assert max(ratios["synctweedies"].values()) > 1.5, ratios
+
+
+def test_merge_interior_runs_from_the_mean_to_the_deepest_window() -> None:
+    layout = temporal_windows(length=10, window=6, overlap=2)
+    windows = torch.stack([torch.zeros(1, 1, 6), torch.ones(1, 1, 6)], dim=1)
+    torch.testing.assert_close(layout.merge_interior(windows, 0.0), layout.merge(windows, "mean"))
+    torch.testing.assert_close(layout.merge_interior(windows, 1.0), layout.merge(windows, "crossfade"))
+    # Shares 0.25 and 0.75 on the overlap: to the power 4 the deeper window counts 81 times as much.
+    torch.testing.assert_close(layout.merge_interior(windows, 4.0)[0, 0, 4:6], torch.tensor([1 / 82, 81 / 82]))
+    steep = layout.merge_interior(windows, 64.0)[0, 0]
+    assert bool(torch.isfinite(steep).all()) and steep.round().tolist() == [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]
+
+
+def test_oracle_scores_a_2d_field_along_its_columns_as_1d_scores_a_row() -> None:
+    """A field one row high scores exactly like the same samples as 1D frames; exact 2D draws score near zero."""
+    truth = squared_exponential(30, 3.0)
+    draws = torch.randn(500, 30, generator=torch.Generator().manual_seed(0), dtype=torch.float64) @ torch.linalg.cholesky(truth).T
+    assert score_samples(draws[:, None, :], truth, [10, 20], reach=8) == score_samples(draws, truth, [10, 20], reach=8)
+    field = torch.kron(squared_exponential(6, 2.0), truth)
+    draws = torch.randn(4000, 180, generator=torch.Generator().manual_seed(1), dtype=torch.float64) @ torch.linalg.cholesky(field).T
+    scores = score_samples(draws.reshape(-1, 6, 30), field, [10, 20], reach=8)
+    assert scores["var_error"] < 0.05 and scores["seam_step_error"] < 0.05, scores
+
+
 @pytest.mark.parametrize("scheduler_class", [DPMSolverMultistepScheduler, EulerDiscreteScheduler])
 def test_syncsde_works_with_other_diffusers_schedulers(scheduler_class) -> None:
     """The ε form makes SyncSDE usable with any scheduler: it still repairs the seams."""
@@ -157,9 +211,9 @@ def test_same_seed_same_result_and_max_batch_does_not_change_it() -> None:
 
 
 def test_multidiffusion_and_synctweedies_keep_overlaps_identical() -> None:
-    """Both canvas-averaging baselines leave every overlap with one value shared by the windows."""
+    """The canvas-averaging strategies leave every overlap with one value shared by the windows."""
     layout = temporal_windows(length=28, window=12, overlap=4)
-    for strategy in ("multidiffusion", "synctweedies"):
+    for strategy in ("multidiffusion", "synctweedies", "precisiontweedies"):
         result = sample(TinyDenoiser(1, 12), ddim(), layout, [0, 1, 2], latent_shape=(1,), strategy=strategy,
                         steps=8, generator=torch.Generator().manual_seed(2), progress=False)
         torch.testing.assert_close(layout.crop(layout.merge(result.windows, "mean")), result.windows)
@@ -287,6 +341,7 @@ def test_wrapped_spatial_windows_pull_the_last_window_onto_the_first() -> None:
         (lambda: spatial_windows(height=8, width=32, window=8, stride=12), "stride"),
         (lambda: SyncSDE(inv_lambda=0.0), "positive"),
         (lambda: SyncSDE(inv_lambda=-1.0), "positive"),
+        (lambda: PrecisionTweedies(power=-1.0), "power"),
         (lambda: Inpaint(torch.zeros(1), torch.tensor([1.5])), r"\[0, 1\]"),
     ],
 )

@@ -177,6 +177,8 @@ def test_masked_mean_merge_is_the_region_composite_in_every_slot() -> None:
     composite = (1 - mask) * windows[:, 0] + mask * windows[:, 1]
     for slot in range(3):
         assert torch.allclose(averaged[:, slot], composite)
+    # Whole-image windows have no edges, so precisiontweedies' interior weighting is the mean here.
+    assert torch.equal(layout.merge_interior(windows, 4.0), layout.merge(windows, "mean"))
 
 
 @pytest.mark.parametrize("view", VIEWS)

@@ -35,6 +35,13 @@ class Layout(ABC):
         x_tilde, mask = self.targets(windows)
         return mask * (x_tilde - windows)
 
+    def merge_interior(self, windows: torch.Tensor, power: float) -> torch.Tensor:
+        """The canvas where each window counts by its cross-fade share to `power` (0: the mean, 1: the cross-fade).
+
+        Layouts whose windows are whole images have no edges to weigh against, so the base one takes the mean.
+        """
+        return self.merge(windows, "mean")
+
 
 @dataclass
 class CropLayout(Layout):
@@ -118,12 +125,26 @@ class CropLayout(Layout):
             for window in range(self.num_windows):
                 canvas[..., self.indices[window]] = flat[..., window, :]
         else:
-            weights = torch.ones_like(self.ramps) if mode == "mean" else self.ramps
-            weights = weights.to(flat)
-            total = flat.new_zeros(out_shape).index_add_(-1, self.indices.flatten(), (flat * weights).flatten(-2))
-            norm = flat.new_zeros(canvas_size).index_add_(0, self.indices.flatten(), weights.flatten())
-            canvas = total / norm
+            canvas = self._weighted_sum(flat, torch.ones_like(self.ramps) if mode == "mean" else self.ramps)
         return canvas.reshape(*out_shape[:-1], *self.canvas_dims)
+
+    def _weighted_sum(self, flat: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """Σ w·window / Σ w on the flat canvas, from windows [B, *lat, N, size] and weights [N, size]."""
+        canvas_size = int(torch.tensor(self.canvas_dims).prod())
+        weights = weights.to(flat)
+        total = flat.new_zeros((*flat.shape[:-2], canvas_size)).index_add_(-1, self.indices.flatten(), (flat * weights).flatten(-2))
+        norm = flat.new_zeros(canvas_size).index_add_(0, self.indices.flatten(), weights.flatten())
+        return total / norm
+
+    def merge_interior(self, windows: torch.Tensor, power: float) -> torch.Tensor:
+        """The canvas where each window counts by its cross-fade share to `power` (0: the mean, 1: the cross-fade)."""
+        # Shares are divided by the largest share on their position first, so a high power cannot underflow every
+        # weight of a position to zero (the largest becomes 1).
+        largest = torch.zeros(int(torch.tensor(self.canvas_dims).prod())).scatter_reduce_(
+            0, self.indices.flatten(), self.ramps.flatten(), "amax", include_self=False)
+        weights = (self.ramps / largest[self.indices]) ** power
+        canvas = self._weighted_sum(self._flatten_windows(windows).movedim(1, -2), weights)
+        return canvas.reshape(*canvas.shape[:-1], *self.canvas_dims)
 
     def targets(self, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """SyncSDE's X̃ like the windows and precision mask M [N, 1.., *window_dims] from pre-step windows."""
