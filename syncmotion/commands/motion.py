@@ -55,7 +55,7 @@ def _script_from_prompts(text: str, seconds: str) -> str:
     return "\n".join(f"{prompt} | {duration}s" for prompt, duration in zip(prompts, durations)) + "\n"
 
 
-def _load_backend(model: Path | None, options: ModelOptions) -> MotionBackend:
+def load_backend(model: Path | None, options: ModelOptions) -> MotionBackend:
     """The model file given by --model (any registered kind), or the embedded model."""
     try:
         return load_motion_model(model, options)
@@ -276,7 +276,7 @@ def motion(script: Path | None, text: str | None, seconds: str, out: Path | None
         raise click.ClickException(str(error)) from None
     check_smpl(params["smpl"])
     job = motion_job(parsed, params)
-    backend = _load_backend(job.model, job.model_options)
+    backend = load_backend(job.model, job.model_options)
     job.check_length(backend)
     strategy, guidance = params["strategy"], params["guidance"]
     click.echo(f"{backend.name}: {parsed.num_frames / parsed.fps:.1f} s in {len(parsed.segments)} segments, "
