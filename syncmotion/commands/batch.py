@@ -117,7 +117,7 @@ def batch(jobs: Path, out: Path, workers: int | None, address: str | None, cpus_
         raise click.ClickException("syncmotion batch runs on Ray, which is not installed: pip install 'syncmotion[batch]'") from None
     check_options(params["formats"], params["smooth"])  # the command's own values first: a line may override them
     ctx = click.get_current_context()
-    options = {param.name: param for param in ctx.command.params if param.name in GENERATION_OPTIONS and param.name}
+    options = {param.name: param for param in ctx.command.params if param.name is not None and param.name in GENERATION_OPTIONS}
     try:
         batch_jobs = read_jobs(jobs, params, seconds, options, ctx)
     except ValueError as error:
@@ -145,6 +145,37 @@ def batch(jobs: Path, out: Path, workers: int | None, address: str | None, cpus_
     click.echo(f"all {len(batch_jobs)} jobs done in {out}")
 
 
+class JobWriter:
+    """Takes the outcomes of a batch's jobs as they come: writes each job's files as its output set, or its failure."""
+
+    def __init__(self, jobs: list[BatchJob], out: Path, failures: dict[str, dict], failures_path: Path) -> None:
+        self.jobs = {job.id: job for job in jobs}
+        self.out, self.failures, self.failures_path = out, failures, failures_path
+        self.made = self.loads = 0
+
+    @property
+    def failed(self) -> int:
+        """How many of this run's jobs have failed so far."""
+        return sum(1 for job_id in self.jobs if job_id in self.failures)
+
+    def record(self, outcome: Outcome) -> None:
+        """Write `outcome`'s files into OUT/<job id>/ whole, or record why there are none."""
+        job = self.jobs[outcome.job_id]
+        self.loads += outcome.loaded_model
+        if outcome.files is not None:
+            try:
+                with output_set(self.out / job.id, job.settings) as staging:
+                    for name, data in outcome.files.items():
+                        (staging / name).write_bytes(data)
+                self.failures.pop(job.id, None)
+                self.made += 1
+            except (OSError, ValueError) as error:
+                self.failures[job.id] = _failure(job, f"its files could not be written: {error}")
+        else:
+            self.failures[job.id] = _failure(job, outcome.error or "unknown error")
+        _write_failures(self.failures_path, self.failures)
+
+
 def _run(jobs: list[BatchJob], out: Path, failures: dict[str, dict], failures_path: Path, workers: int | None,
          address: str | None, cpus_per_worker: int, gpus_per_worker: float | None) -> tuple[int, int, float]:
     """Run `jobs` on Ray, writing each one's files as they come; returns how many were made, model loads and seconds."""
@@ -155,8 +186,7 @@ def _run(jobs: list[BatchJob], out: Path, failures: dict[str, dict], failures_pa
     local_cpus = max(os.cpu_count() or 1, (workers or 1) * cpus_per_worker)
     started_ray = connect(address, local_cpus)
     pool = None
-    by_id = {job.id: job for job in jobs}
-    counts = {"made": 0, "loads": 0}
+    writer = JobWriter(jobs, out, failures, failures_path)
     started = time.perf_counter()
     try:
         cpus, gpus = cluster_resources()
@@ -169,28 +199,15 @@ def _run(jobs: list[BatchJob], out: Path, failures: dict[str, dict], failures_pa
                    + (f" and {gpus_each:g} GPU" if gpus_each else "") + " each")
         pool = WorkerPool(workers, cpus_per_worker, gpus_each)
         with tqdm(total=len(jobs), unit="job", desc="motions", dynamic_ncols=True) as bar:
-            def report(outcome: Outcome) -> None:
-                job = by_id[outcome.job_id]
-                counts["loads"] += outcome.loaded_model
-                if outcome.files is not None:
-                    try:
-                        with output_set(out / job.id, job.settings) as staging:
-                            for name, data in outcome.files.items():
-                                (staging / name).write_bytes(data)
-                        failures.pop(job.id, None)
-                        counts["made"] += 1
-                    except (OSError, ValueError) as error:
-                        failures[job.id] = _failure(job, f"its files could not be written: {error}")
-                else:
-                    failures[job.id] = _failure(job, outcome.error or "unknown error")
-                _write_failures(failures_path, failures)
-                bar.set_postfix(failed=sum(1 for job_id in by_id if job_id in failures), refresh=False)
+            def record(outcome: Outcome) -> None:
+                writer.record(outcome)
+                bar.set_postfix(failed=writer.failed, refresh=False)
                 bar.update()
 
-            pool.run([(job.id, job.job) for job in jobs if job.job is not None], report, tqdm.write)
+            pool.run([(job.id, job.job) for job in jobs if job.job is not None], record, tqdm.write)
     finally:
         if pool is not None:
             pool.close()
         if started_ray:
             ray.shutdown()
-    return counts["made"], counts["loads"], time.perf_counter() - started
+    return writer.made, writer.loads, time.perf_counter() - started

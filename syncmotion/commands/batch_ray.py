@@ -99,7 +99,10 @@ def connect(address: str | None, cpus: int) -> bool:
         else:
             ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as error:
-        raise click.ClickException(f"cannot join the Ray cluster at {address}: {error}; start one with `ray start --head`, "
+        reason = str(error).rstrip(".")
+        if address is None:
+            raise click.ClickException(f"cannot start a local Ray cluster: {reason}; see `ray start --head` for what Ray needs") from None
+        raise click.ClickException(f"cannot join the Ray cluster at {address}: {reason}; start one with `ray start --head`, "
                                    "or leave out --address for a local one") from None
     return True
 
