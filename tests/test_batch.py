@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import threading
 import time
@@ -41,6 +42,13 @@ def write_jobs(folder, model, lines=LINES):
     path = folder / "jobs.jsonl"
     path.write_text("".join(json.dumps({"model": str(model), **line}) + "\n" for line in lines))
     return path
+
+
+def planned_runs(monkeypatch) -> list[str]:
+    """The ids of the jobs the command hands to Ray from now on, which it then does not start (for checks of the plan)."""
+    ran: list[str] = []
+    monkeypatch.setattr(batch_command, "_run", lambda jobs, *rest: ran.extend(job.id for job in jobs) or (len(jobs), 0, 1.0))
+    return ran
 
 
 def files_of(folder) -> dict[str, bytes]:
@@ -148,8 +156,7 @@ def test_batch_makes_the_bytes_of_motion_and_a_rerun_does_nothing(tmp_path, clus
     # A half-written folder (no manifest) is not done; a job whose settings changed is a new job.
     (out / "t0" / MANIFEST).unlink()
     jobs = write_jobs(tmp_path, tiny_embedded, [{**line, "seed": 2} if line.get("id") == "t1" else line for line in LINES])
-    ran = []
-    monkeypatch.setattr(batch_command, "_run", lambda jobs, *rest: ran.extend(job.id for job in jobs) or (len(jobs), 0, 1.0))
+    ran = planned_runs(monkeypatch)
     changed = run("batch", str(jobs), "--out", str(out), *TINY)
     assert "10 done before" in changed.output and "2 to make" in changed.output and ran == ["t0", "t1"]
 
@@ -193,10 +200,20 @@ def test_a_killed_worker_or_a_failing_job_loses_and_duplicates_no_job(tmp_path, 
     assert "broken.txt:2" in failures["broken"]["reason"]
     assert "missing.bin is not an MDM checkpoint" in failures["no-model"]["reason"]
     assert sorted(path.name for path in out.iterdir()) == sorted([*reference, "failures.jsonl"])  # nothing left half-way
-    # A rerun skips the failed jobs too; --retry-failed runs them again (the mended script now succeeds).
+    # A rerun skips the failed jobs too; --retry-failed runs them again (the mended script among them).
     again = run("batch", str(jobs), "--out", str(out), *TINY)
     assert "12 done before, 3 failed before" in again.output and "0 to make" in again.output and again.exit_code == 1
+    ran = planned_runs(monkeypatch)
     (tmp_path / "broken.txt").write_text("a person walks | 2s\n")
-    retried = run("batch", str(jobs), "--out", str(out), "--retry-failed", "--workers", "1", *TINY)
-    assert "made 1 of 3" in retried.output and "2 of 15 jobs failed" in error_line(retried)
-    assert (out / "broken" / "motion.json").is_file() and "broken" not in (out / "failures.jsonl").read_text()
+    retried = run("batch", str(jobs), "--out", str(out), "--retry-failed", *TINY)
+    assert "0 unreadable, 3 to make" in retried.output and ran == ["too-long", "broken", "no-model"]
+
+
+def test_the_single_motion_path_never_imports_ray(tmp_path, tiny_embedded):
+    code = ("import sys; from click.testing import CliRunner; from syncmotion.cli import main; "
+            f"result = CliRunner().invoke(main, ['motion', '--text', 'walk', '--seconds', '2', '--steps', '1', '--formats', 'npy,json', "
+            f"'--model', {str(tiny_embedded)!r}, '--out', {str(tmp_path / 'out')!r}]); "
+            "assert result.exit_code == 0, result.output; print(sorted(m for m in sys.modules if m.split('.')[0] == 'ray'))")
+    finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.strip().splitlines()[-1] == "[]"
