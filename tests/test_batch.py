@@ -66,6 +66,7 @@ def files_of(folder) -> dict[str, bytes]:
     ('{"text": "walk", "strategy": "best"}\n', 'jobs.jsonl:1: "strategy"'),
     ('{"text": "walk", "formats": "npy,avi"}\n', "jobs.jsonl:1: --formats 'npy,avi'"),
     ('{"text": "walk", "seconds": "nan"}\n', "jobs.jsonl:1: --seconds 'nan' is not a positive number"),
+    ('{"text": "walk", "smpl": "nowhere.pkl"}\n', 'jobs.jsonl:1: "smpl": Invalid value'),
     ('{"prompt": "a castle", "size": [512, 2048]}\n', "image jobs (prompt, size) are not supported"),
     ('{"steps": 3}\n', 'give "script" or "text"'),
     ('{"text": "walk", "id": "a"}\n{"text": "run", "id": "a"}\n', "jobs.jsonl:2: job id 'a' is also the id of"),

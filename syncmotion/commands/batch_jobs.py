@@ -55,10 +55,9 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str, sort_keys=True))
 
 
-def _absolute_paths(params: Mapping[str, Any], base: Path) -> dict[str, Any]:
-    """`params` with relative paths taken relative to `base`: workers may run elsewhere than this folder."""
-    return {key: (base / value).absolute() if key in PATH_KEYS and isinstance(value, Path) else value
-            for key, value in params.items()}
+def _absolute_paths(params: Mapping[str, Any]) -> dict[str, Any]:
+    """`params` with their paths made absolute: workers may run in another folder than this command."""
+    return {key: value.absolute() if key in PATH_KEYS and isinstance(value, Path) else value for key, value in params.items()}
 
 
 def _job(job_id: str, where: str, script_path: Path | None, text: str | None, seconds: str, params: Mapping[str, Any]) -> BatchJob:
@@ -123,13 +122,16 @@ def _line_job(number: int, line: str, path: Path, defaults: Mapping[str, Any], s
                          f"`syncmotion batch --help` ({', '.join(sorted(options))})")
     if ("script" in entry) == ("text" in entry):
         raise ValueError(f"{where}: give \"script\" or \"text\" (exactly one of them)")
-    base = path.parent
+    base = path.parent.absolute()
+    # Paths in a line are relative to the JSONL file, also for the options that check their path exists.
+    entry = {key: str(base / value) if key in PATH_KEYS and isinstance(value, str) and value else value
+             for key, value in entry.items()}
     overrides = {key: _convert(key, value, options[key], where, ctx) for key, value in entry.items() if key in options}
-    params = {**defaults, **_absolute_paths(overrides, base)}
+    params = {**defaults, **overrides}
     if "script" in entry:
         if not isinstance(entry["script"], str) or not entry["script"]:
             raise ValueError(f"{where}: \"script\" must be the path of a script file")
-        script_path = (base / entry["script"]).absolute()
+        script_path = Path(entry["script"])
         job_id = _check_id(entry.get("id", script_path.stem), where)
         return _job(job_id, where, script_path, None, "", params)
     if not isinstance(entry["text"], str):
@@ -143,7 +145,7 @@ def read_jobs(source: Path, defaults: Mapping[str, Any], seconds: str, options: 
     """The jobs in `source` (a folder of .txt scripts or a JSONL file); a ValueError one-liner for input that is not jobs."""
     # `defaults` are the command's generation options (and `seconds` its --seconds for text jobs): a line overrides
     # them, its values read by the command's own `options` so that they are checked as on the command line.
-    defaults = _absolute_paths(defaults, Path.cwd())
+    defaults = _absolute_paths(defaults)
     if not source.exists():
         raise ValueError(f"JOBS {source} does not exist; give a folder of .txt scripts or a .jsonl file with one job a line")
     if source.is_dir():
