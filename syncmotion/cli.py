@@ -35,6 +35,8 @@ COMMANDS: dict[str, LazyCommand] = {
                            "Make an image that shows FIRST, and SECOND when turned by --view."),
     "motion": LazyCommand("syncmotion.commands.motion:motion",
                           "Generate one long motion from SCRIPT (lines `TEXT | 6s`) or from --text, and write it to --out."),
+    "batch": LazyCommand("syncmotion.commands.batch:batch",
+                         "Make many motions: JOBS is a folder of scripts or a JSONL file (one job a line); run on Ray, resumable."),
     "render": LazyCommand("syncmotion.commands.render:render",
                           "Render MOTION_FILE (.json, .bvh, .glb/.gltf or MDM results .npy) as an animation or a filmstrip."),
     "convert": LazyCommand("syncmotion.commands.convert:convert",

@@ -283,6 +283,22 @@ def set_files(folder: str | Path, suffix: str) -> list[Path] | None:
     return found
 
 
+def complete_set(folder: str | Path) -> dict | None:
+    """The manifest of the output set in `folder` when every file it lists is there unchanged; None otherwise."""
+    folder = Path(folder)
+    try:
+        manifest = read_manifest(folder)
+    except ValueError:
+        return None  # a damaged manifest is an incomplete set: the run that made it is made again
+    if manifest is None:
+        return None
+    for entry in manifest["files"]:
+        path = folder / entry["name"]
+        if not path.is_file() or _sha256(path) != entry["sha256"]:
+            return None
+    return manifest
+
+
 def _write_manifest(staging: Path, settings: dict) -> None:
     files = [{"name": path.name, "size": path.stat().st_size, "sha256": _sha256(path)} for path in sorted(staging.iterdir())]
     manifest = {"format": MANIFEST_FORMAT, "version": 1, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

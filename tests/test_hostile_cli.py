@@ -9,28 +9,16 @@ import sys
 import time
 
 import pytest
-from click.testing import CliRunner
 
 from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
-from syncmotion.cli import main
 from syncmotion.files import output_set
+from syncmotion_lab.cli_checks import error_line, invoke
 from syncmotion_lab.tiny_models.tiny_mdm import save_identity_meta, save_official_checkpoint
 
 
 def run(*arguments: str):
-    """The command's result, with the rule every refusal here must keep: exit 1 or 2 through click, no traceback."""
-    result = CliRunner().invoke(main, ["motion", *arguments])
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result
-
-
-def error_line(result) -> str:
-    """The single 'Error: ...' line of a refused run."""
-    assert result.exit_code != 0, result.output
-    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert len(lines) == 1, result.output
-    return lines[0]
+    """The motion command's result, with the rule every refusal here must keep: exit 1 or 2 through click, no traceback."""
+    return invoke("motion", *arguments)
 
 
 def test_a_script_within_one_window_keeps_every_segments_text(tmp_path, tiny_embedded):

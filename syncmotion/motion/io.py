@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -63,6 +65,17 @@ def save_json(motion: Motion, path: str | Path) -> None:
     write_atomically(path, lambda tmp: tmp.write_text(document, encoding="utf-8"))
 
 
+def _interned(value: Any) -> Any:
+    """`value` with every string interned, lists and dicts rebuilt: equal strings become one object."""
+    if isinstance(value, str):
+        return sys.intern(value)
+    if isinstance(value, dict):
+        return {_interned(key): _interned(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(map(_interned, value))
+    return value
+
+
 def save_results_npy(motions: list[Motion], path: str | Path, num_repetitions: int = 1) -> None:
     """Write motions in MDM's results.npy layout: motion [N, 22, 3, T] (zero-padded), text, lengths."""
     if not motions:
@@ -85,6 +98,11 @@ def save_results_npy(motions: list[Motion], path: str | Path, num_repetitions: i
         "syncmotion": [{"fps": m.fps, "segments": [[s.text, s.start, s.end] for s in m.segments], "seams": list(m.seams),
                         "meta": m.meta} for m in motions],
     }
+
+    # Pickle writes a string once and refers back to it where the same object recurs, so its bytes depend on which
+    # equal strings happen to share an object (a choice's default does, a value sent from another process does not).
+    # Interned, every equal string is one object: the same motion gives the same file wherever it was made.
+    results = _interned(results)
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as handle:
