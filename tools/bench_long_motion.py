@@ -222,7 +222,8 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
         "",
         *(["Real-corpus row only so far: run the command without --real-only once the embedded model is shipped.", ""]
           if only_real else []),
-        f"`{command}` ({device}; {len(result['scripts'])} scripts of sequences/{'bench_long' if long_segments else 'bench'}/ x {result['seeds']} seeds; "
+        f"`{command}` ({device}; {len(result['scripts'])} scripts of sequences/{'bench_long' if long_segments else 'bench'}/ "
+        f"x {result['seeds']} seeds; "
         f"steps {options.get('steps') or 'model default'}, overlap {options['overlap']}, "
         f"guidance {options['guidance'] or 'model default'}, "
         f"stitch {options.get('stitch', 'crossfade')} unless the row says otherwise, "
