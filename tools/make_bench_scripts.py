@@ -29,10 +29,11 @@ def _write(path: Path, text: str) -> None:
 def main(num: int | None, seed: int | None, out: Path | None, long_segments: bool) -> None:
     """Write NUM scripts bench_XX.txt (long_XX.txt) and index.json (action, parameters, text, frames of every segment)."""
     num = num or (len(LONG_SINGLES) + LONG_MIXES if long_segments else 32)
-    seed = seed if seed is not None else (LONG_SCRIPT_SEED if long_segments else SCRIPT_SEED)
+    default_seed = LONG_SCRIPT_SEED if long_segments else SCRIPT_SEED
+    seed = seed if seed is not None else default_seed
     out = out or REPO_ROOT / "sequences" / ("bench_long" if long_segments else "bench")
     if seed in RESERVED_SEEDS:
-        raise click.UsageError(f"--seed {seed} is a training draw (model 0, evaluator 1000/1001); use e.g. {SCRIPT_SEED}")
+        raise click.UsageError(f"--seed {seed} is a training draw (model 0, evaluator 1000/1001); use e.g. {default_seed}")
     out.mkdir(parents=True, exist_ok=True)
     index: dict = {"seed": seed, "fps": FPS, "scripts": {}, **({"long": True} if long_segments else {})}
     for i in range(num):
