@@ -36,7 +36,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "motion": LazyCommand("syncmotion.commands.motion:motion",
                           "Generate one long motion from SCRIPT (lines `TEXT | 6s`) or from --text, and write it to --out."),
     "batch": LazyCommand("syncmotion.commands.batch:batch",
-                         "Make many motions: JOBS is a folder of scripts or a JSONL file (one job a line); run on Ray, resumable."),
+                         "Make many motions and wide images: JOBS is a folder of scripts or a JSONL file of jobs; on Ray, resumable."),
     "render": LazyCommand("syncmotion.commands.render:render",
                           "Render MOTION_FILE (.json, .bvh, .glb/.gltf or MDM results .npy) as an animation or a filmstrip."),
     "convert": LazyCommand("syncmotion.commands.convert:convert",

@@ -14,6 +14,7 @@ import torch
 
 from syncmotion.commands import batch as batch_command
 from syncmotion.files import MANIFEST
+from syncmotion_lab.tiny_models.tiny_sd import tiny_pipeline
 from syncmotion_lab.cli_checks import error_line
 from syncmotion_lab.cli_checks import invoke as run
 
@@ -67,7 +68,9 @@ def files_of(folder) -> dict[str, bytes]:
     ('{"text": "walk", "formats": "npy,avi"}\n', "jobs.jsonl:1: --formats 'npy,avi'"),
     ('{"text": "walk", "seconds": "nan"}\n', "jobs.jsonl:1: --seconds 'nan' is not a positive number"),
     ('{"text": "walk", "smpl": "nowhere.pkl"}\n', 'jobs.jsonl:1: "smpl": Invalid value'),
-    ('{"prompt": "a castle", "size": [512, 2048]}\n', "image jobs (prompt, size) are not supported"),
+    ('{"prompt": "a castle"}\n', 'jobs.jsonl:1: an image job needs "model"'),
+    ('{"prompt": "a castle", "model": "nowhere"}\n', '"model" nowhere is not a diffusers Stable Diffusion folder'),
+    ('{"prompt": "a castle", "text": "walk"}\n', 'give "prompt" (an image) or "script"/"text" (a motion), not both'),
     ('{"steps": 3}\n', 'give "script" or "text"'),
     ('{"text": "walk", "id": "a"}\n{"text": "run", "id": "a"}\n', "jobs.jsonl:2: job id 'a' is also the id of"),
     ('{"text": "walk", "id": "../up"}\n', "cannot name a folder"),
@@ -78,6 +81,37 @@ def test_bad_job_lines_are_one_line_before_any_work(tmp_path, content, message):
     line = error_line(run("batch", str(tmp_path / "jobs.jsonl"), "--out", str(tmp_path / "out")))
     assert message in line
     assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_sd(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny_sd")
+    tiny_pipeline(folder)
+    return folder
+
+
+@pytest.mark.parametrize("line, message", [
+    ({"prompt": "  "}, '"prompt" is empty'),
+    ({"prompt": "a castle", "size": "wide"}, "\"size\" 'wide' is not a size; give width x height"),
+    ({"prompt": "a castle", "size": "128x64", "width": 128}, 'give "size" or "width"/"height", not both'),
+    ({"prompt": "a castle", "size": "130x64"}, "width 130 is not a multiple of 8"),
+    ({"prompt": "a castle", "size": "128x64", "window": 64}, '"window" 64 (512 px) is larger than the 128x64 image'),
+    ({"prompt": "a castle", "size": "128x64", "window": 8, "stride": 0}, "\"stride\": Invalid value: 0"),
+    ({"prompt": "a castle", "guidance": -1}, '"guidance": Invalid value: -1.0'),
+    ({"prompt": "a castle", "strategy": "doubletake"}, '"strategy"'),
+    ({"prompt": "a castle", "format": "jpg"}, "unknown key 'format' for an image job"),
+])
+def test_bad_image_lines_are_one_line_before_any_work(tmp_path, tiny_sd, line, message):
+    (tmp_path / "jobs.jsonl").write_text(json.dumps({"model": str(tiny_sd), **line}) + "\n")
+    result = run("batch", str(tmp_path / "jobs.jsonl"), "--out", str(tmp_path / "out"))
+    assert result.exit_code != 0 and message in error_line(result)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_motion_only_strategy_of_the_command_is_no_default_for_image_jobs(tmp_path, tiny_sd):
+    (tmp_path / "jobs.jsonl").write_text(json.dumps({"model": str(tiny_sd), "prompt": "a castle"}) + "\n")
+    line = error_line(run("batch", str(tmp_path / "jobs.jsonl"), "--out", str(tmp_path / "out"), "--strategy", "doubletake"))
+    assert "strategy 'doubletake' makes motions only" in line
 
 
 def test_bad_jobs_folder_and_out_are_one_line(tmp_path):
@@ -208,6 +242,44 @@ def test_a_killed_worker_or_a_failing_job_loses_and_duplicates_no_job(tmp_path, 
     (tmp_path / "broken.txt").write_text("a person walks | 2s\n")
     retried = run("batch", str(jobs), "--out", str(out), "--retry-failed", *TINY)
     assert "0 unreadable, 3 to make" in retried.output and ran == ["too-long", "broken", "no-model"]
+
+
+IMAGES = [
+    {"id": "castle", "prompt": "a castle on a hill", "size": "128x64", "window": 8, "stride": 4, "steps": 2},
+    {"id": "sea", "prompt": "the sea", "width": 192, "height": 64, "window": 8, "stride": 8, "wrap": True, "steps": 3,
+     "seed": 5, "strategy": "multidiffusion", "guidance": 3.0, "negative_prompt": "fog"},
+]
+
+
+def test_image_jobs_make_the_bytes_of_wide_beside_motion_jobs(tmp_path, cluster, tiny_sd, tiny_embedded, monkeypatch):
+    monkeypatch.setenv("SYNCMOTION_CACHE_DIR", str(cluster))
+    lines = [{"model": str(tiny_sd), **line} for line in IMAGES] + [{"id": "walk", "text": "a person walks forward", "seconds": 2}]
+    jobs, out = write_jobs(tmp_path, tiny_embedded, lines), tmp_path / "out"
+    result = run("batch", str(jobs), "--out", str(out), "--workers", "2", *TINY)
+    assert result.exit_code == 0, result.output
+    assert "made 3 of 3" in result.output
+    assert sorted(path.name for path in (out / "castle").iterdir()) == sorted([MANIFEST, "panorama.png"])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the workers run
+    try:
+        for line in IMAGES:
+            size = line.get("size") or f"{line['width']}x{line['height']}"
+            width, height = size.split("x")
+            arguments = ["wide", line["prompt"], "--model", str(tiny_sd), "--width", width, "--height", height,
+                         "--device", "cpu", "--out", str(tmp_path / f"{line['id']}.png")]
+            for key in ("window", "stride", "steps", "seed", "strategy", "guidance", "negative_prompt"):
+                if key in line:
+                    arguments += [f"--{key.replace('_', '-')}", str(line[key])]
+            arguments += ["--wrap"] if line.get("wrap") else []
+            alone = run(*arguments)
+            assert alone.exit_code == 0, alone.output
+            assert (out / line["id"] / "panorama.png").read_bytes() == (tmp_path / f"{line['id']}.png").read_bytes(), line["id"]
+    finally:
+        torch.set_num_threads(threads)
+    settings = json.loads((out / "sea" / MANIFEST).read_text())["settings"]["image"]
+    assert settings["strategy"] == "multidiffusion" and settings["wrap"] is True and settings["negative_prompt"] == "fog"
+    again = run("batch", str(jobs), "--out", str(out), *TINY)
+    assert "3 done before" in again.output and "0 to make" in again.output
 
 
 def test_the_single_motion_path_never_imports_ray(tmp_path, tiny_embedded):

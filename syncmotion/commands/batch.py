@@ -110,7 +110,7 @@ def _check_out(out: Path) -> None:
               help="torch device of the workers: cpu, cuda, mps, or auto (the GPU Ray gives a worker, else cpu).")
 def batch(jobs: Path, out: Path, workers: int | None, address: str | None, cpus_per_worker: int, gpus_per_worker: float | None,
           retry_failed: bool, seconds: str, **params: Any) -> None:
-    """Make many motions: JOBS is a folder of scripts or a JSONL file (one job a line); run on Ray, resumable."""
+    """Make many motions and wide images: JOBS is a folder of scripts or a JSONL file of jobs; on Ray, resumable."""
     try:
         import ray  # noqa: F401  (only to ask whether it is there: the workers need it)
     except ImportError:
@@ -198,7 +198,7 @@ def _run(jobs: list[BatchJob], out: Path, failures: dict[str, dict], failures_pa
         click.echo(f"{workers} worker{'s' if workers > 1 else ''} on {where}, {cpus_per_worker} CPU"
                    + (f" and {gpus_each:g} GPU" if gpus_each else "") + " each")
         pool = WorkerPool(workers, cpus_per_worker, gpus_each)
-        with tqdm(total=len(jobs), unit="job", desc="motions", dynamic_ncols=True) as bar:
+        with tqdm(total=len(jobs), unit="job", desc="jobs", dynamic_ncols=True) as bar:
             def record(outcome: Outcome) -> None:
                 writer.record(outcome)
                 bar.set_postfix(failed=writer.failed, refresh=False)

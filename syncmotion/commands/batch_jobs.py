@@ -5,6 +5,8 @@ A JSONL line is one job: `script` (a path, relative to the JSONL file) or `text`
 `inv_lambda` or `inv-lambda`, `formats` as "npy,json" or a list, ...), which overrides the command's own value for
 that job. A script's job id is its file name without the extension; a text job without an id is `line-N`.
 
+A line with a `prompt` is an image job instead: a wide image as `syncmotion wide` makes it (see batch_images.py).
+
 A line that cannot be a job (not JSON, an unknown key, a value its option refuses) stops the command before any
 work, naming the line; a job whose script cannot be read is a failed job (recorded, the others still run).
 """
@@ -23,13 +25,13 @@ import click
 
 from syncmotion.motion.script import Script, ScriptError, parse_script
 
+from .batch_images import ImageJob, image_job
 from .motion import MotionJob, motion_job, read_script
 
 FAILURES = "failures.jsonl"
 # Keys of a line beyond the generation options; paths in a line are relative to the JSONL file.
 JOB_KEYS = ("id", "script", "text", "seconds")
 PATH_KEYS = ("script", "model", "meta", "clip", "smpl")
-IMAGE_KEYS = ("prompt", "size", "width", "height")
 # An id names a folder of DIR: no separators, no leading dot (hidden, and the staging folders' prefix).
 _ID = re.compile(r"[^\W][\w .,+=@-]*")
 
@@ -41,7 +43,7 @@ class BatchJob:
     id: str
     where: str
     settings: dict[str, Any]  # what the job asks for, as its output manifest records it
-    job: MotionJob | None
+    job: MotionJob | ImageJob | None
     problem: str | None = None
 
     @property
@@ -113,15 +115,18 @@ def _line_job(number: int, line: str, path: Path, defaults: Mapping[str, Any], s
     if not isinstance(entry, dict):
         raise ValueError(f"{where}: a job is a JSON object, e.g. {{\"script\": \"walk.txt\"}}, not {type(entry).__name__}")
     entry = {str(key).replace("-", "_"): value for key, value in entry.items()}
-    if any(key in entry for key in IMAGE_KEYS):
-        raise ValueError(f"{where}: image jobs (prompt, size) are not supported by batch yet; it makes motions: "
-                         "give \"script\" or \"text\"")
+    if "prompt" in entry:
+        if "script" in entry or "text" in entry:
+            raise ValueError(f"{where}: give \"prompt\" (an image) or \"script\"/\"text\" (a motion), not both")
+        job_id = _check_id(entry.get("id", f"line-{number}"), where)
+        image = image_job(entry, where, path.parent.absolute(), defaults)
+        return BatchJob(job_id, where, _plain({"job": job_id, "image": image.settings()}), image)
     unknown = sorted(set(entry) - set(JOB_KEYS) - set(options))
     if unknown:
         raise ValueError(f"{where}: unknown key {unknown[0]!r}; a line takes {', '.join(JOB_KEYS)} and the options of "
                          f"`syncmotion batch --help` ({', '.join(sorted(options))})")
     if ("script" in entry) == ("text" in entry):
-        raise ValueError(f"{where}: give \"script\" or \"text\" (exactly one of them)")
+        raise ValueError(f"{where}: give \"script\" or \"text\" (exactly one of them) for a motion, or \"prompt\" for an image")
     base = path.parent.absolute()
     # Paths in a line are relative to the JSONL file, also for the options that check their path exists.
     entry = {key: str(base / value) if key in PATH_KEYS and isinstance(value, str) and value else value

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..backends.stable_diffusion import decode, to_uint8
 from ..engine.windows import spatial_windows
-from ..pipelines.images import panorama_latents
+from ..pipelines.images import panorama_image
 from .image_options import (
     check_out, check_prompt, check_size, image_settings, load_denoiser, model_options, numbered, read_prompts,
     sampling_errors, write_png,
@@ -48,11 +47,10 @@ def wide(
     except ValueError as error:
         raise click.UsageError(str(error)) from error
     denoiser = load_denoiser(model, device, half, guidance, negative_prompt)
-    pipeline = denoiser.pipeline
     for index, text in enumerate(prompts):
         with sampling_errors():
-            result = panorama_latents(denoiser, text, latent_height, latent_width, window, stride, wrap,
-                                      image_settings(strategy, inv_lambda, lambda_schedule, steps, seed, max_batch))
+            result = panorama_image(denoiser, text, latent_height, latent_width, window, stride, wrap,
+                                    image_settings(strategy, inv_lambda, lambda_schedule, steps, seed, max_batch))
         path = numbered(out, index, len(prompts))
-        write_png(path, to_uint8(decode(pipeline, result.canvas, wrap=wrap)[0]))
-        click.echo(f"{path}: {width}x{height}, {result.windows.shape[1]} windows, {result.model_calls} UNet calls")
+        write_png(path, result.image)
+        click.echo(f"{path}: {width}x{height}, {result.windows} windows, {result.model_calls} UNet calls")

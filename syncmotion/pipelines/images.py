@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
-from syncmotion.backends.stable_diffusion import StableDiffusionDenoiser, ddim_scheduler
+from syncmotion.backends.stable_diffusion import StableDiffusionDenoiser, ddim_scheduler, decode, to_uint8
 from syncmotion.engine import SampleResult, Strategy, make_strategy, sample
 from syncmotion.engine.windows import Layout, spatial_windows
 
@@ -40,3 +41,21 @@ def panorama_latents(denoiser: StableDiffusionDenoiser, prompt: str, latent_heig
     """A wide latent canvas: windows in raster order, noise cropped from one canvas, pasted in order at the end."""
     layout = spatial_windows(latent_height, latent_width, window, stride, wrap=wrap)
     return sample_layout(denoiser, layout, [prompt] * layout.num_windows, settings)
+
+
+@dataclass(frozen=True)
+class Panorama:
+    """A wide image (H×W×3 uint8) and how it was made."""
+
+    image: np.ndarray
+    windows: int
+    model_calls: int
+
+
+def panorama_image(denoiser: StableDiffusionDenoiser, prompt: str, latent_height: int, latent_width: int,
+                   window: int = 64, stride: int = 16, wrap: bool = False,
+                   settings: ImageSettings = ImageSettings()) -> Panorama:
+    """A wide image for `prompt`: the panorama's latents decoded."""
+    result = panorama_latents(denoiser, prompt, latent_height, latent_width, window, stride, wrap, settings)
+    image = to_uint8(decode(denoiser.pipeline, result.canvas, wrap=wrap)[0])
+    return Panorama(image, result.windows.shape[1], result.model_calls)
