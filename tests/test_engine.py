@@ -7,6 +7,7 @@ import torch
 from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler
 
 from syncmotion.engine import Inpaint, PrecisionTweedies, SyncSDE, sample
+from syncmotion.engine.schedulers import scheduler_named
 from syncmotion.engine.windows import spatial_windows, temporal_windows, temporal_windows_at
 from syncmotion_lab.oracle import GaussianOracle, score_samples, squared_exponential
 
@@ -366,3 +367,23 @@ def test_mismatched_condition_count_and_unknown_names() -> None:
                init=torch.zeros(1, 1, 30), start_step=2)
     with pytest.raises(ValueError, match="expected"):
         sample(denoiser, ddim(), layout, [0, 1, 2], latent_shape=(1,), steps=2, progress=False, init=torch.zeros(1, 30))
+
+
+@pytest.mark.parametrize("name", ["ddim", "dpmsolver++", "unipc"])
+def test_a_named_solver_keeps_the_models_schedule_and_repairs_seams(name: str) -> None:
+    base = ddim(prediction_type="sample", timestep_spacing="leading")
+    solver = scheduler_named(base, name)
+    assert torch.equal(solver.alphas_cumprod, base.alphas_cumprod)
+    assert solver.config.prediction_type == "sample" and solver.config.timestep_spacing == "leading"
+    spaced = scheduler_named(base, name, "linspace")
+    spaced.set_timesteps(20)
+    # Every solver starts at pure noise; the multistep ones end their last step at t = 0 from the lowest timestep.
+    assert int(spaced.timesteps[0]) == 999 and bool((spaced.timesteps.diff() < 0).all()), spaced.timesteps
+    assert oracle_seam_error("syncsde", solver) < 0.6 * oracle_seam_error("independent", solver)
+
+
+def test_an_unknown_solver_or_spacing_is_one_clear_error() -> None:
+    with pytest.raises(ValueError, match="unknown scheduler 'euler'; choose one of ddim, dpmsolver\\+\\+, unipc"):
+        scheduler_named(ddim(), "euler")
+    with pytest.raises(ValueError, match="unknown timestep spacing 'even'"):
+        scheduler_named(ddim(), "ddim", "even")

@@ -262,6 +262,9 @@ def test_bench_tool_runs_every_row_with_a_stand_in_backend(tmp_path):
     assert "Long segments" in tool.document(long_result, "python tools/bench_long_motion.py --long", "CPU")
     with pytest.raises(Exception, match="1/λ must be a number"):
         tool.parse_strategy("syncsde:x")
+    assert tool.parse_strategy("syncsde:5:dpm20") == ("syncsde", 5.0, {"scheduler": "dpmsolver++", "steps": 20})
+    with pytest.raises(Exception, match="or a solver with its steps"):
+        tool.parse_strategy("syncsde:5:dpm0")
 
 
 def test_segment_context_tool_scores_every_segment_alone_and_in_its_script():
