@@ -30,10 +30,11 @@ def scheduler_named(scheduler: Any, name: str, timestep_spacing: str | None = No
     if timestep_spacing is not None and timestep_spacing not in SPACINGS:
         raise ValueError(f"unknown timestep spacing {timestep_spacing!r}; choose one of {', '.join(SPACINGS)}")
     solver, settings = SCHEDULERS[name]
-    schedule = {key: scheduler.config[key] for key in _SCHEDULE_KEYS if key in scheduler.config}
+    config = scheduler.config
+    schedule = {key: config[key] for key in _SCHEDULE_KEYS if key in config}
     if timestep_spacing is not None:
         schedule["timestep_spacing"] = timestep_spacing
     if isinstance(scheduler, DDIMScheduler) and solver is DDIMScheduler:
         # DDIM's own settings (clipping, the last step's alpha) stay as the model set them.
-        return DDIMScheduler.from_config(scheduler.config, **schedule)
+        return DDIMScheduler.from_config(config, **schedule)
     return solver(**schedule, **settings)
