@@ -3,19 +3,25 @@ the mask read from attention processors, inversion files and the `edit` command,
 
 from __future__ import annotations
 
+from pathlib import Path
 
+
+import imageio.v3 as iio
+import numpy as np
 import pytest
 import torch
 from diffusers import DDIMScheduler
 
+from syncmotion.backends.attention_maps import AttentionRecorder, edit_mask, token_positions
 from syncmotion.backends.stable_diffusion import StableDiffusionDenoiser, load_pipeline
 from syncmotion.engine import make_strategy, sample, spatial_windows, temporal_windows
 from syncmotion.engine.image_layouts import MaskedLayout
 from syncmotion.engine.inversion import ddim_invert
 from syncmotion.engine.pinned import Pinned
-from syncmotion.pipelines.edit import edit_latents, invert
+from syncmotion.pipelines.edit import attention_mask, changed_words, edit_latents, invert
 from syncmotion.pipelines.images import ImageSettings, sample_layout
 from syncmotion.pipelines.inversion_file import load_inversion, save_inversion
+from syncmotion_lab.cli_checks import error_line, invoke
 from syncmotion_lab.oracle import GaussianOracle, squared_exponential
 
 SD_SCHEDULE = {"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear", "clip_sample": False,
@@ -173,3 +179,169 @@ def test_inversion_files_round_trip_and_refuse_what_is_not_one(tmp_path, inverte
                           ("other", "not a syncmotion inversion file")):
         with pytest.raises(ValueError, match=message):
             load_inversion(tmp_path / f"{name}.safetensors")
+
+
+@pytest.mark.parametrize(("source", "target", "changed"), [
+    ("a cat on a bench", "a leopard on a bench", [1]),
+    ("a cat on a bench", "a dog on a sofa", [1, 4]),
+    ("a cat sitting", "a black cat sitting", [1]),  # an inserted adjective changes the word it describes
+    ("a photo of a cat", "a photo of a cat, smiling", [4]),
+    ("A cat.", "a dog", [1]),
+])
+def test_changed_words_are_the_source_words_the_target_replaces(source, target, changed) -> None:
+    assert changed_words(source, target) == changed
+
+
+def test_prompts_with_the_same_words_have_nothing_to_edit() -> None:
+    with pytest.raises(ValueError, match="same words"):
+        changed_words("a cat", "A cat.")
+
+
+def test_token_positions_point_at_the_words_tokens(pipeline) -> None:
+    tokenizer = pipeline.tokenizer
+    prompt = "a cat on it"
+    ids = tokenizer(prompt).input_ids
+    positions = token_positions(tokenizer, prompt, [1, 3])
+    word_ids = tokenizer("cat", add_special_tokens=False).input_ids + tokenizer("it", add_special_tokens=False).input_ids
+    assert [ids[p] for p in positions] == word_ids
+    with pytest.raises(ValueError, match="token limit"):
+        token_positions(tokenizer, "a very long prompt with the word cat", [6])
+
+
+def unet_output(pipeline, latent: torch.Tensor) -> torch.Tensor:
+    context = pipeline.encode_prompt("a cat", "cpu", 1, False)[0]
+    with torch.inference_mode():
+        return pipeline.unet(latent, torch.tensor([500]), encoder_hidden_states=context).sample
+
+
+def test_recording_leaves_the_unet_output_alone_and_restores_its_processors(pipeline) -> None:
+    latent = unit_latent(8)
+    before = dict(pipeline.unet.attn_processors)
+    expected = unet_output(pipeline, latent)
+    tokens = list(range(pipeline.tokenizer.model_max_length))
+    with AttentionRecorder(pipeline.unet, (8, 8), tokens) as recorder:
+        assert all(pipeline.unet.attn_processors[name] is not before[name] for name in recorder.cross_names)
+        assert torch.equal(unet_output(pipeline, latent), expected)
+        recorder.finish_call()
+    assert pipeline.unet.attn_processors == before
+    # Every query's probabilities over all tokens sum to 1, so their mean is 1/tokens everywhere.
+    for maps in recorder.calls[0].values():
+        assert torch.allclose(maps, torch.full_like(maps, 1 / len(tokens)), atol=1e-6)
+    spread, grid = recorder.self_map()
+    assert spread.shape == (grid[0] * grid[1],) * 2 and torch.allclose(spread.sum(1), torch.ones(spread.shape[0]), atol=1e-5)
+    with pytest.raises(RuntimeError, match="inside"), AttentionRecorder(pipeline.unet, (8, 8), [1]):
+        raise RuntimeError("inside")
+    assert pipeline.unet.attn_processors == before
+
+
+class SoftmaxAttention:
+    """What edit_mask needs of a diffusers Attention layer to compute self-attention probabilities."""
+
+    def get_attention_scores(self, query, key, mask=None):
+        return (query @ key.transpose(-1, -2)).softmax(-1)
+
+
+def test_mask_is_the_normalized_cross_map_spread_by_self_attention_and_thresholded(pipeline) -> None:
+    recorder = AttentionRecorder(pipeline.unet, (8, 8), [1])
+    blob = torch.zeros(4, 4)
+    blob[1:3, 1:3] = 1.0
+    for scale in (2.0, 5.0):  # per-call normalization makes the scale of each call's map irrelevant
+        name = recorder.cross_names[0]
+        recorder.add_cross(name, (scale * blob).reshape(1, 16, 1).expand(2, 16, 3))
+        recorder.finish_call()
+    identity = 50 * torch.eye(64).unsqueeze(0)  # self-attention of every position on itself alone
+    recorder.add_self(identity, identity, SoftmaxAttention(), None)
+    mask, soft = edit_mask(recorder, threshold=0.3)
+    assert mask.shape == (8, 8) and set(mask.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(mask, (soft > 0.3).float())
+    assert mask[2:6, 2:6].all() and not mask[0].any() and not mask[:, 7].any()
+
+
+def test_attention_mask_reads_the_reconstruction_along_the_inverted_path(pipeline, inverted) -> None:
+    before = dict(pipeline.unet.attn_processors)
+    mask, soft, calls = attention_mask(pipeline, inverted, "a cat", [1], threshold=0.3)
+    assert calls == inverted.steps and pipeline.unet.attn_processors == before
+    assert mask.shape == soft.shape == (16, 16)
+    assert torch.equal(mask, (soft > 0.3).float())
+    assert bool((soft >= 0).all() and (soft <= 1 + 1e-5).all())
+
+
+def write_photo(path: Path, width: int = 64, height: int = 64) -> Path:
+    pixels = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    iio.imwrite(path, pixels)
+    return path
+
+
+def write_square_mask(path: Path, size: int = 64) -> Path:
+    mask = np.zeros((size, size), dtype=np.uint8)
+    mask[size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = 255
+    iio.imwrite(path, mask)
+    return path
+
+
+def edit_command(folder: Path, tmp_path: Path, *extra: str, out: str = "edited.png"):
+    photo = write_photo(tmp_path / "photo.png")
+    return invoke("edit", str(photo), "a cat on a bench", "a dog on a bench", "--model", str(folder), "--steps", "3",
+                  "--device", "cpu", "--out", str(tmp_path / out), *extra)
+
+
+def test_edit_command_writes_the_image_its_mask_and_a_reusable_inversion(tiny_sd_folder, tmp_path) -> None:
+    result = edit_command(tiny_sd_folder, tmp_path, "--save-mask", "--save-inversion")
+    assert result.exit_code == 0, result.output
+    assert "UNet calls (inversion 3, mask 3, edit 3)" in result.output
+    assert iio.imread(tmp_path / "edited.png").shape == (64, 64, 3)
+    mask = iio.imread(tmp_path / "edited-mask.png")
+    assert mask.shape[:2] == (64, 64) and set(np.unique(mask)) <= {0, 255}
+    # Reusing the inversion and the mask skips both passes and gives the same image.
+    again = edit_command(tiny_sd_folder, tmp_path, "--inversion", str(tmp_path / "edited-inversion.safetensors"),
+                         "--mask", str(tmp_path / "edited-mask.png"), out="again.png")
+    assert again.exit_code == 0, again.output
+    assert "UNet calls (inversion 0, edit 3)" in again.output
+    assert np.array_equal(iio.imread(tmp_path / "again.png"), iio.imread(tmp_path / "edited.png"))
+
+
+def test_edit_command_takes_a_mask_and_a_baseline_strategy(tiny_sd_folder, tmp_path) -> None:
+    result = edit_command(tiny_sd_folder, tmp_path, "--mask", str(write_square_mask(tmp_path / "m.png")),
+                          "--strategy", "multidiffusion")
+    assert result.exit_code == 0, result.output
+    assert "mask 25% of the image" in result.output and "(inversion 3, edit 3)" in result.output
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["{text}", "a cat", "a dog"], "cannot read the image"),
+    (["{odd}", "a cat", "a dog"], "is 60x44 px; the model takes sides that are multiples of 8: crop or resize it to 64x48"),
+    (["{photo}", "a cat", " a cat "], "the source and target prompts are the same"),
+    (["{photo}", "a cat", "A cat."], "same words; change the word(s) to edit, or give --mask"),
+    (["{photo}", "a cat", "a dog", "--mask", "{small_mask}"], "the mask small-mask.png is 32x32 px but the image is 64x64"),
+    (["{photo}", "a cat", "a dog", "--mask", "{black}"], "is all black at the latent size"),
+    (["{photo}", "a cat", "a dog", "--inversion", "{text}"], "cannot read the inversion file"),
+    (["{photo}", "", "a dog"], "the source prompt is empty"),
+])
+def test_bad_edit_input_gives_one_clear_line_and_no_output(tiny_sd_folder, tmp_path, arguments, message) -> None:
+    names = {"photo": write_photo(tmp_path / "photo.png"), "odd": write_photo(tmp_path / "odd.png", 60, 44),
+             "small_mask": write_square_mask(tmp_path / "small-mask.png", 32), "text": tmp_path / "notes.txt",
+             "black": tmp_path / "black.png"}
+    (tmp_path / "notes.txt").write_text("not an image")
+    iio.imwrite(tmp_path / "black.png", np.zeros((64, 64), dtype=np.uint8))
+    out = tmp_path / "out.png"
+    result = invoke("edit", *[a.format(**names) for a in arguments], "--model", str(tiny_sd_folder), "--steps", "2",
+                    "--device", "cpu", "--out", str(out), "--save-mask", "--save-inversion")
+    assert message in error_line(result)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("out")) == []
+
+
+def test_a_reused_inversion_must_match_the_image_prompt_and_steps(tiny_sd_folder, tmp_path) -> None:
+    assert edit_command(tiny_sd_folder, tmp_path, "--save-inversion").exit_code == 0
+    inversion = str(tmp_path / "edited-inversion.safetensors")
+    other = write_photo(tmp_path / "other.png", 64, 64)
+    iio.imwrite(other, 255 - iio.imread(other))
+    cases = [
+        (["a cat on a bench", "a dog on a bench", "--steps", "4"], "photo.png", "was made with 3 steps; pass --steps 3"),
+        (["a cat on a sofa", "a dog on a sofa"], "photo.png", "was inverted under 'a cat on a bench'"),
+        (["a cat on a bench", "a dog on a bench"], "other.png", "does not match other.png"),
+    ]
+    for prompts, photo, message in cases:
+        result = invoke("edit", str(tmp_path / photo), *prompts, "--inversion", inversion, "--model", str(tiny_sd_folder),
+                        "--device", "cpu", "--out", str(tmp_path / "out.png"))
+        assert message in error_line(result)
+        assert not (tmp_path / "out.png").exists()
