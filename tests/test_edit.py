@@ -259,7 +259,7 @@ def test_mask_is_the_normalized_cross_map_spread_by_self_attention_and_threshold
 
 def test_attention_mask_reads_the_reconstruction_along_the_inverted_path(pipeline, inverted) -> None:
     before = dict(pipeline.unet.attn_processors)
-    mask, soft, calls = attention_mask(pipeline, inverted, "a cat", [1], threshold=0.3)
+    mask, soft, calls = attention_mask(pipeline, inverted, "a cat", [1], threshold=0.3, progress=False)
     assert calls == inverted.steps and pipeline.unet.attn_processors == before
     assert mask.shape == soft.shape == (16, 16)
     assert torch.equal(mask, (soft > 0.3).float())
@@ -345,3 +345,45 @@ def test_a_reused_inversion_must_match_the_image_prompt_and_steps(tiny_sd_folder
                         "--device", "cpu", "--out", str(tmp_path / "out.png"))
         assert message in error_line(result)
         assert not (tmp_path / "out.png").exists()
+
+
+def test_an_sd_shaped_unet_gives_its_mask_from_the_quarter_grid_and_the_last_up_block(pipeline) -> None:
+    # SD 1.x's block layout with tiny channels: cross-attention at 1, 1/2 and 1/4 of the latent and in the middle
+    # (1/8); the last up block attends at the full latent size.
+    from diffusers import UNet2DConditionModel
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        sample_size=32, block_out_channels=(8, 8, 16, 16), layers_per_block=1, norm_num_groups=4, attention_head_dim=2,
+        cross_attention_dim=16, down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+        up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+    )
+    context = pipeline.encode_prompt("a cat", "cpu", 1, False)[0]
+    with AttentionRecorder(unet, (32, 32), [2, 3, 4]) as recorder:
+        with torch.inference_mode():
+            unet(unit_latent(32), torch.tensor([500]), encoder_hidden_states=context)
+        recorder.finish_call()
+    assert recorder.self_name.startswith("up_blocks.3.") and recorder.self_map()[1] == (32, 32)
+    sizes = sorted({tuple(maps.shape) for maps in recorder.calls[0].values()})
+    assert sizes == [(4, 4), (8, 8), (16, 16), (32, 32)]
+    assert recorder.cross_map().shape == (8, 8)  # the 1/4 grid: 16×16 for SD's 64×64 latent
+    mask, soft = edit_mask(recorder)
+    assert mask.shape == soft.shape == (32, 32)
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--out", "out.jpg"], "give a .png file name"),
+    (["--guidance", "nan"], "'nan' is not a finite number"),
+    (["--mask-threshold", "1.5"], "Invalid value for '--mask-threshold'"),
+    (["--steps", "0"], "Invalid value for '--steps'"),
+])
+def test_bad_edit_options_fail_before_loading_the_model(monkeypatch, tmp_path, option, message) -> None:
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the model was loaded before the options were checked")
+
+    monkeypatch.setattr("syncmotion.commands.image_options.load_pipeline", no_loading)
+    photo = write_photo(tmp_path / "photo.png")
+    result = invoke("edit", str(photo), "a cat", "a dog", "--model", str(tmp_path), "--out", str(tmp_path / "o.png"),
+                    *option)
+    assert message in result.output and result.exit_code == 2
+    assert not (tmp_path / "o.png").exists()

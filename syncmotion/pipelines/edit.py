@@ -14,6 +14,7 @@ import re
 from dataclasses import replace
 
 import torch
+from tqdm.auto import tqdm
 
 from syncmotion.backends.attention_maps import AttentionRecorder, edit_mask, token_positions
 from syncmotion.backends.stable_diffusion import StableDiffusionDenoiser, ddim_scheduler
@@ -55,14 +56,15 @@ def invert(pipeline, latent: torch.Tensor, source: str, steps: int, progress: bo
                        [source], steps, progress)
 
 
-def attention_mask(pipeline, inversion: Inversion, source: str, words: list[int],
-                   threshold: float = MASK_THRESHOLD) -> tuple[torch.Tensor, torch.Tensor, int]:
+def attention_mask(pipeline, inversion: Inversion, source: str, words: list[int], threshold: float = MASK_THRESHOLD,
+                   progress: bool = True) -> tuple[torch.Tensor, torch.Tensor, int]:
     """(binary mask, soft map) [h, w] in latent pixels and the UNet calls made: the reconstruction's attention to
     `words` of the source prompt, read along the inverted path (one unguided call per step)."""
     denoiser = StableDiffusionDenoiser(pipeline, guidance_scale=1.0)
     positions = token_positions(pipeline.tokenizer, source, words)
     with AttentionRecorder(pipeline.unet, tuple(inversion.states.shape[-2:]), positions) as recorder:
-        for state, timestep in zip(inversion.states[:-1], inversion.timesteps):
+        path = zip(inversion.states[:-1], inversion.timesteps)
+        for state, timestep in tqdm(path, desc="mask", total=inversion.steps, disable=not progress, leave=False):
             denoiser(state, timestep.expand(state.shape[0]), [source] * state.shape[0])
             recorder.finish_call()
     mask, soft = edit_mask(recorder, threshold)
