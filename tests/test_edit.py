@@ -59,7 +59,8 @@ def test_inversion_round_trip_error_falls_with_steps_under_an_exact_score() -> N
     assert errors[0] > 0.5 and errors[2] < 0.06, errors  # measured 1.04, 0.18, 0.038
 
 
-def test_inversion_is_exact_when_the_model_ignores_its_input() -> None:
+@pytest.mark.parametrize("spacing", ["leading", "trailing", "linspace"])
+def test_inversion_is_exact_when_the_model_ignores_its_input(spacing: str) -> None:
     class Constant:
         prediction_type = "epsilon"
 
@@ -67,7 +68,8 @@ def test_inversion_is_exact_when_the_model_ignores_its_input() -> None:
             return torch.linspace(-1, 1, sample.shape[-1]).expand_as(sample)
 
     clean = torch.randn(2, 1, 12)
-    assert round_trip_error(Constant(), DDIMScheduler(**SD_SCHEDULE), clean, 7) < 1e-5
+    scheduler = DDIMScheduler(**SD_SCHEDULE, timestep_spacing=spacing)
+    assert round_trip_error(Constant(), scheduler, clean, 7) < 1e-5
 
 
 def test_tiny_sd_inversion_round_trip_improves_with_steps(pipeline) -> None:
@@ -387,3 +389,10 @@ def test_bad_edit_options_fail_before_loading_the_model(monkeypatch, tmp_path, o
                     *option)
     assert message in result.output and result.exit_code == 2
     assert not (tmp_path / "o.png").exists()
+
+
+def test_a_mask_from_attention_of_a_huge_image_is_refused_up_front(tiny_sd_folder, tmp_path) -> None:
+    iio.imwrite(tmp_path / "huge.png", np.zeros((1728, 1728, 3), dtype=np.uint8))
+    result = invoke("edit", str(tmp_path / "huge.png"), "a cat", "a dog", "--model", str(tiny_sd_folder), "--device",
+                    "cpu", "--out", str(tmp_path / "out.png"))
+    assert "needs 8.1 GiB for one self-attention map; give --mask, or edit a smaller image" in error_line(result)

@@ -25,6 +25,11 @@ MASK_LEVEL = 2
 SELF_ATTENTION_ROWS = 1024
 
 
+def self_attention_bytes(latent_height: int, latent_width: int) -> int:
+    """Memory of the mean self-attention map the mask is spread with, at most [h·w, h·w] float32 (SD's last up block)."""
+    return (latent_height * latent_width) ** 2 * 4
+
+
 def level_sizes(height: int, width: int, levels: int = 8) -> list[tuple[int, int]]:
     """Latent sizes at each UNet level: each downsampling halves a side, rounding up (stride-2 convolutions)."""
     sizes = [(height, width)]

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from syncmotion.files import check_output_file
+from ..backends.attention_maps import self_attention_bytes
 from ..backends.stable_diffusion import decode, encode, from_uint8, to_uint8
 from ..pipelines.edit import MASK_THRESHOLD, attention_mask, changed_words, edit_latents, invert
 from ..pipelines.inversion_file import load_inversion, save_inversion as write_inversion
@@ -21,6 +22,8 @@ LATENT_FACTOR = 8  # Stable Diffusion's VAE: one latent pixel per 8×8 image pix
 # An inversion file read back must match the photo's own latent this closely (relative mean difference); devices and
 # float16 differ far less, another photo or model far more.
 INVERSION_MATCH = 0.05
+# Reading the mask keeps one [h·w, h·w] self-attention map; past this it is refused up front (8 GiB: a 1720 px square).
+SELF_ATTENTION_LIMIT = 8 * 2**30
 
 
 def read_image(path: Path, name: str = "image") -> np.ndarray:
@@ -106,6 +109,10 @@ def edit(
     height, width = pixels.shape[:2]
     check_image_size(image, width, height)
     mask = None if mask_path is None else read_edit_mask(mask_path, width, height)
+    needed = self_attention_bytes(height // LATENT_FACTOR, width // LATENT_FACTOR)
+    if mask is None and needed > SELF_ATTENTION_LIMIT:
+        raise click.UsageError(f"reading the mask of a {width}x{height} image from attention needs {needed / 2**30:.1f} GiB "
+                               "for one self-attention map; give --mask, or edit a smaller image")
     inversion = None
     if inversion_path is not None:
         try:

@@ -1,9 +1,9 @@
 """DDIM inversion: a clean latent carried up the deterministic DDIM path to x_T, every state kept.
 
 The sampler's DDIM steps t_0 > t_1 > ... > t_{N-1} go down from level ᾱ(t_k) to ᾱ(prev(t_k)) (prev(t) = t − T/N, or
-the scheduler's final level below 0). Inversion walks the same levels upward, each step using the model's ε at the
-level it goes to, as diffusers' DDIMInverseScheduler and the editing papers do; the states it passes through are
-the trajectory a reconstruction can follow step by step.
+the scheduler's final level below 0). Inversion takes each of those steps backward, last first, with the model's ε
+at the step's timestep t_k (as diffusers' DDIMInverseScheduler and the editing papers do); the states it passes
+through are the trajectory a reconstruction can follow step by step.
 """
 
 from __future__ import annotations
@@ -38,21 +38,21 @@ class Inversion:
         return self.states[0]
 
 
-def ddim_levels(scheduler, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(timesteps [N] descending, ᾱ of the N + 1 levels the DDIM steps pass: ᾱ(t_0), ..., ᾱ(t_{N-1}), final)."""
+def ddim_levels(scheduler, steps: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(timesteps [N] descending, ᾱ at each step's timestep [N], ᾱ of the level each DDIM step lands on [N])."""
     if not hasattr(scheduler, "final_alpha_cumprod"):
         raise ValueError(f"DDIM inversion needs a DDIM scheduler, got {type(scheduler).__name__}")
     scheduler = scheduler.__class__.from_config(scheduler.config)
     scheduler.set_timesteps(steps)
     timesteps = scheduler.timesteps.clone()
-    if int(timesteps.max()) >= len(scheduler.alphas_cumprod):
-        raise ValueError(f"{steps} DDIM steps reach past the model's {len(scheduler.alphas_cumprod)} training timesteps; "
-                         "use fewer steps")
-    # The level DDIM's last step lands on, by its own rule for the previous timestep.
-    last = int(timesteps[-1]) - scheduler.config.num_train_timesteps // steps
-    final = scheduler.alphas_cumprod[last] if last >= 0 else scheduler.final_alpha_cumprod
-    levels = torch.cat([scheduler.alphas_cumprod[timesteps], torch.as_tensor(final).reshape(1)])
-    return timesteps, levels.double()
+    alphas = scheduler.alphas_cumprod
+    if int(timesteps.max()) >= len(alphas):
+        raise ValueError(f"{steps} DDIM steps reach past the model's {len(alphas)} training timesteps; use fewer steps")
+    # DDIM's own rule for where a step lands (t − T/N, the final level below 0), which is the next timestep for the
+    # usual spacings but not for every one: inverting the step it really takes keeps the round trip exact.
+    landing = timesteps - scheduler.config.num_train_timesteps // steps
+    after = torch.stack([alphas[t] if t >= 0 else torch.as_tensor(scheduler.final_alpha_cumprod) for t in landing.tolist()])
+    return timesteps, alphas[timesteps].double(), after.double()
 
 
 def ddim_invert(
@@ -63,12 +63,12 @@ def ddim_invert(
         raise ValueError(f"steps must be positive, got {steps}")
     if len(conds) != latent.shape[0]:
         raise ValueError(f"got {len(conds)} conditions for a batch of {latent.shape[0]}; give one per latent")
-    timesteps, levels = ddim_levels(scheduler, steps)
+    timesteps, at_step, after_step = ddim_levels(scheduler, steps)
     state = latent.double()
     states = [state]
     for index in tqdm(range(steps - 1, -1, -1), desc="inversion", disable=not progress, leave=False):
         timestep = timesteps[index]
-        current, target = levels[index + 1], levels[index]
+        current, target = after_step[index], at_step[index]
         output = denoiser(state.float(), timestep.expand(state.shape[0]), list(conds)).double()
         epsilon, x0 = to_epsilon_and_x0(output, state, denoiser.prediction_type, float(current.sqrt()),
                                         float((1 - current).sqrt()))
