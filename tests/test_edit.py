@@ -396,3 +396,20 @@ def test_a_mask_from_attention_of_a_huge_image_is_refused_up_front(tiny_sd_folde
     result = invoke("edit", str(tmp_path / "huge.png"), "a cat", "a dog", "--model", str(tiny_sd_folder), "--device",
                     "cpu", "--out", str(tmp_path / "out.png"))
     assert "needs 8.1 GiB for one self-attention map; give --mask, or edit a smaller image" in error_line(result)
+
+
+def test_token_positions_with_clips_own_bpe(tmp_path) -> None:
+    from syncmotion.backends.clip_text import find_clip_bpe, openai_tokenizer
+
+    try:
+        bpe = find_clip_bpe(tmp_path / "ViT-L-14.pt")
+    except FileNotFoundError:
+        pytest.skip("no installed clip or open_clip package ships CLIP's BPE file")
+    tokenizer = openai_tokenizer(bpe, 49408)
+    prompt = "A photo of a cartwheeling leopard, sitting on the bench."
+    ids = tokenizer(prompt).input_ids
+    for word in (4, 5, 8):  # a word split into several tokens, a word with a comma, one with a full stop
+        positions = token_positions(tokenizer, prompt, [word])
+        assert [ids[p] for p in positions] == tokenizer(prompt.split()[word], add_special_tokens=False).input_ids
+        assert len(positions) >= 1
+    assert len(token_positions(tokenizer, prompt, [4])) > 1
