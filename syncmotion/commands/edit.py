@@ -12,6 +12,7 @@ from PIL import Image
 from syncmotion.files import check_output_file
 from ..backends.attention_maps import self_attention_bytes
 from ..backends.stable_diffusion import decode, encode, from_uint8, to_uint8
+from ..engine.inversion import Inversion
 from ..pipelines.edit import MASK_THRESHOLD, attention_mask, changed_words, edit_latents, invert
 from ..pipelines.inversion_file import load_inversion, save_inversion as write_inversion
 from .image_options import (
@@ -58,6 +59,24 @@ def read_edit_mask(path: Path, width: int, height: int) -> torch.Tensor:
         raise click.UsageError(f"the mask {path.name} is all black at the latent size, so nothing would change; paint "
                                "the region to edit white")
     return mask
+
+
+def read_reused_inversion(path: Path, source: str, size: tuple[int, int], steps: int | None) -> Inversion:
+    """An inversion file for this image size and source prompt (and number of steps, when given), or a usage error."""
+    try:
+        inversion, inverted_source, inverted_size = load_inversion(path)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    if inverted_size != size:
+        raise click.UsageError(f"{path.name} was made from a {inverted_size[0]}x{inverted_size[1]} image, not "
+                               f"{size[0]}x{size[1]}; invert this image (drop --inversion)")
+    if inverted_source != source:
+        raise click.UsageError(f"{path.name} was inverted under {inverted_source!r}; give that source prompt, or drop "
+                               "--inversion")
+    if steps is not None and inversion.steps != steps:
+        raise click.UsageError(f"{path.name} was made with {inversion.steps} steps; pass --steps {inversion.steps} or "
+                               "drop --inversion")
+    return inversion
 
 
 def side_path(out: Path, tag: str, suffix: str) -> Path:
@@ -115,21 +134,9 @@ def edit(
                                "for one self-attention map; give --mask, or edit a smaller image")
     inversion = None
     if inversion_path is not None:
-        try:
-            inversion, inverted_source, inverted_size = load_inversion(inversion_path)
-        except ValueError as error:
-            raise click.ClickException(str(error)) from None
-        if inverted_size != (width, height):
-            raise click.UsageError(f"{inversion_path.name} was made from a {inverted_size[0]}x{inverted_size[1]} image, "
-                                   f"not {width}x{height}; invert this image (drop --inversion)")
-        if inverted_source != source:
-            raise click.UsageError(f"{inversion_path.name} was inverted under {inverted_source!r}; give that source "
-                                   "prompt, or drop --inversion")
-        if ctx.get_parameter_source("steps") == click.core.ParameterSource.DEFAULT:
-            steps = inversion.steps
-        elif inversion.steps != steps:
-            raise click.UsageError(f"{inversion_path.name} was made with {inversion.steps} steps; pass --steps "
-                                   f"{inversion.steps} or drop --inversion")
+        steps_given = ctx.get_parameter_source("steps") != click.core.ParameterSource.DEFAULT
+        inversion = read_reused_inversion(inversion_path, source, (width, height), steps if steps_given else None)
+        steps = inversion.steps
     settings = image_settings(strategy, inv_lambda, lambda_schedule, steps, seed, max_batch)
 
     denoiser = load_denoiser(model, device, half, guidance, negative_prompt)
