@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 import imageio.v3 as iio
 import numpy as np
 import pytest
@@ -56,7 +55,7 @@ def test_inversion_round_trip_error_falls_with_steps_under_an_exact_score() -> N
     clean = (chol @ torch.randn(16, 3, generator=torch.Generator().manual_seed(0))).T.reshape(3, 1, 16)
     errors = [round_trip_error(oracle, scheduler, clean, steps) for steps in (5, 20, 80)]
     assert errors[0] > errors[1] > errors[2]
-    assert errors[0] > 0.5 and errors[2] < 0.06, errors  # measured 1.04, 0.18, 0.038
+    assert errors[0] > 0.5 and errors[2] < 0.06, errors  # measured 1.04, 0.18, 0.037
 
 
 @pytest.mark.parametrize("spacing", ["leading", "trailing", "linspace"])
@@ -85,7 +84,7 @@ def test_tiny_sd_inversion_round_trip_improves_with_steps(pipeline) -> None:
                              ImageSettings(strategy=make_strategy("independent"), steps=steps, progress=False),
                              noise=inversion.noise)
         errors[steps] = float((back.canvas - clean).abs().mean() / clean.abs().mean())
-    assert errors[100] < 0.5 * errors[10], errors  # measured 0.87 at 10 steps, 0.30 at 100
+    assert errors[100] < 0.5 * errors[10], errors  # measured 0.82 at 10 steps, 0.33 at 100
 
 
 def test_inversion_refuses_steps_past_the_training_timesteps() -> None:
@@ -143,8 +142,8 @@ def edit_gaps(pipeline, inversion, mask: torch.Tensor, strategy: str) -> dict[st
 def test_an_all_zero_mask_keeps_the_reconstruction(pipeline, inverted) -> None:
     zero = torch.zeros(16, 16)
     synced, free = edit_gaps(pipeline, inverted, zero, "syncsde"), edit_gaps(pipeline, inverted, zero, "independent")
-    # Measured 0.14 against 2.0 unsynchronized (unit-variance latents, 12 steps). SyncSDE's pull is soft, so the
-    # output is close to the reconstruction, not bit-equal; MultiDiffusion pastes and lands within 0.01.
+    # Measured 0.13 against 1.77 unsynchronized (unit-variance latents, 12 steps). SyncSDE's pull is soft, so the
+    # output is close to the reconstruction, not bit-equal; MultiDiffusion averages the slots and lands at 0.002.
     assert synced["off"] < 0.1 * free["off"], (synced, free)
     assert edit_gaps(pipeline, inverted, zero, "multidiffusion")["off"] < 0.01
 
@@ -153,6 +152,7 @@ def test_with_a_mask_the_output_keeps_the_photo_outside_and_follows_the_target_b
     mask = torch.zeros(16, 16)
     mask[4:12, 4:12] = 1
     synced, free = edit_gaps(pipeline, inverted, mask, "syncsde"), edit_gaps(pipeline, inverted, mask, "independent")
+    # Measured: off the mask 0.15 against 1.53 unsynchronized; on it 0.0001 from the target branch, 8.3 from the photo.
     assert synced["off"] < 0.1 * free["off"], (synced, free)
     assert synced["on"] < 0.01 * max(synced["on_vs_photo"], 1e-6), synced
     assert synced["on_vs_photo"] > 10 * synced["off"], synced  # inside, the edit does change the latent
