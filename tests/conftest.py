@@ -38,3 +38,13 @@ def tiny_embedded(tmp_path_factory):
     path = tmp_path_factory.mktemp("embedded") / "tiny.safetensors"
     save_embedded(path, network, torch.zeros(263), torch.full((263,), 0.01), TINY_SETTINGS)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_sd_folder(tmp_path_factory):
+    """A tiny random Stable Diffusion pipeline saved as a diffusers folder (no real images, seconds on a CPU)."""
+    from syncmotion_lab.tiny_models.tiny_sd import tiny_pipeline
+
+    folder = tmp_path_factory.mktemp("tiny_sd")
+    tiny_pipeline(folder)
+    return folder

@@ -135,3 +135,18 @@ def decode(pipeline: StableDiffusionPipeline, latents: torch.Tensor, wrap: bool 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
     """An image [3, H, W] in [0, 1] as an H×W×3 uint8 array."""
     return (image.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+
+
+def encode(pipeline: StableDiffusionPipeline, images: torch.Tensor) -> torch.Tensor:
+    """Latents [B, 4, h, w] of images [B, 3, H, W] in [0, 1]: the VAE posterior's mean, scaled as the UNet expects."""
+    vae = pipeline.vae
+    vae.enable_tiling()
+    pixels = images.to(vae.device, vae.dtype) * 2 - 1
+    with torch.inference_mode():
+        latents = vae.encode(pixels).latent_dist.mode()
+    return latents.float().cpu() * vae.config.scaling_factor
+
+
+def from_uint8(image: np.ndarray) -> torch.Tensor:
+    """An H×W×3 uint8 array as an image [3, H, W] in [0, 1] (the inverse of to_uint8)."""
+    return torch.from_numpy(np.array(image)).permute(2, 0, 1).float() / 255

@@ -67,11 +67,13 @@ def sample(
     progress: bool = True,
     init: torch.Tensor | None = None,
     start_step: int = 0,
+    noise: torch.Tensor | None = None,
 ) -> SampleResult:
     """Sample every window of `layout` together under `strategy` and stitch them into one canvas.
 
     With `init` (a clean canvas [B, *latent_shape, *canvas_dims]), sampling starts from it noised to the level of
     step `start_step` of `steps` and runs the remaining steps (SDEdit), as DoubleTake's second take does.
+    `noise` (standard normal, shaped like the canvas) replaces the generator's draw, e.g. a DDIM-inverted x_T.
     """
     if len(conds) != layout.num_windows:
         raise ValueError(f"got {len(conds)} conditions for {layout.num_windows} windows; give exactly one per window")
@@ -86,12 +88,14 @@ def sample(
     shape = (batch_size, *latent_shape, *layout.canvas_dims)
     if init is not None and tuple(init.shape) != shape:
         raise ValueError(f"init canvas has shape {tuple(init.shape)}; expected {shape} (batch, latent, canvas)")
+    if noise is not None and tuple(noise.shape) != shape:
+        raise ValueError(f"noise has shape {tuple(noise.shape)}; expected {shape} (batch, latent, canvas)")
     rule = make_strategy(strategy)
     scheduler = _epsilon_scheduler(scheduler)
     scheduler.set_timesteps(steps)
     timesteps = scheduler.timesteps[start_step:]
 
-    canvas_noise = torch.randn(shape, generator=generator)
+    canvas_noise = torch.randn(shape, generator=generator) if noise is None else noise.float().cpu()
     if init is None:
         windows = layout.crop(canvas_noise * scheduler.init_noise_sigma)
     else:

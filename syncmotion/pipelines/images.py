@@ -25,13 +25,16 @@ class ImageSettings:
 
 
 def sample_layout(denoiser: StableDiffusionDenoiser, layout: Layout, prompts: Sequence[str],
-                  settings: ImageSettings = ImageSettings()) -> SampleResult:
-    """Run the engine with the checkpoint's DDIM schedule over `layout`, one prompt per window, windows pasted."""
+                  settings: ImageSettings = ImageSettings(), noise: torch.Tensor | None = None) -> SampleResult:
+    """Run the engine with the checkpoint's DDIM schedule over `layout`, one prompt per window, windows pasted.
+
+    `noise` (shaped like the canvas) replaces the seeded starting noise, e.g. with a DDIM-inverted x_T.
+    """
     return sample(
         denoiser, ddim_scheduler(denoiser.pipeline), layout, list(prompts),
         latent_shape=(denoiser.pipeline.unet.config.in_channels,), strategy=settings.strategy, steps=settings.steps,
         generator=torch.Generator().manual_seed(settings.seed), max_batch=settings.max_batch, stitch="paste",
-        progress=settings.progress,
+        progress=settings.progress, noise=noise,
     )
 
 
