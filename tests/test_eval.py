@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from click.testing import CliRunner
 import pytest
 import torch
 
@@ -224,12 +225,15 @@ def _stand_in_backend():
                          scheduler=diffusion_scheduler("cosine", 1000), window=60, name="stand-in", default_steps=2)
 
 
-def test_bench_tool_runs_every_row_with_a_stand_in_backend(tmp_path):
+def test_bench_tool_runs_every_row_with_a_stand_in_backend(tmp_path, monkeypatch):
     tool = _tool("bench_long_motion")
     scripts = load_scripts(ROOT / "sequences" / "bench", 2)
-    result = tool.run_benchmark(scripts, load_evaluator(), _stand_in_backend(), ["independent", "syncsde:2", "doubletake"], 2,
+    result = tool.run_benchmark(scripts, load_evaluator(), _stand_in_backend(),
+                                ["independent", "syncsde:2", "doubletake", "syncsde:2:dpm3"], 2,
                                 {"steps": 2, "overlap": 10, "guidance": 2.5}, progress=False)
-    assert list(result["rows"]) == ["real corpus", "independent", "syncsde:2", "doubletake"]
+    assert list(result["rows"]) == ["real corpus", "independent", "syncsde:2", "doubletake", "syncsde:2:dpm3"]
+    # The solver row samples with its own steps: 3 model calls per window where the others make 2.
+    assert result["rows"]["syncsde:2:dpm3"]["calls_per_second"] == pytest.approx(1.5 * result["rows"]["syncsde:2"]["calls_per_second"])
     # The second take adds model calls and window evaluations for every transition.
     for column in ("calls_per_second", "evaluations_per_second"):
         assert result["rows"]["doubletake"][column] > result["rows"]["independent"][column]
@@ -250,6 +254,15 @@ def test_bench_tool_runs_every_row_with_a_stand_in_backend(tmp_path):
     text = tool.document(result, "python tools/bench_long_motion.py --scripts 2", "CPU")
     assert "| syncsde:2 |" in text and "| real corpus |" in text
     tool.plot_curves(result, tmp_path / "jerk.png")
+    # A saved result is documented again, in a section of its own, without generating anything.
+    saved = tmp_path / "result.json"
+    saved.write_text(json.dumps({**result, "command": "python tools/bench_long_motion.py --x", "device": "CPU"}))
+    written = {}
+    monkeypatch.setattr(tool, "write_section", lambda name, body: written.update({name: body}))
+    outcome = CliRunner().invoke(tool.main, ["--from-json", str(saved), "--section", "side", "--title", "A side study"])
+    assert outcome.exit_code == 0, outcome.output
+    assert list(written) == ["side"] and written["side"].startswith("## A side study\n")
+    assert "`python tools/bench_long_motion.py --x` (CPU;" in written["side"] and "| syncsde:2:dpm3 |" in written["side"]
     assert (tmp_path / "jerk.png").stat().st_size > 1000
     json.dumps(result)
     assert tool.long_table(result).count("\n") == 1 + len(result["rows"])

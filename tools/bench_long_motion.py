@@ -232,15 +232,15 @@ def plot_curves(result: dict[str, Any], path: Path) -> None:
     plt.close(figure)
 
 
-def document(result: dict[str, Any], command: str, device: str) -> str:
-    """The docs/benchmarks.md section of a result."""
+def document(result: dict[str, Any], command: str, device: str, title: str | None = None) -> str:
+    """The docs/benchmarks.md section of a result (under `title`, else the benchmark's own)."""
     options = result["options"]
     only_real = len(result["rows"]) == 1
     long_segments = result.get("long", False)
-    title = ("## Long segments: actions held 10-60 s, every strategy beside corpus performances" if long_segments
-             else "## Long motions: strategies on the embedded model, scored by the evaluator")
+    title = title or ("Long segments: actions held 10-60 s, every strategy beside corpus performances" if long_segments
+                      else "Long motions: strategies on the embedded model, scored by the evaluator")
     return "\n".join([
-        title,
+        f"## {title}",
         "",
         *(["Real-corpus row only so far: run the command without --real-only once the embedded model is shipped.", ""]
           if only_real else []),
@@ -315,16 +315,28 @@ def document(result: dict[str, Any], command: str, device: str) -> str:
 @click.option("--per-action", "per_action_rows", default="syncsde:5", show_default=True,
               help="Comma-separated rows whose per-action segment accuracy is printed (it is in --json for every row).")
 @click.option("--doc/--no-doc", default=True, show_default=True, help="Write the docs/benchmarks.md section and docs/img/seam_jerk.png.")
+@click.option("--section", default=None,
+              help="Write the table to this docs/benchmarks.md section, titled --title, and draw no plot (a side study "
+                   "that must not replace the benchmark's own section).")
+@click.option("--title", default=None, help="The heading of --section.")
+@click.option("--from-json", "saved", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Document a result saved by --json instead of generating (the command recorded is the one that made it).")
 def main(num_scripts: int | None, seeds: int, strategies: str, real_only: bool, model: Path | None, evaluator_path: Path | None,
          steps: int | None, overlap: int, guidance: float | None, stitch: str, align: str, smooth: int, device: str,
          folder: Path | None, long_segments: bool, json_path: Path | None,
-         per_action_rows: str, doc: bool) -> None:
+         per_action_rows: str, doc: bool, section: str | None, title: str | None, saved: Path | None) -> None:
     """Generate every benchmark script with every strategy and seed; print and record the metrics table."""
     specs = [s.strip() for s in strategies.split(",") if s.strip()]
     for spec in specs:
         name, _, _ = parse_strategy(spec)
         if name not in MOTION_STRATEGIES:
             raise click.UsageError(f"unknown strategy {name!r}; choose from {', '.join(MOTION_STRATEGIES)} (syncsde[:1/λ])")
+    if saved is not None:
+        result = json.loads(saved.read_text())
+        click.echo(table(result) + "\n\n" + long_table(result))
+        write_section(section or ("bench_long_segments" if result.get("long") else "bench_long_motion"),
+                      document(result, result["command"], result["device"], title))
+        return
     folder = folder or (long_bench_folder() if long_segments else bench_folder())
     long_segments = bool(load_index(folder).get("long", False))
     scripts = load_scripts(folder, num_scripts)
@@ -343,16 +355,18 @@ def main(num_scripts: int | None, seeds: int, strategies: str, real_only: bool, 
     click.echo("\n" + long_table(result))
     for name in [n.strip() for n in per_action_rows.split(",") if n.strip() in result["rows"]]:
         click.echo(f"\nper action, {name}:\n" + per_action_table(result["rows"][name]))
+    result["command"] = ("python tools/bench_long_motion.py " + " ".join(sys.argv[1:])).strip()
+    result["device"] = f"CPU, {torch.get_num_threads()} threads" if device == "cpu" else device
     if json_path is not None:
         write_atomically(json_path, lambda temporary: temporary.write_text(json.dumps(result, indent=1)))
     if doc:
-        plot = LONG_PLOT if long_segments else PLOT
-        plot_curves(result, plot)
-        command = "python tools/bench_long_motion.py " + " ".join(sys.argv[1:])
-        where = f"CPU, {torch.get_num_threads()} threads" if device == "cpu" else device
-        section = "bench_long_segments" if long_segments else "bench_long_motion"
-        write_section(section, document(result, command.strip(), where))
-        click.echo(f"wrote {BENCHMARKS_MD} (section {section}) and {plot}")
+        if section is None:
+            plot = LONG_PLOT if long_segments else PLOT
+            plot_curves(result, plot)
+            click.echo(f"drew {plot}")
+        section = section or ("bench_long_segments" if long_segments else "bench_long_motion")
+        write_section(section, document(result, result["command"], result["device"], title))
+        click.echo(f"wrote {BENCHMARKS_MD} (section {section})")
 
 
 if __name__ == "__main__":
