@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ import numpy as np
 import torch
 
 from syncmotion.engine import STRATEGIES, Strategy, make_strategy, sample, strategy_from_options
+from syncmotion.engine.schedulers import SCHEDULERS, scheduler_named
 from syncmotion.motion.features import FEATURE_DIM, features_to_joints
 from syncmotion.motion.script import Script, plan_windows
 from syncmotion.motion.smooth import check_smoothing, smooth_positions
@@ -32,6 +34,13 @@ CPU_FLOPS = 8e10
 BYTES_PER_FRAME_WIDTH = 13
 BASE_BYTES = 6e8
 
+# Solvers users may pick instead of the model's own DDIM. Their steps run from t = T-1 down to 0, as MDM respaces a
+# schedule: with diffusers' "leading" spacing few steps start far from pure noise (t = 950 of 1000 at 20 steps), where
+# the embedded model makes nearly still motion (models/EMBEDDED.md, "Fewer sampling steps").
+MODEL_SCHEDULER = "ddim"
+MOTION_SCHEDULERS = tuple(SCHEDULERS)
+SOLVER_SPACING = "linspace"
+
 DOUBLE_TAKE = "doubletake"
 # The engine's strategies, plus DoubleTake: its first take (handshake) followed by a second take of each transition.
 MOTION_STRATEGIES = (*STRATEGIES, DOUBLE_TAKE)
@@ -52,6 +61,7 @@ class LongMotionSettings:
     align: str = "segments"
     taper: bool = True
     smooth: int = 0
+    scheduler: str = MODEL_SCHEDULER  # "ddim": the model's own scheduler; another solver of engine.schedulers by name
 
     @classmethod
     def named(cls, strategy: str = "syncsde", strategy_options: Mapping[str, Any] | None = None,
@@ -112,9 +122,17 @@ def check_length(script: Script, num_samples: int, max_seconds: float, backend: 
                      f"shorten it, or raise the limit with --max-seconds {math.ceil(seconds)}")
 
 
+def with_scheduler(backend: MotionModel, name: str) -> MotionModel:
+    """`backend` sampled by the solver called `name` ("ddim": the backend itself, with the model's own scheduler)."""
+    if name == MODEL_SCHEDULER:
+        return backend
+    return dataclasses.replace(backend, scheduler=scheduler_named(backend.scheduler, name, SOLVER_SPACING))  # type: ignore[type-var]
+
+
 def generate_motion(script: Script, backend: MotionModel, settings: LongMotionSettings = LongMotionSettings(),
                     max_batch: int | None = None, progress: bool = True) -> list[Motion]:
     """`settings.num_samples` continuous motions that follow `script`, one window per model-length stretch, synchronized."""
+    backend = with_scheduler(backend, settings.scheduler)
     if settings.num_samples <= 0:
         raise ValueError(f"num_samples must be positive, got {settings.num_samples}")
     check_smoothing(settings.smooth)
@@ -149,6 +167,8 @@ def generate_motion(script: Script, backend: MotionModel, settings: LongMotionSe
         "window": int(plan.layout.window_dims[0]), "model_calls": model_calls, "window_evaluations": window_evaluations,
         "stitch": settings.stitch, "align": settings.align, "smooth": settings.smooth, "taper": settings.taper,
         "window_texts": list(plan.texts),
+        # Recorded when it is not the model's own, so that default runs keep writing the files they always wrote.
+        **({"scheduler": settings.scheduler} if settings.scheduler != MODEL_SCHEDULER else {}),
     }
     return [
         Motion(positions=joints[i], fps=script.fps, segments=list(script.segments), seams=list(plan.seams),
