@@ -33,6 +33,8 @@ COMMANDS: dict[str, LazyCommand] = {
                               "Make one image with BACKGROUND outside the mask and OBJECT inside it."),
     "anagram": LazyCommand("syncmotion.commands.anagram:anagram",
                            "Make an image that shows FIRST, and SECOND when turned by --view."),
+    "texture": LazyCommand("syncmotion.commands.texture:texture",
+                           "Paint a texture on MESH (.obj, .glb, .ply) for PROMPT from several synchronized views."),
     "motion": LazyCommand("syncmotion.commands.motion:motion",
                           "Generate one long motion from SCRIPT (lines `TEXT | 6s`) or from --text, and write it to --out."),
     "batch": LazyCommand("syncmotion.commands.batch:batch",
