@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
@@ -91,12 +90,10 @@ def texture(
                + (", depth ControlNet" if controlnet is not None else ""))
     settings = image_settings(strategy, inv_lambda, lambda_schedule, steps, seed, max_batch)
     sizes = TextureSettings(view_size=view_size // 8, texture_size=texture_size, latent_texture=latent_texture)
-    started = time.perf_counter()
     try:
         with output_set(out, dict(click.get_current_context().params)) as staging:
             with sampling_errors():
                 result = paint(denoiser, mesh, prompt, cameras, settings, sizes)
-            sampled = time.perf_counter() - started
             picture = to_uint8_images(result.texture.unsqueeze(0))[0]
             write_obj(staging, "mesh", mesh, picture)
             write_glb(staging / "mesh.glb", mesh, picture)
@@ -110,7 +107,10 @@ def texture(
             iio.imwrite(staging / "views.png", contact_sheet([result.views, depth, renders]), extension=".png")
     except ValueError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"{len(cameras)} views in {sampled:.1f} s ({sampled / len(cameras):.2f} s per view), "
-               f"{result.model_calls} UNet calls, latent texture {result.latent_texture}x{result.latent_texture}")
+    seconds = result.seconds
+    click.echo(f"{len(cameras)} views sampled in {seconds['sample']:.1f} s ({seconds['sample'] / len(cameras):.2f} s per view, "
+               f"{result.model_calls} UNet calls); rasterizing {seconds['rasterize']:.1f} s, decoding {seconds['decode']:.1f} s, "
+               f"baking {seconds['bake']:.1f} s; latent texture {result.latent_texture}x{result.latent_texture}, "
+               f"views differ by {result.disagreement:.3f} (latent RMS) on shared texels")
     click.echo(f"  {out}/mesh.obj (+ mesh.mtl, mesh.png), mesh.glb, texture.png, turntable.gif, turntable.mp4, views.png")
 

@@ -7,8 +7,9 @@ views 0..i−1), the views are decoded and baked into an RGB texture by projecti
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -47,6 +48,8 @@ class TextureResult:
     depth: torch.Tensor  # [N, H, W] depth images in [0, 1] (what a ControlNet sees)
     latent_texture: int
     model_calls: int
+    disagreement: float  # latent RMS of the views about their mean on texels two or more views share
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each phase
 
 
 def view_uvs(mesh: UVMesh, cameras: Sequence[Camera], size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -81,10 +84,28 @@ def view_prompts(prompt: str, cameras: Sequence[Camera]) -> list[str]:
     return [f"{prompt}, {direction_word(camera)} view" for camera in cameras]
 
 
+def view_disagreement(layout: TexelLayout, windows: torch.Tensor) -> float:
+    """RMS over pixels whose texel two or more views see of (view latent − the views' mean on that texel)."""
+    views_per_texel = torch.zeros(layout.num_texels)
+    for view in range(layout.num_windows):
+        views_per_texel[torch.unique(layout.texels[view][layout.seen[view]])] += 1
+    shared = layout.seen & (views_per_texel[layout.texels.clamp(min=0)] >= 2)
+    if not bool(shared.any()):
+        return 0.0
+    spread = windows - layout.crop(layout.merge(windows, "mean"))
+    return float(spread.flatten(-2).movedim(1, -2)[..., shared].pow(2).mean().sqrt())
+
+
 def paint(denoiser: StableDiffusionDenoiser, mesh: UVMesh, prompt: str, cameras: Sequence[Camera],
           settings: ImageSettings | None = None, sizes: TextureSettings | None = None) -> TextureResult:
     """Texture `mesh` for `prompt`: the views sampled together on the engine, decoded and baked into an RGB texture."""
     settings, sizes = settings or ImageSettings(), sizes or TextureSettings()
+    clock = {"start": time.perf_counter()}
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        clock[name], clock["start"] = now - clock["start"], now
+
     layout = texture_layout(mesh, cameras, sizes.view_size, sizes.latent_texture)
     pixels = sizes.view_size * denoiser.pipeline.vae_scale_factor
     depth = torch.stack([depth_image(view_raster(mesh, camera, pixels)) for camera in cameras])
@@ -92,7 +113,14 @@ def paint(denoiser: StableDiffusionDenoiser, mesh: UVMesh, prompt: str, cameras:
     conds: list = prompts
     if isinstance(denoiser, ControlNetDenoiser):
         conds = [ControlledPrompt(text, image.expand(3, -1, -1)) for text, image in zip(prompts, depth)]
+    lap("rasterize")
     result = sample_layout(denoiser, layout, conds, settings)
+    lap("sample")
     views = decode(denoiser.pipeline, result.windows[0])
+    lap("decode")
     texture, seen = bake(mesh, views, cameras, sizes.texture_size, sizes.bake_power)
-    return TextureResult(views, fill_unseen(texture, seen), seen, depth, int(layout.num_texels**0.5), result.model_calls)
+    texture = fill_unseen(texture, seen)
+    lap("bake")
+    del clock["start"]
+    return TextureResult(views, texture, seen, depth, int(layout.num_texels**0.5), result.model_calls,
+                         view_disagreement(layout, result.windows), clock)
