@@ -117,3 +117,17 @@ def test_bad_meshes_get_one_line_and_no_output(folders, tmp_path, case: str) -> 
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.output, result.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--view-size", "100"], "--view-size 100 is not a multiple of 64"),
+    (["--azimuths", "front,back"], "give degrees separated by commas"),
+    (["--controlnet", "no-such-folder"], "--controlnet no-such-folder: folder not found"),
+    (["--elevation", "nan"], "'nan' is not a finite number"),
+])
+def test_bad_options_get_one_line_and_no_output(folders, tmp_path, monkeypatch, arguments: list[str], message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    result = run(str(folders["ball"]), "a ball", "--model", str(folders["sd"]), *FAST, *arguments, "--out", str(out))
+    assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output, result.output
+    assert not out.exists()
