@@ -3,6 +3,9 @@ denoiser; bad meshes refused with one line before any output."""
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -60,8 +63,22 @@ def test_texture_writes_every_output(folders, tmp_path) -> None:
         image = getattr(material, "image", None) or getattr(material, "baseColorTexture", None)
         assert image is not None and image.size == (64, 64)
     assert "map_Kd mesh.png" in (out / "mesh.mtl").read_text()
+    khronos_validator_agrees(out / "mesh.glb")
     # The sheet: three rows (views, depth, textured renders) of four views.
     assert iio.imread(out / "views.png").shape[:2] == (3 * 192 + 2 * 4, 4 * 192 + 3 * 4)
+
+
+def khronos_validator_agrees(path: Path) -> None:
+    """No error or warning from the Khronos glTF validator on `path`, where node and the validator are installed."""
+    npm = shutil.which("npm")
+    modules = subprocess.run([npm, "root", "-g"], capture_output=True, text=True).stdout.strip() if npm else ""
+    if not modules or not (Path(modules) / "gltf-validator").is_dir() or shutil.which("node") is None:
+        return  # tests/test_gltf.py reports the validator's absence as a skip
+    script = Path(__file__).parent / "js" / "validate_gltf.cjs"
+    result = subprocess.run([shutil.which("node"), str(script), str(path)], capture_output=True, text=True, timeout=60,
+                            env={"NODE_PATH": modules, "PATH": "/usr/bin:/bin"})
+    issues = json.loads(result.stdout)["issues"]
+    assert issues["numErrors"] == 0 and issues["numWarnings"] == 0, issues["messages"]
 
 
 def test_texture_with_a_depth_controlnet_and_another_strategy(folders, tmp_path) -> None:

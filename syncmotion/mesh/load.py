@@ -85,7 +85,8 @@ def check_mesh(mesh: trimesh.Trimesh, name: str, max_faces: int = MAX_FACES) -> 
         raise MeshError(f"{name}: every face has zero area; give a mesh with a surface")
     bad = _non_manifold_edges(vertices, faces)
     if bad:
-        raise MeshError(f"{name} is non-manifold: {bad} edges are shared by more than two faces; repair it "
+        edges = "1 edge is" if bad == 1 else f"{bad} edges are"
+        raise MeshError(f"{name} is non-manifold: {edges} shared by more than two faces; repair it "
                         "(e.g. Blender's Select > Non Manifold, or split those parts) and try again")
 
 
