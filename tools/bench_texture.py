@@ -8,6 +8,7 @@ procedural UV sphere. Usage: python tools/bench_texture.py [--steps 30] [--pictu
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import tempfile
 from pathlib import Path
@@ -58,6 +59,8 @@ def main() -> None:
             if args.picture and name == "syncsde":
                 frames = turntable_frames(mesh, result.texture, frames=24, size=160)
                 write_frames(PICTURE, frames, fps=12)
+    disagreement = {row[0]: float(row[-1]) for row in rows}
+    ratio = disagreement["syncsde"] / max(disagreement["independent"], 1e-12)
     table = markdown_table(["strategy", "views", "UNet calls", "rasterize s", "sample s", "sample s / view", "decode s",
                             "bake s", "view disagreement (latent RMS)"], rows)
     body = (
@@ -66,16 +69,19 @@ def main() -> None:
         f"the mesh work weighs more than with real SD), a UV sphere of {len(mesh.faces)} faces, the paper's cameras "
         f"({len(cameras)} views: 8 round, 2 at 30°), {args.view_size} px views ({args.view_size // 8} latent), "
         f"{args.steps} DDIM steps, CFG 7.5, 512 px texture; this CPU ({platform.processor() or platform.machine()}, "
-        f"torch {torch.__version__}, shared with other jobs: compare rows of one run). All views go through the UNet "
+        f"torch {torch.__version__}; load average {os.getloadavg()[0]:.1f} at the end: the CPU is shared with other "
+        "jobs, so wall times vary from run to run, compare rows of one run). All views go through the UNet "
         "in one batched call per step (guided pairs included). Rasterize: every view at the latent size (the texel "
-        "maps) and at the pixel size (depth images); bake: the decoded views projected onto every texel. View "
+        "maps) and at the pixel size (depth images); decode: the tiny VAE decodes in tiles of 8 latent pixels (64 "
+        "tiles a view; a real SD VAE takes a 512 px view in one tile); bake: the decoded views projected onto every "
+        "texel. View "
         "disagreement: the final view latents' RMS about their mean on texels two or more views see (0 = the views "
         "agree exactly; with random weights only the relative sizes mean anything).\n\n"
         f"{table}\n\n"
         "MultiDiffusion and SyncTweedies average the views on the texture every step, so the views agree by "
         "construction; SyncSDE pulls each view toward the earlier ones and keeps the views' own detail, so they "
-        "agree less than averaging but far more than independent views. Image quality needs real weights and was "
-        "not judged here.\n"
+        f"agree less than with averaging and more than independent views ({ratio:.2f}x independent's disagreement "
+        "here). Image quality needs real weights and was not judged here.\n"
     )
     print(table)
     write_section("bench_texture", body)
