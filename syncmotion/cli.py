@@ -35,6 +35,8 @@ COMMANDS: dict[str, LazyCommand] = {
                            "Make an image that shows FIRST, and SECOND when turned by --view."),
     "edit": LazyCommand("syncmotion.commands.edit:edit",
                         "Edit IMAGE from what SOURCE describes to TARGET, changing only the region of the words that differ."),
+    "texture": LazyCommand("syncmotion.commands.texture:texture",
+                           "Paint a texture on MESH (.obj, .glb, .ply) for PROMPT from several synchronized views."),
     "motion": LazyCommand("syncmotion.commands.motion:motion",
                           "Generate one long motion from SCRIPT (lines `TEXT | 6s`) or from --text, and write it to --out."),
     "batch": LazyCommand("syncmotion.commands.batch:batch",

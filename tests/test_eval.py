@@ -263,6 +263,7 @@ def test_bench_tool_runs_every_row_with_a_stand_in_backend(tmp_path, monkeypatch
     assert outcome.exit_code == 0, outcome.output
     assert list(written) == ["side"] and written["side"].startswith("## A side study\n")
     assert "`python tools/bench_long_motion.py --x` (CPU;" in written["side"] and "| syncsde:2:dpm3 |" in written["side"]
+    assert "img/seam_jerk" not in written["side"] and "img/seam_jerk" in text
     assert (tmp_path / "jerk.png").stat().st_size > 1000
     json.dumps(result)
     assert tool.long_table(result).count("\n") == 1 + len(result["rows"])

@@ -233,7 +233,7 @@ def plot_curves(result: dict[str, Any], path: Path) -> None:
 
 
 def document(result: dict[str, Any], command: str, device: str, title: str | None = None) -> str:
-    """The docs/benchmarks.md section of a result (under `title`, else the benchmark's own)."""
+    """The docs/benchmarks.md section of a result: under `title` a side study (no plot), else the benchmark's own."""
     options = result["options"]
     only_real = len(result["rows"]) == 1
     long_segments = result.get("long", False)
@@ -281,8 +281,7 @@ def document(result: dict[str, Any], command: str, device: str, title: str | Non
         "one (worst segment of a seed). — where a row has nothing to measure.",
         "",
         long_table(result),
-        "",
-        f"![jerk around transitions](img/{(LONG_PLOT if long_segments else PLOT).name})",
+        *(["", f"![jerk around transitions](img/{(LONG_PLOT if long_segments else PLOT).name})"] if title is None else []),
     ])
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -94,10 +95,18 @@ class StableDiffusionDenoiser:
             self._embeddings[prompt] = (positive, negative)
         return self._embeddings[prompt]
 
+    def prompt_of(self, cond: Any) -> str:
+        """The prompt of a window's condition (a plain string here; richer conditions in subclasses)."""
+        return cond
+
+    def unet_output(self, latents: torch.Tensor, steps: torch.Tensor, context: torch.Tensor, conds: Sequence[Any]) -> torch.Tensor:
+        """The UNet's prediction for the (guidance-doubled) batch; subclasses add inputs such as ControlNet residuals."""
+        return self.pipeline.unet(latents, steps, encoder_hidden_states=context).sample
+
     def __call__(self, sample: torch.Tensor, timesteps: torch.Tensor, conds: Sequence[str]) -> torch.Tensor:
         """Guided model output for a batch of latent windows [B, 4, h, w]."""
         unet = self.pipeline.unet
-        pairs = [self.embeddings(prompt) for prompt in conds]
+        pairs = [self.embeddings(self.prompt_of(cond)) for cond in conds]
         positive = torch.cat([pair[0] for pair in pairs])
         latents = sample.to(unet.device, unet.dtype)
         steps = timesteps.to(unet.device)
@@ -108,7 +117,7 @@ class StableDiffusionDenoiser:
         else:
             context = positive
         with torch.inference_mode():
-            output = unet(latents, steps, encoder_hidden_states=context).sample
+            output = self.unet_output(latents, steps, context, conds)
         self.unet_calls += 1
         if self.guided:
             unconditional, conditional = output.chunk(2)

@@ -97,7 +97,7 @@ def sample(
 
     canvas_noise = torch.randn(shape, generator=generator) if noise is None else noise.float().cpu()
     if init is None:
-        windows = layout.crop(canvas_noise * scheduler.init_noise_sigma)
+        windows = layout.initial(canvas_noise * scheduler.init_noise_sigma)
     else:
         windows = layout.crop(scheduler.add_noise(init.to(canvas_noise), canvas_noise, timesteps[:1]))
     flat_conds = [cond for _ in range(batch_size) for cond in conds]

@@ -30,6 +30,10 @@ class Layout(ABC):
     def targets(self, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """SyncSDE's X̃ like the windows and precision mask M broadcastable to them, from pre-step windows."""
 
+    def initial(self, canvas: torch.Tensor) -> torch.Tensor:
+        """The windows a run starts from, given canvas noise: its crops, unless a layout's windows start independently."""
+        return self.crop(canvas)
+
     def pull(self, windows: torch.Tensor) -> torch.Tensor:
         """M ⊙ (X̃ − y): how far each window is from what it is pulled toward, zero where M = 0."""
         x_tilde, mask = self.targets(windows)

@@ -262,3 +262,24 @@ def render_filmstrip(motion: Motion, path: str | Path, num_frames: int = 8, pane
     figure.tight_layout()
     write_atomically(path, lambda tmp: figure.savefig(tmp, format="png"))
     return path
+
+
+def write_frames(path: str | Path, frames: Sequence[np.ndarray], fps: float) -> Path:
+    """Write ready RGB frames (each H×W×3 uint8, H and W multiples of 16) as an mp4 or gif by the suffix; returns the path."""
+    path = Path(path)
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise ValueError(f"cannot write a video to {path.name}: use a .mp4 or .gif file name")
+    height, width = frames[0].shape[:2]
+
+    def write(tmp: Path) -> None:
+        writer = imageio_ffmpeg.write_frames(str(tmp), (width, height), pix_fmt_in="rgb24", fps=fps, macro_block_size=16,
+                                             ffmpeg_log_level="error", **_ENCODERS[path.suffix.lower()])
+        try:
+            writer.send(None)
+            for frame in frames:
+                writer.send(np.ascontiguousarray(frame))
+        finally:
+            writer.close()
+
+    write_atomically(path, write)
+    return path
