@@ -237,6 +237,7 @@ def document(result: dict[str, Any], command: str, device: str, title: str | Non
     options = result["options"]
     only_real = len(result["rows"]) == 1
     long_segments = result.get("long", False)
+    side_study = title is not None
     title = title or ("Long segments: actions held 10-60 s, every strategy beside corpus performances" if long_segments
                       else "Long motions: strategies on the embedded model, scored by the evaluator")
     return "\n".join([
@@ -281,7 +282,7 @@ def document(result: dict[str, Any], command: str, device: str, title: str | Non
         "one (worst segment of a seed). — where a row has nothing to measure.",
         "",
         long_table(result),
-        *(["", f"![jerk around transitions](img/{(LONG_PLOT if long_segments else PLOT).name})"] if title is None else []),
+        *(["", f"![jerk around transitions](img/{(LONG_PLOT if long_segments else PLOT).name})"] if not side_study else []),
     ])
 
 
