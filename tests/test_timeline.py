@@ -156,3 +156,22 @@ def test_owned_windows_refuse_an_owner_without_windows():
     ownership[0, :, 15:] = 0
     with pytest.raises(ValueError, match="owns frames none of its windows cover"):
         OwnedWindows(20, 10, [0, 10], [0, 0], ownership)
+
+
+def test_a_loop_replays_from_where_its_last_step_leads():
+    from syncmotion.motion.features import rotate_y
+    from syncmotion.motion.loops import replay, smooth_loop
+    from syncmotion_lab.corpus.generator import corpus_clip
+
+    pose = torch.from_numpy(corpus_clip(0, 0).positions[0]).double()
+    pose = pose - torch.tensor([pose[0, 0], 0.0, pose[0, 2]], dtype=torch.float64)
+    # A body walking a circle: it turns by 0.05 rad and moves 4 cm along its heading each frame.
+    frames, turn, speed = 80, 0.05, 0.04
+    heading = torch.arange(2 * frames, dtype=torch.float64) * turn
+    root = torch.zeros(2 * frames, 3, dtype=torch.float64)
+    for f in range(1, 2 * frames):
+        root[f] = root[f - 1] + rotate_y(torch.tensor([0.0, 0.0, speed], dtype=torch.float64), heading[f])
+    circle = (rotate_y(pose[None].expand(2 * frames, -1, -1), heading[:, None]) + root[:, None]).numpy()
+    np.testing.assert_allclose(replay(circle[:frames], 2), circle, atol=1e-5)
+    # Smoothing a loop sees its own start after its end; a motion that already follows on from itself is left as it is.
+    np.testing.assert_allclose(smooth_loop(circle[:frames].astype(np.float32), 5), circle[:frames], atol=1e-4)

@@ -13,6 +13,7 @@ import torch
 from syncmotion.engine import sample
 from syncmotion.motion.features import FEATURE_DIM, features_to_joints
 from syncmotion.motion.script import Script
+from syncmotion.motion.loops import smooth_loop
 from syncmotion.motion.smooth import smooth_positions
 from syncmotion.motion.timeline import BODY_PARTS, Timeline, plan_tracks
 from syncmotion.motion.types import Motion
@@ -43,8 +44,9 @@ def generate_timeline_motion(script: Script, backend: MotionModel, settings, run
                     strategy=settings.strategy, steps=steps, batch_size=settings.num_samples, generator=generator,
                     max_batch=max_batch, stitch=settings.stitch, progress=progress)
     features = backend.normalizer.denormalize(result.canvas[:, :, 0, :].transpose(1, 2).float())
-    joints = np.stack([smooth_positions(sample, settings.smooth)
-                       for sample in features_to_joints(features).numpy()])
+    # A loop is smoothed as it plays, running on into its own start.
+    smooth = smooth_loop if timeline.loop else smooth_positions
+    joints = np.stack([smooth(sample, settings.smooth) for sample in features_to_joints(features).numpy()])
     meta = {
         "model": backend.name, "strategy": settings.strategy_name, "inv_lambda": getattr(settings.strategy, "inv_lambda", None),
         "steps": steps, "overlap": settings.overlap, "guidance": guidance, "seed": seed,
