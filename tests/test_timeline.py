@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from syncmotion.engine.owned_windows import OwnedWindows
 from syncmotion.motion.features import FEATURE_DIM
@@ -175,3 +177,30 @@ def test_a_loop_replays_from_where_its_last_step_leads():
     np.testing.assert_allclose(replay(circle[:frames], 2), circle, atol=1e-5)
     # Smoothing a loop sees its own start after its end; a motion that already follows on from itself is left as it is.
     np.testing.assert_allclose(smooth_loop(circle[:frames].astype(np.float32), 5), circle[:frames], atol=1e-4)
+
+
+TIMELINE_LINES = st.one_of(
+    st.builds(lambda text, a, b, parts: f"{text} | {a}-{b}" + (f" | {', '.join(parts)}" if parts else ""),
+              st.sampled_from(["walk", "wave", "", "a # b"]), st.sampled_from(["0", "1s", "2.5", "30f", "x", ""]),
+              st.sampled_from(["1", "3s", "4.5", "90f", "0", "-"]),
+              st.lists(st.sampled_from([*BODY_PARTS, "torso", "tail"]), max_size=3)),
+    st.builds(lambda text, a, b, parts: " # ".join([text, a, b, *parts]), st.sampled_from(["walk", "kick", " "]),
+              st.sampled_from(["0.0", "1.25", "7"]), st.sampled_from(["0.5", "3.0", "9"]),
+              st.lists(st.sampled_from([*BODY_PARTS, "left hand", "nose"]), max_size=3)),
+    st.sampled_from(["@loop", "@loop now", "@seed 3", "@fps 20", "", "walk | 2s", "jump | 30f | legs", "# note"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(TIMELINE_LINES, min_size=1, max_size=6))
+def test_any_timeline_text_reads_and_plans_or_is_one_script_error(lines):
+    text = "\n".join(lines) + "\n"
+    try:
+        script = parse_script(text)
+    except ScriptError as error:
+        assert "\n" not in str(error) and str(error).startswith("<script>")
+        return
+    if script.timeline is None:
+        return
+    plan = plan_tracks(script.timeline, 80, 10)  # every frame's owner has windows there, or the layout refuses
+    assert len(plan.texts) == plan.layout.num_windows and plan.layout.canvas_dims == (script.num_frames,)

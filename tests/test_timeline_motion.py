@@ -21,7 +21,7 @@ from syncmotion.pipelines.long_motion import LongMotionSettings, generate_motion
 from syncmotion_lab.tiny_models.tiny_mdm import save_clip_text_model, save_identity_meta, save_official_checkpoint
 
 TIMELINE = "a person walks forward | 0s-4s\na person waves with the right hand | 1s-3s | right arm\n"
-STMC = "walking in a circle # 0.0 # 3.0 # legs\nraising the right hand in the air # 1.0 # 2.5 # right arm\n"
+STMC = "a person jogs in place # 0.0 # 3.0 # legs\na person raises the right hand # 1.0 # 2.5 # right arm\n"
 TINY_ARGS = {"arch": "trans_enc", "dataset": "humanml", "latent_dim": 16, "layers": 1, "noise_schedule": "cosine",
              "diffusion_steps": 1000}
 
@@ -94,7 +94,7 @@ def test_windows_are_pulled_toward_the_track_that_moves_a_part():
 def test_stmc_file_through_the_command_with_an_mdm_checkpoint(tmp_path):
     checkpoint = save_official_checkpoint(tmp_path / "ckpt", TINY_ARGS, MDMNetwork(MDMConfig(latent_dim=16, layers=1)))
     meta, clip = save_identity_meta(tmp_path / "meta"), save_clip_text_model(tmp_path / "clip")
-    timeline = tmp_path / "circle.txt"
+    timeline = tmp_path / "jog.txt"
     timeline.write_text(STMC)
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["motion", str(timeline), "--model", str(checkpoint), "--meta", str(meta),
@@ -103,7 +103,7 @@ def test_stmc_file_through_the_command_with_an_mdm_checkpoint(tmp_path):
     assert np.load(out / "results.npy", allow_pickle=True).item()["motion"].shape == (1, 22, 3, 60)
     tracks = json.loads((out / "motion.json").read_text())["meta"]["tracks"]
     assert [(t["text"], t["start"], t["end"], t["parts"]) for t in tracks] == [
-        ("walking in a circle", 0, 60, ["legs"]), ("raising the right hand in the air", 20, 50, ["right arm"])]
+        ("a person jogs in place", 0, 60, ["legs"]), ("a person raises the right hand", 20, 50, ["right arm"])]
 
 
 def test_a_clashing_timeline_is_refused_by_the_command_in_one_line(tmp_path, tiny_embedded):
