@@ -41,6 +41,7 @@ def test_the_legs_evaluator_does_not_see_the_arms():
     evaluator = load_evaluator(MODELS / "legs_evaluator.safetensors")
     clip = draw_combined(TEST_SEED, 0)
     moved = clip.positions.copy()
-    arms = [13, 14, 16, 17, 18, 19, 20, 21]
+    # Elbows and wrists: the shoulders would turn the facing frame, which every HumanML3D feature is measured in.
+    arms = [18, 19, 20, 21]
     moved[:, arms] += np.random.default_rng(0).normal(0, 0.05, moved[:, arms].shape).astype(np.float32)
     np.testing.assert_allclose(evaluator.encode([clip.positions])[1], evaluator.encode([moved])[1], atol=1e-4)

@@ -88,13 +88,16 @@ def _wrap_jerk(positions: np.ndarray) -> float:
 
 @click.command()
 @click.option("--num", type=click.IntRange(min=1), default=30, show_default=True, help="Held-out timelines.")
-@click.option("--strategies", default=",".join(STRATEGIES), show_default=True)
+@click.option("--strategies", default=",".join(STRATEGIES), show_default=True,
+              help="The first is the default's row on all --num timelines; the others run on the first --baseline-num.")
+@click.option("--baseline-num", type=click.IntRange(min=1), default=None, help="Timelines for the other strategies (default: --num).")
 @click.option("--loops", type=click.IntRange(min=0), default=6, show_default=True, help="Looped timelines.")
 @click.option("--seed", type=int, default=BENCH_SEED, show_default=True, help="Combined-corpus draw of the timelines.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--write/--no-write", default=True, show_default=True, help="Write the section of docs/benchmarks.md.")
-def main(num: int, strategies: str, loops: int, seed: int, workers: int, json_path: Path | None, write: bool) -> None:
+def main(num: int, strategies: str, baseline_num: int | None, loops: int, seed: int, workers: int, json_path: Path | None,
+         write: bool) -> None:
     """Score every strategy on --num held-out timelines and --loops looped ones with the embedded model."""
     global _BACKEND
     names = [s.strip() for s in strategies.split(",") if s.strip()]
@@ -112,10 +115,12 @@ def main(num: int, strategies: str, loops: int, seed: int, workers: int, json_pa
     real_windows = [w for c in clips for w in transition_windows(c.positions, _boundaries(c), JERK_WINDOW)]
     real["peak_jerk"] = peak_jerk(mean_transition_jerk(real_windows)) if real_windows else float("nan")
     results: dict[str, Any] = {"real": real, "strategies": {}, "timelines": num, "seed": seed}
-    for name in names:
-        generated = _run([(name, timeline_text(c)) for c in clips], workers, name)
-        scores = _score([g[0] for g in generated], clips, evaluators)
+    for rank, name in enumerate(names):
+        subset = clips if rank == 0 else clips[:baseline_num or num]
+        generated = _run([(name, timeline_text(c)) for c in subset], workers, name)
+        scores = _score([g[0] for g in generated], subset, evaluators)
         scores["seconds_per_timeline"] = float(np.mean([g[1] for g in generated]))
+        scores["timelines"] = len(subset)
         results["strategies"][name] = scores
         click.echo(f"{name}: {scores}")
     loop_rows = {}
@@ -135,12 +140,13 @@ def main(num: int, strategies: str, loops: int, seed: int, workers: int, json_pa
 
 def _section(results: dict[str, Any], loops: int) -> str:
     real = results["real"]
-    rows = [[name, f"{s['legs_top1']:.2f}", f"{s['arm_top1']:.2f}", f"{s['both_top1']:.2f}", f"{s['foot_skate']:.3f}",
+    rows = [[name, s["timelines"], f"{s['legs_top1']:.2f}", f"{s['arm_top1']:.2f}", f"{s['both_top1']:.2f}", f"{s['foot_skate']:.3f}",
              f"{s['foot_skate'] / real['foot_skate']:.2f}", f"{s['fid']:.1f}", f"{s['peak_jerk']:.3f}",
              f"{s['seconds_per_timeline']:.1f}"] for name, s in results["strategies"].items()]
-    rows.append(["real combined motions", f"{real['legs_top1']:.2f}", f"{real['arm_top1']:.2f}", "", f"{real['foot_skate']:.3f}",
+    rows.append(["real combined motions", results["timelines"],
+                 f"{real['legs_top1']:.2f}", f"{real['arm_top1']:.2f}", "", f"{real['foot_skate']:.3f}",
                  "1.00", "0", f"{real['peak_jerk']:.3f}", ""])
-    table = markdown_table(["strategy", "legs top-1", "arm top-1", "both", "foot skate", "× real", "FID", "Peak Jerk",
+    table = markdown_table(["strategy", "timelines", "legs top-1", "arm top-1", "both", "foot skate", "× real", "FID", "Peak Jerk",
                             "s / timeline"], rows)
     loop_table = markdown_table(["", "jerk across the wrap", "× real mean jerk", "mean jerk inside"], [
         [name, f"{row['wrap_jerk']:.4f}", f"{row['wrap_jerk'] / real['mean_jerk']:.2f}", f"{row['interior_jerk']:.4f}"]
