@@ -7,6 +7,8 @@ the canvas is a circle, so the windows at the end are pulled toward those at the
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
@@ -20,6 +22,9 @@ from syncmotion.motion.types import Motion
 
 from .motion_model import MotionModel
 
+if TYPE_CHECKING:
+    from .long_motion import LongMotionSettings
+
 
 def track_meta(timeline: Timeline) -> list[dict]:
     """The tracks as the exported motion's meta lists them (the viewer draws them as bands)."""
@@ -28,7 +33,7 @@ def track_meta(timeline: Timeline) -> list[dict]:
             for t in timeline.tracks]
 
 
-def generate_timeline_motion(script: Script, backend: MotionModel, settings, run: tuple[float, int, int],
+def generate_timeline_motion(script: Script, backend: MotionModel, settings: LongMotionSettings, run: tuple[float, int, int],
                              max_batch: int | None = None, progress: bool = True) -> list[Motion]:
     """`settings.num_samples` motions of `script.timeline`; generate_motion checked `settings` and gives (guidance, seed, steps)."""
     timeline = script.timeline
