@@ -191,3 +191,24 @@ def test_view_command_errors(tmp_path):
     assert result.exit_code != 0 and "no motion file" in result.output
     result = CliRunner().invoke(main, ["view", str(tmp_path), "--no-browser"])
     assert result.exit_code != 0 and "has no motion files" in result.output
+
+
+def test_timeline_tracks_are_stacked_bands_labelled_with_their_parts(browser, tmp_path):
+    motion = two_segment_motion(0, "syncsde")
+    length = motion.num_frames
+    motion.segments = [Segment("a person walks forward", 0, length), Segment("a person waves", 20, 60),
+                       Segment("a person claps", 70, 100)]
+    motion.meta["tracks"] = [
+        {"text": "a person walks forward", "start": 0, "end": length, "parts": ["legs"], "whole_body": True},
+        {"text": "a person waves", "start": 20, "end": 60, "parts": ["right arm"], "whole_body": False},
+        {"text": "a person claps", "start": 70, "end": 100, "parts": ["left arm", "right arm"], "whole_body": False}]
+    save_json(motion, tmp_path / "motion.json")
+    server, page = open_viewer(browser, [tmp_path / "motion.json"])
+    try:
+        rows = page.eval_on_selector_all(".band-row", "rows => rows.map(r => Array.from(r.children, b => b.textContent))")
+        # The two arm tracks do not overlap: they share the second lane, under the walk.
+        assert rows == [["a person walks forward · whole body"],
+                        ["a person waves · right arm", "a person claps · left arm, right arm"]]
+    finally:
+        page.close()
+        server.shutdown()

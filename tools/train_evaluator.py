@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from tqdm import tqdm
 from syncmotion.motion.skeleton import JOINT_NAMES
 from syncmotion_lab.corpus import ACTIONS, corpus_clip
 from syncmotion_lab.eval.evaluator import Evaluator, MotionEncoder, motion_inputs, pad_batch
+from syncmotion_lab.eval.training import fit_classifier
 
 # The embedded model trains on corpus seed 0; the evaluator must see other draws.
 MODEL_CORPUS_SEED = 0
@@ -103,26 +103,7 @@ def main(seed: int, num: int, test_num: int, crops: int, minutes: float, batch: 
     network = MotionEncoder(num_classes=len(names))
     evaluator = Evaluator(network, mean, std, names)
     standardized = [(x - mean.numpy()) / std.numpy() for x in train_inputs]
-    optimizer = torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=1e-4)
-    rng = np.random.default_rng(seed)
-    budget, train_start, step = minutes * 60, time.perf_counter(), 0
-    network.train()
-    with tqdm(total=int(budget), desc="train", unit="s") as bar:
-        while (elapsed := time.perf_counter() - train_start) < budget:
-            for group in optimizer.param_groups:
-                group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * elapsed / budget))
-            picks = rng.integers(0, len(standardized), batch)
-            inputs, lengths = pad_batch([standardized[i] for i in picks])
-            loss = torch.nn.functional.cross_entropy(network(inputs, lengths)[1], torch.from_numpy(train_labels[picks]),
-                                                     label_smoothing=0.05)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            step += 1
-            bar.n = int(min(elapsed, budget))
-            bar.set_postfix(step=step, loss=f"{loss.item():.3f}", refresh=False)
-            bar.refresh() if step % 20 == 0 else None
-    network.eval()
+    step = fit_classifier(network, standardized, train_labels, minutes, lr, batch, np.random.default_rng(seed))
     accuracy = _accuracy(evaluator, test_inputs, test_labels)
     crop_accuracy = _accuracy(evaluator, crop_inputs, crop_labels)
     evaluator.info = {"corpus_seed": seed, "train_clips": num, "crops": crops, "steps": step, "minutes": minutes,

@@ -209,24 +209,45 @@ function buildPanels() {
   resize();
 }
 
+// A timeline's tracks (meta.tracks) overlap: they are stacked in lanes, tracks that do not overlap sharing one, and
+// each band is labelled with the body parts its track moves.
+function trackLanes(tracks) {
+  const lanes = [];
+  tracks.map((track, index) => ({ ...track, index })).sort((a, b) => a.start - b.start).forEach((track) => {
+    let lane = lanes.find((l) => l[l.length - 1].end <= track.start);
+    if (!lane) lanes.push((lane = []));
+    lane.push(track);
+  });
+  return lanes;
+}
+
+function bandRows(motion) {
+  const tracks = motion.doc.meta && Array.isArray(motion.doc.meta.tracks) ? motion.doc.meta.tracks : null;
+  if (!tracks) return [motion.doc.segments.map((segment, index) => ({ ...segment, index, label: segment.text }))];
+  return trackLanes(tracks).map((lane) => lane.map((track) => ({
+    ...track, label: `${track.text} · ${track.whole_body ? "whole body" : track.parts.join(", ")}` })));
+}
+
 function buildBands() {
   const bands = $("bands");
   bands.innerHTML = "";
   for (const motion of state.motions) {
-    const row = document.createElement("div");
-    row.className = "band-row";
-    motion.doc.segments.forEach((segment, index) => {
-      const band = document.createElement("div");
-      band.className = "band";
-      band.style.left = `${(100 * sharedFrame(motion, segment.start)) / state.numFrames}%`;
-      band.style.width = `${(100 * sharedFrame(motion, segment.end - segment.start)) / state.numFrames}%`;
-      band.style.background = SEGMENT_COLOURS[index % SEGMENT_COLOURS.length];
-      band.textContent = segment.text;
-      band.title = `${segment.text} (frames ${segment.start}–${segment.end - 1})`;
-      band.addEventListener("click", () => setFrame(segment.start));
-      row.appendChild(band);
-    });
-    bands.appendChild(row);
+    for (const lane of bandRows(motion)) {
+      const row = document.createElement("div");
+      row.className = "band-row";
+      lane.forEach((segment) => {
+        const band = document.createElement("div");
+        band.className = "band";
+        band.style.left = `${(100 * sharedFrame(motion, segment.start)) / state.numFrames}%`;
+        band.style.width = `${(100 * sharedFrame(motion, segment.end - segment.start)) / state.numFrames}%`;
+        band.style.background = SEGMENT_COLOURS[segment.index % SEGMENT_COLOURS.length];
+        band.textContent = segment.label;
+        band.title = `${segment.label} (frames ${segment.start}–${segment.end - 1})`;
+        band.addEventListener("click", () => setFrame(segment.start));
+        row.appendChild(band);
+      });
+      bands.appendChild(row);
+    }
   }
 }
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import math
 
@@ -42,6 +43,9 @@ from syncmotion.engine.windows import CropLayout, temporal_windows, temporal_win
 
 from .skeleton import FPS
 from .types import Segment
+
+if TYPE_CHECKING:
+    from .timeline import Timeline
 
 DEFAULT_FPS = FPS
 # The largest seed torch's generators take (an unsigned 64-bit number).
@@ -61,11 +65,12 @@ class Script:
     fps: float = DEFAULT_FPS
     seed: int | None = None
     source: str = "<script>"
+    timeline: Timeline | None = None  # timed tracks, body parts or @loop (motion/timeline.py); segments then overlap
 
     @property
     def num_frames(self) -> int:
         """Total length in frames."""
-        return self.segments[-1].end if self.segments else 0
+        return max((segment.end for segment in self.segments), default=0)
 
 
 @dataclass
@@ -125,6 +130,11 @@ def parse_script(source: str | Path) -> Script:
             raise ScriptError(f"script {path} is not UTF-8 text; save it as plain UTF-8 text") from None
     else:
         text, name = str(source).removeprefix("\ufeff"), "<script>"
+    from .timeline import is_timeline, parse_timeline
+
+    if is_timeline(text):
+        timeline = parse_timeline(text, name)
+        return Script(timeline.segments(), timeline.fps, timeline.seed, name, timeline)
     settings: dict[str, float | int] = {}
     entries: list[tuple[str, str, str]] = []
     for number, raw in enumerate(text.splitlines(), start=1):

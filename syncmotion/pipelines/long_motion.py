@@ -144,6 +144,10 @@ def generate_motion(script: Script, backend: MotionModel, settings: LongMotionSe
                          f"remove the @fps line or set it to {backend.fps:g}")
     seed = settings.seed if settings.seed is not None else (script.seed if script.seed is not None else 0)
     steps = settings.steps or backend.default_steps
+    if script.timeline is not None:  # overlapping body-part tracks or a loop: their own windows (timeline_motion.py)
+        from .timeline_motion import generate_timeline_motion
+
+        return generate_timeline_motion(script, backend, settings, (guidance, seed, steps), max_batch, progress)
     plan = plan_windows(script, backend.window, settings.overlap, settings.align, settings.taper)
     generator = torch.Generator().manual_seed(seed)
     result = sample(

@@ -97,11 +97,12 @@ class Scene:
         self._grid_lines_at_origin = lines.reshape(-1, 2, 3)
 
     def segment_at(self, frame: int) -> tuple[int, str]:
-        """Index and text of the segment playing at `frame` (-1 and '' when none)."""
-        for index, segment in enumerate(self.motion.segments):
-            if segment.start <= frame < segment.end:
-                return index, segment.text
-        return -1, ""
+        """Index (the latest to start) and text of the segments playing at `frame`, overlapping tracks of a timeline
+        one per line (-1 and '' when none)."""
+        playing = [index for index, segment in enumerate(self.motion.segments) if segment.start <= frame < segment.end]
+        if not playing:
+            return -1, ""
+        return playing[-1], "\n".join(self.motion.segments[index].text for index in playing)
 
     def clock_text(self, frame: int) -> str:
         """The time and frame counter shown in the corner at `frame`."""
