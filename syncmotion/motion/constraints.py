@@ -24,15 +24,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .features import POSITION_FEATURES, facing_angle, features_to_joints, joints_to_features
+from .features import POSITION_FEATURES, features_to_joints, joints_to_features
 from .types import Motion, Segment
 
 # Faster than this (m/s) between waypoints is more than a person runs for long; the models cannot follow it.
 MAX_PATH_SPEED = 6.0
-# Segments whose text has one of these words move without facing the way they go.
-FREE_HEADING_WORDS = ("backward", "backwards", "sideways", "sidestep", "side step", "strafe")
-# How much the path's heading term counts against its position term (1 − cos of the angle, against square metres).
-HEADING_WEIGHT = 0.05
+# Segments whose text has one of these words face away from where they go, or keep their heading while they go.
+BACKWARD_WORDS = ("backward",)
+SIDEWAYS_WORDS = ("sideways", "sidestep", "side step", "strafe", "to the side")
+# Below this speed (m/s) along the path the body keeps its heading: a direction of travel means nothing there.
+STANDING_SPEED = 0.1
 _TIME = re.compile(r"^(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>s|sec|f|frames?)?$")
 
 
@@ -124,10 +125,10 @@ def parse_key(argument: str, fps: float, num_frames: int, base: Path, where: str
     if len(parts) != 2:
         raise ConstraintError(f"{where}: a key is 'TIME FILE[:FRAME]', e.g. '@key 5s poses/crouch.json:12'; got {argument!r}")
     time, reference = parts
-    frame = parse_time(time, fps, where)
+    frame = _at_most_last(parse_time(time, fps, where), num_frames)
     if not 0 <= frame < num_frames:
         raise ConstraintError(f"{where}: key time {time} is outside the motion, which lasts {num_frames / fps:.6g} s; "
-                              f"give a time from 0s to {(num_frames - 1) / fps:.6g}s")
+                              f"give a time from 0s to {num_frames / fps:.6g}s")
     name, _, pose_frame = reference.rpartition(":")
     if not name or not pose_frame.isdigit():
         name, pose_frame = reference, ""
@@ -158,6 +159,11 @@ def _waypoints_from_csv(path: Path, fps: float, where: str) -> list[tuple[int, f
     return rows
 
 
+def _at_most_last(frame: int, num_frames: int) -> int:
+    """The frame, with the motion's end time (one past its last frame) read as its last frame."""
+    return num_frames - 1 if frame == num_frames else frame
+
+
 def _waypoint(cells: list[str], fps: float, where: str) -> tuple[int, float, float]:
     frame = parse_time(cells[0], fps, where)
     try:
@@ -185,13 +191,13 @@ def parse_path(arguments: list[tuple[str, str]], fps: float, num_frames: int, ba
     where = arguments[0][1]
     if len(waypoints) < 2:
         raise ConstraintError(f"{where}: a path needs at least two waypoints, e.g. '@path 0s 0 0, 10s 6 0'")
-    frames = np.array([w[0] for w in waypoints])
+    frames = np.array([_at_most_last(w[0], num_frames) for w in waypoints])
     points = np.array([[w[1], w[2]] for w in waypoints], dtype=np.float64)
     if (np.diff(frames) <= 0).any():
         raise ConstraintError(f"{where}: waypoint times must increase; order the waypoints by time, one frame apart at least")
     if frames[-1] >= num_frames:
         raise ConstraintError(f"{where}: a waypoint at {frames[-1] / fps:.6g} s is outside the motion, which lasts "
-                              f"{num_frames / fps:.6g} s; give times up to {(num_frames - 1) / fps:.6g}s")
+                              f"{num_frames / fps:.6g} s; give times up to {num_frames / fps:.6g}s")
     speeds = np.linalg.norm(np.diff(points, axis=0), axis=1) / (np.diff(frames) / fps)
     fastest = int(np.argmax(speeds))
     if speeds[fastest] > MAX_PATH_SPEED:
@@ -201,24 +207,16 @@ def parse_path(arguments: list[tuple[str, str]], fps: float, num_frames: int, ba
     return RootPath(frames, points, source=where)
 
 
-def free_heading_frames(segments: list[Segment], num_frames: int) -> np.ndarray:
-    """Per frame: whether its segment moves without facing the way it goes (backward, sideways)."""
-    free = np.zeros(num_frames, dtype=bool)
+def free_heading_frames(segments: list[Segment], num_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame: whether its segment moves backward (facing away from where it goes), and whether sideways."""
+    backward, sideways = np.zeros(num_frames, dtype=bool), np.zeros(num_frames, dtype=bool)
     for segment in segments:
-        if any(word in segment.text.lower() for word in FREE_HEADING_WORDS):
-            free[segment.start:segment.end] = True
-    return free
-
-
-def path_frame(path: RootPath) -> tuple[np.ndarray, float]:
-    """Where the motion starts on the ground (x, z) and the heading it starts with, so the path can be met.
-
-    A path from 0 s starts the motion at its first waypoint, facing the second; otherwise at the origin facing +z.
-    """
-    if path.frames[0] != 0:
-        return np.zeros(2), 0.0
-    direction = path.points[1] - path.points[0]
-    return path.points[0].copy(), float(math.atan2(direction[0], direction[1])) if np.linalg.norm(direction) > 1e-6 else 0.0
+        text = segment.text.lower()
+        if any(word in text for word in BACKWARD_WORDS):
+            backward[segment.start:segment.end] = True
+        elif any(word in text for word in SIDEWAYS_WORDS):
+            sideways[segment.start:segment.end] = True
+    return backward, sideways
 
 
 def place(positions: np.ndarray, origin: np.ndarray, heading: float) -> np.ndarray:
@@ -231,46 +229,77 @@ def place(positions: np.ndarray, origin: np.ndarray, heading: float) -> np.ndarr
     return placed
 
 
-def _in_model_frame(path: RootPath) -> np.ndarray:
-    """The waypoints in the frame the model's motion starts in (origin, facing +z)."""
-    origin, heading = path_frame(path)
-    shifted = path.points - origin
-    cos, sin = math.cos(heading), math.sin(heading)
-    return np.stack([shifted[:, 0] * cos - shifted[:, 1] * sin, shifted[:, 0] * sin + shifted[:, 1] * cos], axis=1)
+@dataclass(frozen=True)
+class PathPlan:
+    """A path as the model's frame sees it (its motion starts at the origin facing +z) and where that frame sits."""
+
+    frames: np.ndarray  # [n] the frames the path covers, first waypoint to last
+    root: np.ndarray  # [n, 2] root (x, z) at those frames in the model's frame
+    heading: np.ndarray  # [n] facing (radians, 0 = +z) at those frames in the model's frame
+    origin: np.ndarray  # (x, z) of the model's origin in the world
+    turn: float  # the model's +z turned to the world (radians): place(positions, origin, turn) puts a motion there
+
+    def features(self) -> np.ndarray:
+        """HumanML3D root features [n - 1, 3] (half yaw change, step in the next frame's facing frame) along the path."""
+        yaw = -self.heading
+        turn = np.remainder(np.diff(yaw) + np.pi, 2 * np.pi) - np.pi
+        step = np.diff(self.root, axis=0)
+        cos, sin = np.cos(yaw[1:]), np.sin(yaw[1:])
+        # Turned by the next frame's yaw as joints_to_features does (x' = x cos + z sin, z' = z cos - x sin).
+        return np.stack([turn / 2, step[:, 0] * cos + step[:, 1] * sin, step[:, 1] * cos - step[:, 0] * sin], axis=1)
 
 
-def constraint_loss(constraints: Constraints, segments: list[Segment], num_frames: int):
-    """The loss of features [B, T, 263] (HumanML3D units) against the constraints: [B], in square metres."""
-    key_frames = torch.tensor([key.frame for key in constraints.keys], dtype=torch.long)
-    key_poses = torch.tensor(np.stack([key.local for key in constraints.keys]) if constraints.keys else np.zeros((0, 22, 3)))
-    path = constraints.path
-    if path is not None:
-        points = _in_model_frame(path)
-        frames = np.arange(int(path.frames[0]), int(path.frames[-1]) + 1)
-        targets = torch.tensor(np.stack([np.interp(frames, path.frames, points[:, i]) for i in range(2)], axis=1))
-        # Heading along the path: the direction of travel over ±5 frames, where the root has somewhere to go.
-        ahead = np.stack([np.interp(np.minimum(frames + 5, frames[-1]), path.frames, points[:, i]) -
-                          np.interp(np.maximum(frames - 5, frames[0]), path.frames, points[:, i]) for i in range(2)], axis=1)
-        moving = (np.linalg.norm(ahead, axis=1) > 0.05) & ~free_heading_frames(segments, num_frames)[frames]
-        headings = torch.tensor(np.arctan2(ahead[:, 0], ahead[:, 1]))
-        waypoint_rows = torch.tensor(path.frames - path.frames[0], dtype=torch.long)
-        frame_index, moving_mask = torch.tensor(frames, dtype=torch.long), torch.tensor(moving)
+def plan_path(path: RootPath, segments: list[Segment], fps: float, num_frames: int) -> PathPlan:
+    """The root's course along `path`: a cubic spline through the waypoints, heading along it (see the module docstring).
+
+    A path from 0 s starts the motion at its first waypoint, facing along it; otherwise the motion starts at the origin
+    facing +z and reaches the first waypoint by guidance alone.
+    """
+    from scipy.interpolate import CubicSpline
+
+    frames = np.arange(int(path.frames[0]), int(path.frames[-1]) + 1)
+    spline = CubicSpline(path.frames, path.points, bc_type="natural")
+    world, velocity = spline(frames), spline(frames, 1) * fps
+    backward, sideways = free_heading_frames(segments, num_frames)
+    heading = np.arctan2(velocity[:, 0], velocity[:, 1]) + np.where(backward[frames], np.pi, 0.0)
+    # Where the root barely moves, or goes sideways, the body keeps the heading it had.
+    hold = (np.linalg.norm(velocity, axis=1) < STANDING_SPEED) | sideways[frames]
+    for index in np.nonzero(hold)[0]:
+        if index > 0:
+            heading[index] = heading[index - 1]
+    heading = np.unwrap(heading)
+    starts_motion = bool(frames[0] == 0)
+    origin = world[0].copy() if starts_motion else np.zeros(2)
+    turn = float(heading[0]) if starts_motion else 0.0
+    shifted = world - origin
+    cos, sin = math.cos(turn), math.sin(turn)
+    root = np.stack([shifted[:, 0] * cos - shifted[:, 1] * sin, shifted[:, 0] * sin + shifted[:, 1] * cos], axis=1)
+    return PathPlan(frames, root, heading - turn, origin, turn)
+
+
+def key_loss(keys: list[KeyPose]):
+    """The loss of features [B, T, 263] against key poses: [B], mean squared joint distance in square metres."""
+    frames = torch.tensor([key.frame for key in keys], dtype=torch.long)
+    poses = torch.tensor(np.stack([key.local for key in keys]), dtype=torch.float64)
 
     def loss(features: torch.Tensor) -> torch.Tensor:
-        total = features.new_zeros(features.shape[0], dtype=torch.float64)
-        if constraints.keys:
-            error = local_pose(features[:, key_frames].double()) - key_poses
-            total = total + error.pow(2).sum(-1).mean((-1, -2))
-        if path is not None:
-            joints = features_to_joints(features[:, :int(frame_index[-1]) + 1])
-            root = joints[:, frame_index, 0][..., [0, 2]].double()
-            offsets = (root - targets).pow(2).sum(-1)
-            # Waypoints count as much as the stretch between them: the issue's check is at their times.
-            total = total + offsets.mean(-1) + offsets[:, waypoint_rows].mean(-1)
-            if bool(moving_mask.any()):
-                facing = facing_angle(joints[:, frame_index]).double()
-                total = total + HEADING_WEIGHT * (1 - torch.cos(facing - headings))[:, moving_mask].mean(-1)
-        return total
+        error = local_pose(features[:, frames].double()) - poses
+        return error.pow(2).sum(-1).mean((-1, -2))
+
+    return loss
+
+
+def path_loss(plan: PathPlan, waypoint_frames: np.ndarray):
+    """The loss of features [B, T, 263] against a path: [B], squared root distance (m²) along it plus at its waypoints."""
+    frames = torch.tensor(plan.frames, dtype=torch.long)
+    targets = torch.tensor(plan.root)
+    waypoints = torch.tensor(waypoint_frames - plan.frames[0], dtype=torch.long)
+
+    def loss(features: torch.Tensor) -> torch.Tensor:
+        joints = features_to_joints(features[:, :int(frames[-1]) + 1])
+        offsets = (joints[:, frames, 0][..., [0, 2]].double() - targets).pow(2).sum(-1)
+        # Waypoints count as much as the stretch between them: they are where the path is checked.
+        return offsets.mean(-1) + offsets[:, waypoints].mean(-1)
 
     return loss
 

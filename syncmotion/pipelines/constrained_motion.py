@@ -9,16 +9,18 @@ estimate that meets the constraints, so the frames around a key or along a path 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from syncmotion.engine.guidance import Guided, gradient_guidance
+from syncmotion.engine.guidance import Correction, Guided, gradient_guidance, hold
 from syncmotion.motion.constraints import (
-    Constraints, constraint_loss, path_errors, path_frame, place, pose_error, read_constraints,
+    Constraints, PathPlan, key_loss, path_errors, path_loss, place, plan_path, pose_error, read_constraints,
 )
-from syncmotion.motion.script import Script
+from syncmotion.motion.features import FEATURE_DIM
+from syncmotion.motion.script import Script, plan_windows
 from syncmotion.motion.types import Motion
 
 from .long_motion import LongMotionSettings, generate_motion
@@ -50,21 +52,43 @@ def generate_constrained(script: Script, backend: MotionModel, settings: LongMot
     if settings.second_take:
         raise ValueError("@key and @path work with the engine's strategies, not doubletake, whose second take would "
                          "redo the transitions without them; choose --strategy syncsde")
-    loss = constraint_loss(constraints, script.segments, script.num_frames)
 
-    def canvas_loss(canvas: torch.Tensor) -> torch.Tensor:
-        return loss(backend.normalizer.denormalize(canvas[:, :, 0, :].transpose(1, 2)))
+    def on_canvas(loss: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+        return lambda canvas: loss(backend.normalizer.denormalize(canvas[:, :, 0, :].transpose(1, 2)))
 
-    guided = Guided(settings.strategy, [gradient_guidance(canvas_loss, GUIDANCE_STRENGTH, GUIDANCE_ITERATIONS, spread=GUIDANCE_SPREAD)])
+    corrections: list[Correction] = []
+    origin, turn = np.zeros(2), 0.0
+    if constraints.path is not None:
+        course = plan_path(constraints.path, script.segments, script.fps, script.num_frames)
+        length = plan_windows(script, backend.window, settings.overlap, settings.align, settings.taper).layout.canvas_dims[0]
+        corrections.append(_hold_root(course, backend, length))
+        corrections.append(gradient_guidance(on_canvas(path_loss(course, constraints.path.frames)), GUIDANCE_STRENGTH,
+                                             GUIDANCE_ITERATIONS, spread=GUIDANCE_SPREAD))
+        origin, turn = course.origin, course.turn
+    if constraints.keys:
+        corrections.append(gradient_guidance(on_canvas(key_loss(constraints.keys)), GUIDANCE_STRENGTH, GUIDANCE_ITERATIONS,
+                                             spread=GUIDANCE_SPREAD))
+    guided = Guided(settings.strategy, corrections)
     motions = generate_motion(script, backend, dataclasses.replace(settings, strategy=guided), max_batch, progress)
-    origin, heading = path_frame(constraints.path) if constraints.path is not None else (np.zeros(2), 0.0)
     placed = []
     for motion in motions:
-        positions = place(np.asarray(motion.positions, dtype=np.float64), origin, heading).astype(np.float32)
+        positions = place(np.asarray(motion.positions, dtype=np.float64), origin, turn).astype(np.float32)
         motion = dataclasses.replace(motion, positions=positions)
         motion.meta["constraints"] = constraint_report(motion, constraints)
         placed.append(motion)
     return placed
+
+
+def _hold_root(course: PathPlan, backend: MotionModel, length: int) -> Correction:
+    """Hold the root's features (turn, step) on the path's frames to those that walk it, on a canvas of `length` frames."""
+    features = torch.zeros(length, FEATURE_DIM)
+    frames = torch.from_numpy(course.frames[:-1])
+    features[frames, :3] = torch.from_numpy(course.features()).float()
+    keep = torch.zeros(length, FEATURE_DIM)
+    keep[frames, :3] = 1
+    known = backend.normalizer.normalize(features)
+    # As canvases [batch, features, 1, frames].
+    return hold(known.T[None, :, None, :], keep.T[None, :, None, :])
 
 
 def constraint_report(motion: Motion, constraints: Constraints) -> dict:
