@@ -135,3 +135,31 @@ def test_a_file_that_is_not_a_motion_and_an_out_that_would_replace_the_input(tmp
     result = CliRunner().invoke(main, ["motion", "--edit", str(source), "--span", "1s-2s", "--model", str(tiny_embedded),
                                        "--out", str(source.parent)])
     assert result.exit_code != 0 and "would replace" in result.output and _digest(source) == before
+
+
+def test_edit_with_an_mdm_checkpoint(tmp_path, original):
+    """The official MDM layout (a tiny random one) edits as the embedded model does: 196-frame windows, rest kept."""
+    import torch
+
+    from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
+    from syncmotion_lab.tiny_models.tiny_mdm import save_clip_text_model, save_identity_meta, save_official_checkpoint
+
+    torch.manual_seed(1)
+    args = {"arch": "trans_enc", "dataset": "humanml", "latent_dim": 16, "layers": 1, "cond_mask_prob": 0.1,
+            "noise_schedule": "cosine", "diffusion_steps": 1000, "text_encoder_type": "clip", "sigma_small": True}
+    checkpoint = save_official_checkpoint(tmp_path / "mdm", args, MDMNetwork(MDMConfig(latent_dim=16, layers=1)))
+    source = tmp_path / "take" / "results.npy"
+    source.parent.mkdir()
+    save_results_npy([original], source)
+    out = tmp_path / "edited"
+    result = CliRunner().invoke(main, ["motion", "--edit", str(source), "--span", "2s-4s", "--text", "a person walks",
+                                       "--model", str(checkpoint), "--meta", str(save_identity_meta(tmp_path / "meta")),
+                                       "--clip", str(save_clip_text_model(tmp_path / "clip")), "--steps", "2",
+                                       "--out", str(out), "--formats", "npy"])
+    assert result.exit_code == 0, result.output
+    new = load_motion(out / "results.npy")[0]
+    record = new.meta["edits"][-1]
+    assert record["model"].startswith("mdm:") and record["sampled"][1] - record["sampled"][0] == 196
+    kept = _outside(original.num_frames, 40 - DEFAULT_OVERLAP, 80 + DEFAULT_OVERLAP)
+    assert np.array_equal(original.positions[kept], new.positions[kept])
+    assert not np.allclose(original.positions[40:80], new.positions[40:80], atol=1e-3)
