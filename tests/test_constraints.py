@@ -152,3 +152,29 @@ def test_command_line_keys_and_paths(tmp_path, tiny_embedded, pose_file):
     result = CliRunner().invoke(main, ["motion", "--text", "a person walks", "--seconds", "3", "--model", str(tiny_embedded),
                                        "--key", f"4s {pose_file}", "--out", str(tmp_path / "o2")])
     assert result.exit_code == 1 and "--key: key time 4s is outside the motion" in result.output
+
+
+def test_keys_and_paths_with_an_mdm_checkpoint(tmp_path, pose_file):
+    """The official MDM layout (tiny, random) takes --key and --path like the embedded model."""
+    import json
+
+    from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
+    from syncmotion.motion.io import load_motion
+    from syncmotion_lab.tiny_models.tiny_mdm import save_clip_text_model, save_identity_meta, save_official_checkpoint
+
+    torch.manual_seed(1)
+    args = {"arch": "trans_enc", "dataset": "humanml", "latent_dim": 16, "layers": 1, "cond_mask_prob": 0.1,
+            "noise_schedule": "cosine", "diffusion_steps": 1000, "text_encoder_type": "clip", "sigma_small": True}
+    checkpoint = save_official_checkpoint(tmp_path / "mdm", args, MDMNetwork(MDMConfig(latent_dim=16, layers=1)))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["motion", "--text", "a person walks", "--seconds", "4", "--model", str(checkpoint),
+                                       "--meta", str(save_identity_meta(tmp_path / "meta")),
+                                       "--clip", str(save_clip_text_model(tmp_path / "clip")), "--steps", "3",
+                                       "--key", f"2s {pose_file}:4", "--path", "0s 1 1, 4s 2 3", "--out", str(out),
+                                       "--formats", "json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads((out / "motion.json").read_text())
+    assert [entry["frame"] for entry in document["meta"]["constraints"]["path"]] == [0, 79]
+    assert max(entry["error_m"] for entry in document["meta"]["constraints"]["path"]) < 0.01
+    positions = load_motion(out / "motion.json").positions
+    assert np.abs(positions[0, 0, [0, 2]] - [1, 1]).max() < 0.01

@@ -163,3 +163,11 @@ def test_edit_with_an_mdm_checkpoint(tmp_path, original):
     kept = _outside(original.num_frames, 40 - DEFAULT_OVERLAP, 80 + DEFAULT_OVERLAP)
     assert np.array_equal(original.positions[kept], new.positions[kept])
     assert not np.allclose(original.positions[40:80], new.positions[40:80], atol=1e-3)
+
+
+@pytest.mark.parametrize("extra", [["script.txt"], ["--key", "1s pose.json"], ["--path", "0s 0 0, 1s 1 0"]])
+def test_an_edit_takes_no_script_keys_or_path(tmp_path, original, extra):
+    source = tmp_path / "motion.json"
+    save_json(original, source)
+    result = CliRunner().invoke(main, ["motion", "--edit", str(source), "--span", "1s-2s", *extra])
+    assert result.exit_code == 2 and "give no SCRIPT, --key or --path" in result.output
