@@ -8,7 +8,8 @@ Format, one segment per line::
     a person walks forward | 8s
     a person jumps in place | 120f
 
-A duration is seconds (`8s`, `8.5s` or a bare number) or frames (`120f`).
+A duration is seconds (`8s`, `8.5s` or a bare number) or frames (`120f`). `@key` and `@path` lines (what the
+motion must meet: motion/constraints.py) may stand anywhere; the script keeps them for the pipeline to read.
 
 Windows (`plan_windows`): every window has the model's length. Aligned to segments (the default), each
 segment gets its own windows with its own text: they tile the segment widened by half the overlap on each

@@ -125,7 +125,7 @@ def _spread_correction(joints: np.ndarray, target: np.ndarray, first: int, last:
     return corrected
 
 
-def _edited_segments(segments: list[Segment], start: int, end: int, text: str | None) -> list[Segment]:
+def edited_segments(segments: list[Segment], start: int, end: int, text: str | None) -> list[Segment]:
     """The segments with [start, end) given to `text` (unchanged without a new text)."""
     if text is None:
         return list(segments)
@@ -194,4 +194,4 @@ def edit_motion(motion: Motion, span: tuple[int, int], backend: MotionModel,
               "window_evaluations": len(result.timesteps) * plan.layout.num_windows, "model_calls": result.model_calls}
     seams = sorted({s for s in motion.seams if not first <= s < last} | {plan.low + s for s in plan.layout.starts[1:]})
     meta = {**motion.meta, "edits": [*motion.meta.get("edits", []), record]}
-    return Motion(out, motion.fps, _edited_segments(motion.segments, plan.start, plan.end, text), seams, meta)
+    return Motion(out, motion.fps, edited_segments(motion.segments, plan.start, plan.end, text), seams, meta)
