@@ -280,7 +280,7 @@ def check_smpl(smpl: Path | None) -> None:
 @EDIT_OPTIONS[3]
 def motion(script: Path | None, text: str | None, seconds: str, out: Path | None, edit: Path | None, span: str | None,
            keys: tuple[str, ...], path: str | None, **params: Any) -> None:
-    """Generate one long motion from SCRIPT (lines `TEXT | 6s`) or from --text, and write it to --out; or --edit one."""
+    """Generate one long motion from SCRIPT (lines `TEXT | 6s`) or from --text, and write it to --out."""
     if edit is not None or span is not None:
         if edit is None or script is not None or keys or path:
             raise click.UsageError("--edit FILE --span START-END redoes a span of FILE: give no SCRIPT, --key or --path with it")
