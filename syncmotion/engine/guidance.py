@@ -55,9 +55,13 @@ def hold(known: torch.Tensor, keep: torch.Tensor) -> Correction:
     if float(keep.min()) < 0 or float(keep.max()) > 1:
         raise ValueError("the keep weights must lie in [0, 1] (1 = keep the known content)")
 
+    cropped: list = [None, None, None]  # the layout last seen, and the known content and weights cut for it
+
     def correct(x0: torch.Tensor, state: StepState) -> torch.Tensor:
-        known_windows = state.layout.crop(known.to(x0))
-        keep_windows = state.layout.crop(keep.to(x0))
+        # Cropped once per layout: the same windows are held at every step.
+        if cropped[0] is not state.layout:
+            cropped[:] = [state.layout, state.layout.crop(known.to(x0)), state.layout.crop(keep.to(x0))]
+        _, known_windows, keep_windows = cropped
         return keep_windows * known_windows + (1 - keep_windows) * x0
 
     return correct
