@@ -88,6 +88,7 @@ def test_sequential_lines_and_loop_make_a_timeline():
     ("walk | 0s-2s\n@loop\n", ["settings must come before the first track"]),
     ("@loop 3\nwalk | 2s\n", ["@loop takes no value"]),
     ("@fast\nwalk | 2s\n", ["unknown setting"]),
+    ("@loop\n@key 1s pose.json\nwalk | 2s\n", ["@key works in sequential scripts", "timeline.txt:2"]),
     ("walk # 0 # 2 # legs\n\nrun # 0 # 3 # legs\n", ["more than one STMC timeline", "timeline.txt:2"]),
 ])
 def test_bad_timelines_are_refused_with_one_line(tmp_path, text, words):

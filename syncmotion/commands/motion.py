@@ -20,9 +20,9 @@ from syncmotion.engine.strategies import LAMBDA_SCHEDULES
 from syncmotion.motion.script import Script
 from syncmotion.pipelines.long_motion import (
     DEFAULT_OVERLAP, MAX_SECONDS, MODEL_SCHEDULER, MOTION_SCHEDULERS, MOTION_STRATEGIES, LongMotionSettings, check_length,
-    generate_motion,
 )
 
+from .motion_edit import EDIT_OPTIONS, run_edit, with_constraints
 from .params import DEVICE, POSITIVE, SEED
 
 # Below this cosine similarity to every training text a prompt is unlike anything the embedded model knows
@@ -247,9 +247,11 @@ def motion_job(script: Script, params: Mapping[str, Any]) -> MotionJob:
 
 def make_motion(job: MotionJob, backend: MotionBackend, folder: Path, progress: bool = True) -> tuple[list[Path], float]:
     """Generate `job` with `backend` and write its files into `folder`; returns the paths written and the seconds generating took."""
+    from syncmotion.pipelines.constrained_motion import generate_constrained
+
     started = time.perf_counter()
     try:
-        motions = generate_motion(job.script, backend, job.settings, progress=progress)
+        motions = generate_constrained(job.script, backend, job.settings, progress=progress)
         generated = time.perf_counter() - started
         return _export(motions, folder, set(job.formats), job.smpl), generated
     except (ImportError, FileNotFoundError, ValueError) as error:
@@ -276,10 +278,20 @@ def check_smpl(smpl: Path | None) -> None:
 @click.option("--out", "--output_dir", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder; default: out/<script name>.")
 @generation_options()
-def motion(script: Path | None, text: str | None, seconds: str, out: Path | None, **params: Any) -> None:
+@EDIT_OPTIONS[0]
+@EDIT_OPTIONS[1]
+@EDIT_OPTIONS[2]
+@EDIT_OPTIONS[3]
+def motion(script: Path | None, text: str | None, seconds: str, out: Path | None, edit: Path | None, span: str | None,
+           keys: tuple[str, ...], path: str | None, **params: Any) -> None:
     """Generate one long motion from SCRIPT (lines `TEXT | 6s`) or from --text, and write it to --out."""
+    if edit is not None or span is not None:
+        if edit is None or script is not None or keys or path:
+            raise click.UsageError("--edit FILE --span START-END redoes a span of FILE: give no SCRIPT, --key or --path with it")
+        return run_edit(edit, span, text, out, params)
     check_options(params["formats"], params["smooth"])
     parsed, name = read_script(script, text, seconds)
+    parsed = with_constraints(parsed, keys, path)
     out = out if out is not None else Path("out") / name
     try:  # an unusable --out should stop us before minutes of generation, not after
         check_output_folder(out)

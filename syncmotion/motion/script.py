@@ -8,7 +8,8 @@ Format, one segment per line::
     a person walks forward | 8s
     a person jumps in place | 120f
 
-A duration is seconds (`8s`, `8.5s` or a bare number) or frames (`120f`).
+A duration is seconds (`8s`, `8.5s` or a bare number) or frames (`120f`). `@key` and `@path` lines (what the
+motion must meet: motion/constraints.py) may stand anywhere; the script keeps them for the pipeline to read.
 
 Windows (`plan_windows`): every window has the model's length. Aligned to segments (the default), each
 segment gets its own windows with its own text: they tile the segment widened by half the overlap on each
@@ -33,7 +34,7 @@ overlap that starts there).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,6 +51,8 @@ if TYPE_CHECKING:
 DEFAULT_FPS = FPS
 # The largest seed torch's generators take (an unsigned 64-bit number).
 MAX_SEED = 2**64 - 1
+# Lines naming what the motion must meet rather than what it does (see motion/constraints.py).
+CONSTRAINT_LINES = ("key", "path")
 _DURATION = re.compile(r"^(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>s|sec|f|frames?)?$")
 
 
@@ -66,6 +69,8 @@ class Script:
     seed: int | None = None
     source: str = "<script>"
     timeline: Timeline | None = None  # timed tracks, body parts or @loop (motion/timeline.py); segments then overlap
+    # Constraint lines (@key, @path) as (name, argument, where), read by motion/constraints.py.
+    constraints: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def num_frames(self) -> int:
@@ -137,10 +142,16 @@ def parse_script(source: str | Path) -> Script:
         return Script(timeline.segments(), timeline.fps, timeline.seed, name, timeline)
     settings: dict[str, float | int] = {}
     entries: list[tuple[str, str, str]] = []
+    constraints: list[tuple[str, str, str]] = []
     for number, raw in enumerate(text.splitlines(), start=1):
         where = f"{name}:{number}"
         line = raw.split("#", 1)[0].strip()
         if not line:
+            continue
+        name_and_argument = line[1:].split(maxsplit=1)
+        if line.startswith("@") and name_and_argument and name_and_argument[0] in CONSTRAINT_LINES:
+            # Constraints are about times, not segments: they may stand anywhere.
+            constraints.append((name_and_argument[0], name_and_argument[1] if len(name_and_argument) > 1 else "", where))
             continue
         if line.startswith("@"):
             if entries:
@@ -162,7 +173,7 @@ def parse_script(source: str | Path) -> Script:
         segments.append(Segment(prompt, start, end))
         start = end
     seed = int(settings["seed"]) if "seed" in settings else None
-    return Script(segments=segments, fps=fps, seed=seed, source=name)
+    return Script(segments=segments, fps=fps, seed=seed, source=name, constraints=constraints)
 
 
 def _majority_text(script: Script, start: int, end: int) -> str:

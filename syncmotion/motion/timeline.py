@@ -34,7 +34,7 @@ import torch
 from syncmotion.engine.owned_windows import OwnedWindows
 
 from .features import FEATURE_DIM, POSITION_FEATURES, ROTATION_FEATURES, VELOCITY_FEATURES
-from .script import ScriptError
+from .script import CONSTRAINT_LINES, ScriptError
 from .script import _setting as script_setting
 from .skeleton import FPS, NUM_JOINTS
 from .types import Segment
@@ -148,6 +148,9 @@ def _setting(line: str, where: str, settings: dict[str, float | int]) -> None:
             raise ScriptError(f"{where}: @loop takes no value; write '@loop' alone on its line")
         settings["loop"] = 1
         return
+    if words[:1] and words[0] in CONSTRAINT_LINES:
+        raise ScriptError(f"{where}: @{words[0]} works in sequential scripts (lines `TEXT | 6s`), not yet with timed tracks, "
+                          "body parts or @loop; remove it, or write the script as a sequence")
     script_setting(line, where, settings)
 
 

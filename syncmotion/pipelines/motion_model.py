@@ -10,7 +10,10 @@ from syncmotion.engine import Denoiser
 
 
 class FeatureNormalizer(Protocol):
-    """Maps the model's normalized features back to HumanML3D features."""
+    """Maps the model's normalized features back to HumanML3D features (and HumanML3D features to them)."""
+
+    def normalize(self, features: torch.Tensor) -> torch.Tensor:
+        """Features [..., 263] as the model sees them."""
 
     def denormalize(self, features: torch.Tensor) -> torch.Tensor:
         """Features [..., 263] in HumanML3D units."""
