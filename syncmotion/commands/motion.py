@@ -134,8 +134,9 @@ GENERATION_OPTIONS: dict[str, Callable[[Callable], Callable]] = {
                                     help="SyncSDE: 1/λ falls linearly with t (the paper's) or stays constant."),
     "steps": click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampling steps (default: the model's, 50)."),
     "scheduler": click.option("--scheduler", type=click.Choice(MOTION_SCHEDULERS), default=MODEL_SCHEDULER, show_default=True,
-                              help="Solver: the model's DDIM, or DPM-Solver++ / UniPC, which need fewer --steps (dpmsolver++ "
-                                   "with --steps 20: 2.5x fewer model calls, same accuracy, feet skate more; models/EMBEDDED.md)."),
+                              help="Solver: the model's own DDIM, or ddim, dpmsolver++, unipc with steps from pure noise "
+                                   "(t = T-1): long walks keep their pace but feet skate more near seams; dpmsolver++ "
+                                   "--steps 20 makes 2.5x fewer model calls (models/EMBEDDED.md)."),
     "overlap": click.option("--overlap", type=click.IntRange(min=0), default=DEFAULT_OVERLAP, show_default=True,
                             help="Frames shared by neighbouring windows."),
     "seed": click.option("--seed", type=SEED, default=None, help="Random seed (default: the script's @seed, else 0)."),
