@@ -55,7 +55,8 @@ WINDOW = 80
 def parse_strategy(spec: str) -> tuple[str, float, dict[str, Any]]:
     """'syncsde:5' -> ('syncsde', 5.0, {}); further ':' parts override settings for that row: a stitch mode
     ('syncsde:5:paste'), 'smoothN' (Savitzky-Golay length N), 'gN' (guidance N), 'rawtext' (the prompt's own
-    embedding, no snapping), 'notaper' (SyncSDE's binary mask instead of the tapered one), a solver and its steps
+    embedding, no snapping), 'notaper' (SyncSDE's binary mask instead of the tapered one), 'footlock' (feet held
+    while they rest), a solver and its steps
     spaced linearly from T-1 to 0 ('dpm20': DPM-Solver++ with 20 steps, 'unipc20', 'ddim20')."""
     name, _, rest = spec.partition(":")
     value, *modifiers = rest.split(":") if rest else [""]
@@ -71,11 +72,13 @@ def parse_strategy(spec: str) -> tuple[str, float, dict[str, Any]]:
             overrides["raw_text"] = True
         elif modifier == "notaper":
             overrides["taper"] = False
+        elif modifier == "footlock":
+            overrides["foot_lock"] = True
         elif _solver_steps(modifier) is not None:
             overrides["scheduler"], overrides["steps"] = _solver_steps(modifier)
         else:
             raise click.UsageError(f"strategy {spec!r}: {modifier!r} is none of {', '.join(STITCH_MODES)}, smoothN, gN, rawtext, "
-                                   f"notaper, or a solver with its steps ({', '.join(SOLVER_MODIFIERS)} then N, e.g. dpm20)")
+                                   f"notaper, footlock, or a solver with its steps ({', '.join(SOLVER_MODIFIERS)} then N, e.g. dpm20)")
     try:
         return name, float(value) if value else 5.0, overrides
     except ValueError:

@@ -157,6 +157,9 @@ GENERATION_OPTIONS: dict[str, Callable[[Callable], Callable]] = {
     "smooth": click.option("--smooth", type=click.IntRange(min=0), default=5, show_default=True,
                            help="Savitzky-Golay filter over this many frames on the joint positions, against the model's "
                                 "frame-to-frame tremor (odd; 0: raw model output)."),
+    "foot_lock": click.option("--foot-lock/--no-foot-lock", default=False, show_default=True,
+                              help="Hold each foot still while it rests on the floor, knees bent to reach (less foot "
+                                   "skating; not applied to @loop or --edit)."),
     "formats": click.option("--formats", default=DEFAULT_FORMATS, show_default=True, help=f"What to write, from {','.join(FORMATS)}."),
     "smpl": click.option("--smpl", type=click.Path(exists=True, path_type=Path), default=None,
                          help="SMPL body model file or folder (pip install syncmotion[smpl]): also write SMPL parameters "
@@ -240,7 +243,7 @@ def motion_job(script: Script, params: Mapping[str, Any]) -> MotionJob:
         params["strategy"], {"inv_lambda": params["inv_lambda"], "schedule": params["lambda_schedule"]}, steps=params["steps"],
         overlap=params["overlap"], guidance=params["guidance"], seed=params["seed"], num_samples=params["num_samples"],
         stitch=params["stitch"], align=params["align"], taper=params["taper"], smooth=params["smooth"],
-        scheduler=params["scheduler"])
+        scheduler=params["scheduler"], foot_lock=params["foot_lock"])
     return MotionJob(script, settings, check_options(params["formats"], params["smooth"]), params["model"],
                      ModelOptions(params["device"], params["meta"], params["clip"], params["snap_text"]), params["smpl"],
                      params["max_seconds"])

@@ -14,6 +14,7 @@ import torch
 from syncmotion.engine import STRATEGIES, Strategy, make_strategy, sample, strategy_from_options
 from syncmotion.engine.schedulers import SCHEDULERS, scheduler_named
 from syncmotion.motion.features import FEATURE_DIM, features_to_joints
+from syncmotion.motion.foot_lock import lock_feet
 from syncmotion.motion.script import Script, plan_windows
 from syncmotion.motion.smooth import check_smoothing, smooth_positions
 from syncmotion.motion.types import Motion
@@ -63,6 +64,7 @@ class LongMotionSettings:
     taper: bool = True
     smooth: int = 0
     scheduler: str = MODEL_SCHEDULER  # "model": the model's own scheduler; else a solver of engine.schedulers by name
+    foot_lock: bool = False  # hold feet still while they rest on the floor (motion/foot_lock.py); not for loops
 
     @classmethod
     def named(cls, strategy: str = "syncsde", strategy_options: Mapping[str, Any] | None = None,
@@ -123,6 +125,14 @@ def check_length(script: Script, num_samples: int, max_seconds: float, backend: 
                      f"shorten it, or raise the limit with --max-seconds {math.ceil(seconds)}")
 
 
+def _locked(motions: list[Motion], settings: LongMotionSettings) -> list[Motion]:
+    """`motions` with their feet locked when `settings` ask for it."""
+    if not settings.foot_lock:
+        return motions
+    return [dataclasses.replace(motion, positions=lock_feet(motion.positions, motion.fps),
+                                meta={**motion.meta, "foot_lock": True}) for motion in motions]
+
+
 def with_scheduler(backend: MotionModel, name: str) -> MotionModel:
     """`backend` sampled by the solver called `name` ("model": the backend itself, with the model's own scheduler)."""
     if name == MODEL_SCHEDULER:
@@ -148,7 +158,9 @@ def generate_motion(script: Script, backend: MotionModel, settings: LongMotionSe
     if script.timeline is not None:  # overlapping body-part tracks or a loop: their own windows (timeline_motion.py)
         from .timeline_motion import generate_timeline_motion
 
-        return generate_timeline_motion(script, backend, settings, (guidance, seed, steps), max_batch, progress)
+        motions = generate_timeline_motion(script, backend, settings, (guidance, seed, steps), max_batch, progress)
+        # A loop's contacts run across its wrap, which locking span by span would break: loops stay as made.
+        return motions if script.timeline.loop else _locked(motions, settings)
     plan = plan_windows(script, backend.window, settings.overlap, settings.align, settings.taper)
     generator = torch.Generator().manual_seed(seed)
     result = sample(
@@ -175,8 +187,8 @@ def generate_motion(script: Script, backend: MotionModel, settings: LongMotionSe
         # Recorded when it is not the model's own, so that default runs keep writing the files they always wrote.
         **({"scheduler": settings.scheduler} if settings.scheduler != MODEL_SCHEDULER else {}),
     }
-    return [
+    return _locked([
         Motion(positions=joints[i], fps=script.fps, segments=list(script.segments), seams=list(plan.seams),
                meta={**meta, "sample": i})
         for i in range(settings.num_samples)
-    ]
+    ], settings)
