@@ -82,3 +82,15 @@ def test_the_motion_command_locks_feet_when_asked_and_says_so(tmp_path, tiny_emb
     free, locked = np.array(metas["free"]["positions"]), np.array(metas["locked"]["positions"])
     hips_and_up = [j for j in range(22) if j not in (4, 5, 7, 8, 10, 11)]
     np.testing.assert_allclose(locked[:, hips_and_up], free[:, hips_and_up], atol=1e-6)
+
+
+def test_a_root_path_locks_feet_unless_told_not_to(tmp_path, tiny_embedded) -> None:
+    script = tmp_path / "path.txt"
+    script.write_text("@path 0s 0 0, 2s 1 0\na person walks forward | 2s\n")
+    metas = {}
+    for name, flags in (("auto", []), ("off", ["--no-foot-lock"])):
+        result = CliRunner().invoke(main, ["motion", str(script), "--model", str(tiny_embedded), "--steps", "2",
+                                           "--formats", "json", *flags, "--out", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+        metas[name] = json.loads((tmp_path / name / "motion.json").read_text())["meta"]
+    assert metas["auto"].get("foot_lock") is True and "foot_lock" not in metas["off"]

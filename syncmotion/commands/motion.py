@@ -157,9 +157,9 @@ GENERATION_OPTIONS: dict[str, Callable[[Callable], Callable]] = {
     "smooth": click.option("--smooth", type=click.IntRange(min=0), default=5, show_default=True,
                            help="Savitzky-Golay filter over this many frames on the joint positions, against the model's "
                                 "frame-to-frame tremor (odd; 0: raw model output)."),
-    "foot_lock": click.option("--foot-lock/--no-foot-lock", default=False, show_default=True,
-                              help="Hold each foot still while it rests on the floor, knees bent to reach (less foot "
-                                   "skating; not applied to @loop or --edit)."),
+    "foot_lock": click.option("--foot-lock/--no-foot-lock", default=None,
+                              help="Hold each foot still while it rests on the floor, knees bent to reach: far less foot "
+                                   "skating, more jerk (default: on with @path/--path only; not applied to @loop or --edit)."),
     "formats": click.option("--formats", default=DEFAULT_FORMATS, show_default=True, help=f"What to write, from {','.join(FORMATS)}."),
     "smpl": click.option("--smpl", type=click.Path(exists=True, path_type=Path), default=None,
                          help="SMPL body model file or folder (pip install syncmotion[smpl]): also write SMPL parameters "

@@ -64,7 +64,8 @@ class LongMotionSettings:
     taper: bool = True
     smooth: int = 0
     scheduler: str = MODEL_SCHEDULER  # "model": the model's own scheduler; else a solver of engine.schedulers by name
-    foot_lock: bool = False  # hold feet still while they rest on the floor (motion/foot_lock.py); not for loops
+    # Hold feet still while they rest on the floor (motion/foot_lock.py); not for loops. None: only with a root path.
+    foot_lock: bool | None = None
 
     @classmethod
     def named(cls, strategy: str = "syncsde", strategy_options: Mapping[str, Any] | None = None,
