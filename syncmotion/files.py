@@ -83,11 +83,21 @@ def exit_on_sigterm() -> Iterator[None]:
         yield  # whoever started us asked for SIGTERM to be ignored
         return
 
+    stopped: list[int] = []
+
     def stop(signum: int, frame: object) -> None:
+        stopped.append(signum)
         raise SystemExit(128 + signum)
 
     with _signal_handler(stop, signal.SIGTERM):
-        yield
+        try:
+            yield
+        except Exception:
+            # A library that calls back into Python may turn the SystemExit raised there into an error of its own
+            # (matplotlib's drawing: "Invalid affine transformation matrix"); the process was still told to stop.
+            if stopped:
+                raise SystemExit(128 + stopped[0]) from None
+            raise
 
 
 @contextmanager

@@ -289,3 +289,16 @@ def test_render_of_several_motions_is_all_or_nothing(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m_00.png", "m_01.png", "results.npy"]
     assert (tmp_path / "m_00.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_sigterm_that_a_library_turns_into_its_own_error_still_stops_the_process():
+    with pytest.raises(SystemExit) as stopped:
+        with exit_on_sigterm():
+            try:
+                signal.raise_signal(signal.SIGTERM)
+            except SystemExit:
+                # What matplotlib's drawing does with an exception raised inside its callback.
+                raise ValueError("Invalid affine transformation matrix") from None
+    assert stopped.value.code == 143
+    with pytest.raises(ValueError, match="no signal here"), exit_on_sigterm():
+        raise ValueError("no signal here")
