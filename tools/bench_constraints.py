@@ -212,12 +212,14 @@ take of the span's own text joins its neighbours more smoothly than the frames t
 positions costs about as much per step as the two windows' model calls; an edit costs the same on a longer motion,
 regenerating does not. Keys are met to {100 * keys['mean_error_m']:.1f} cm on average (the check: 5 cm) with
 {keys['skate_keys'] / keys['skate_free']:.2f}x the foot skating of the same script without keys (the check: 1.2x).
-Paths: the root meets every waypoint (its turn and step are held to the spline), but the embedded model's legs do not
-follow the held root: they come out nearly as in the free walk, at the model's own pace (0.6-0.8 m/s against the 0.8-1
-m/s these paths ask), so the feet skate on {min(path_skates):.2f}-{max(path_skates):.2f} of the frame steps against
-{paths['free_skate']:.2f} without a path. The 10 cm check is met; a motion fit to watch along a path is not yet (a
-foot-locking pass or a model conditioned on its root would be next). Not measured: MDM checkpoints, none being in
-reach offline (the tests run the same code on a tiny model in the official layout).
+Paths: the root meets every waypoint (its turn and step are held to the spline). The embedded model's legs do not
+follow the held root: they come out nearly as in the free walk, at the model's own pace (0.6-0.8 m/s against the
+0.8-1 m/s these paths ask). Unlocked, the feet skated on 0.48-0.51 of the frame steps in an earlier run of this
+tool. With a path, feet are now locked by default (`--foot-lock`, motion/foot_lock.py): each foot stands still while
+it rests, and where the hips outrun it, it is pulled along at the leg's full stretch. The feet then skate on
+{min(path_skates):.2f}-{max(path_skates):.2f} of the frame steps, against {paths['free_skate']:.2f} for the free walk,
+which is not locked. The 10 cm check is met. A model conditioned on its root would still be better. Not measured:
+MDM checkpoints, none being in reach offline (the tests run the same code on a tiny model in the official layout).
 """
 
 
