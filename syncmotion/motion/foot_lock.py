@@ -39,21 +39,16 @@ def _hold_offsets(point: np.ndarray, spans: list[tuple[int, int]], blend: int) -
     frames = len(point)
     total, weights = np.zeros((frames, 3)), np.zeros(frames)
     for start, end in spans:
+        # Only the span and its fades get a weight: the rest of the motion is left out of the sums.
+        low, high = max(0, start - blend), min(frames, end + blend)
         anchor = point[start:end, [0, 2]].mean(axis=0)
-        offset = np.zeros((frames, 3))
-        offset[start:end, [0, 2]] = anchor - point[start:end, [0, 2]]
-        offset[:start] = offset[start]
-        offset[end:] = offset[end - 1]
-        weight = np.zeros(frames)
-        weight[start:end] = 1.0
-        for step in range(1, blend + 1):
-            fade = 1.0 - step / (blend + 1)
-            if start - step >= 0:
-                weight[start - step] = max(weight[start - step], fade)
-            if end - 1 + step < frames:
-                weight[end - 1 + step] = max(weight[end - 1 + step], fade)
-        total += weight[:, None] * offset
-        weights += weight
+        held = np.zeros((end - start, 3))
+        held[:, [0, 2]] = anchor - point[start:end, [0, 2]]
+        offset = held[np.clip(np.arange(low, high), start, end - 1) - start]
+        distance = np.maximum(np.maximum(start - np.arange(low, high), np.arange(low, high) - (end - 1)), 0)
+        weight = 1.0 - distance / (blend + 1)
+        total[low:high] += weight[:, None] * offset
+        weights[low:high] += weight
     return total / np.maximum(weights, 1.0)[:, None]
 
 
