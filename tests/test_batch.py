@@ -94,7 +94,7 @@ def tiny_sd(tmp_path_factory):
     ({"prompt": "  "}, '"prompt" is empty'),
     ({"prompt": "a castle", "size": "wide"}, "\"size\" 'wide' is not a size; give width x height"),
     ({"prompt": "a castle", "size": "128x64", "width": 128}, 'give "size" or "width"/"height", not both'),
-    ({"prompt": "a castle", "size": "130x64"}, "width 130 is not a multiple of 8"),
+    ({"prompt": "a castle", "size": "130x64"}, "width 130 is not a positive multiple of 8"),
     ({"prompt": "a castle", "size": "128x64", "window": 64}, '"window" 64 (512 px) is larger than the 128x64 image'),
     ({"prompt": "a castle", "size": "128x64", "window": 8, "stride": 0}, "\"stride\": Invalid value: 0"),
     ({"prompt": "a castle", "guidance": -1}, '"guidance": Invalid value: -1.0'),

@@ -19,8 +19,8 @@ import click
 
 from syncmotion.engine import STRATEGIES
 from syncmotion.engine.strategies import LAMBDA_SCHEDULES
-from syncmotion.engine.windows import spatial_windows
 
+from .image_options import check_panorama
 from .params import POSITIVE, SEED, FiniteFloat
 
 PANORAMA_FILE = "panorama.png"
@@ -111,17 +111,10 @@ def image_job(entry: Mapping[str, Any], where: str, base: Path, defaults: Mappin
     if values["strategy"] not in STRATEGIES:
         raise ValueError(f"{where}: strategy {values['strategy']!r} makes motions only; give an image job a \"strategy\" "
                          f"of {', '.join(sorted(STRATEGIES))}")
-    for name in ("width", "height"):
-        if values[name] % 8:
-            raise ValueError(f"{where}: {name} {values[name]} is not a multiple of 8; round it to one")
-    latent_height, latent_width = values["height"] // 8, values["width"] // 8
-    if values["window"] > min(latent_height, latent_width):
-        raise ValueError(f"{where}: \"window\" {values['window']} ({values['window'] * 8} px) is larger than the "
-                         f"{values['width']}x{values['height']} image; use a smaller window or a larger image")
     try:
-        spatial_windows(latent_height, latent_width, values["window"], values["stride"], wrap=values["wrap"])
-    except ValueError as error:
-        raise ValueError(f"{where}: {error}") from None
+        check_panorama(values["height"], values["width"], values["window"], values["stride"], values["wrap"], '"window"')
+    except click.UsageError as error:
+        raise ValueError(f"{where}: {error.format_message()}") from None
     return ImageJob(prompt=prompt.strip(), model=str(folder.absolute()), **{key: values[key] for key in (
         "width", "height", "window", "stride", "wrap", "strategy", "inv_lambda", "lambda_schedule", "steps", "guidance",
         "negative_prompt", "seed", "max_batch", "device")})

@@ -16,6 +16,7 @@ from ..backends.stable_diffusion import StableDiffusionDenoiser, load_pipeline
 from ..devices import default_device
 from ..engine import STRATEGIES, strategy_from_options
 from ..engine.strategies import LAMBDA_SCHEDULES
+from ..engine.windows import spatial_windows
 from ..pipelines.images import ImageSettings
 from .params import DEVICE, POSITIVE, SEED, FiniteFloat
 
@@ -83,6 +84,22 @@ def check_size(height: int, width: int, factor: int) -> tuple[int, int]:
         if value <= 0 or value % factor:
             raise click.UsageError(f"{name} {value} is not a positive multiple of {factor}; round it to one")
     return height // factor, width // factor
+
+
+def check_panorama(height: int, width: int, window: int, stride: int, wrap: bool,
+                   window_name: str = "--window") -> tuple[int, int]:
+    """The latent size of a panorama, or a usage error when its size or window layout cannot be made."""
+    latent_height, latent_width = check_size(height, width, 8)
+    if window > min(latent_height, latent_width):
+        raise click.UsageError(
+            f"{window_name} {window} ({window * 8} px) is larger than the {width}x{height} image; use a smaller "
+            f"{window_name} or a larger image"
+        )
+    try:
+        spatial_windows(latent_height, latent_width, window, stride, wrap=wrap)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from error
+    return latent_height, latent_width
 
 
 def check_out(path: Path) -> None:

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import click
 
-from ..engine.windows import spatial_windows
 from ..pipelines.images import panorama_image
 from .image_options import (
-    check_out, check_prompt, check_size, image_settings, load_denoiser, model_options, numbered, read_prompts,
+    check_out, check_panorama, check_prompt, image_settings, load_denoiser, model_options, numbered, read_prompts,
     sampling_errors, write_png,
 )
 
@@ -35,17 +34,8 @@ def wide(
     if (prompt is None) == (prompts_file is None):
         raise click.UsageError("give either a PROMPT or --prompts FILE")
     prompts = [check_prompt(prompt)] if prompts_file is None else read_prompts(prompts_file)
-    latent_height, latent_width = check_size(height, width, 8)
-    if window > min(latent_height, latent_width):
-        raise click.UsageError(
-            f"--window {window} ({window * 8} px) is larger than the {width}x{height} image; use a smaller --window "
-            "or a larger image"
-        )
-    try:
-        # Checked before loading the model, so a bad window costs no model load.
-        spatial_windows(latent_height, latent_width, window, stride, wrap=wrap)
-    except ValueError as error:
-        raise click.UsageError(str(error)) from error
+    # Checked before loading the model, so a bad size or window costs no model load.
+    latent_height, latent_width = check_panorama(height, width, window, stride, wrap)
     denoiser = load_denoiser(model, device, half, guidance, negative_prompt)
     for index, text in enumerate(prompts):
         with sampling_errors():
