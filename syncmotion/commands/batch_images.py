@@ -9,8 +9,9 @@ defaults of image jobs too; the others fall back to `syncmotion wide`'s defaults
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -77,12 +78,12 @@ def _size(value: Any, where: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-def _convert(key: str, value: Any, where: str) -> Any:
-    """A line's `value` for `key`, checked as `syncmotion wide` checks its option."""
+def line_value(key: str, value: Any, where: str, convert: Callable[[Any], Any]) -> Any:
+    """A JSONL line's `value` for `key` through `convert` (an option's check), or a ValueError one-liner naming the line."""
     if value is None or isinstance(value, (dict, list)):
-        raise ValueError(f"{where}: \"{key}\" must be a single value, got {value!r}")
+        raise ValueError(f"{where}: \"{key}\" must be a single value, got {json.dumps(value)}")
     try:
-        return _TYPES[key].convert(value, None, None)
+        return convert(value)
     except click.BadParameter as error:
         raise ValueError(f"{where}: \"{key}\": {error.format_message()}") from None
 
@@ -103,7 +104,9 @@ def image_job(entry: Mapping[str, Any], where: str, base: Path, defaults: Mappin
         raise ValueError(f"{where}: \"model\" {model} is not a diffusers Stable Diffusion folder (no model_index.json); "
                          "give the folder of a saved pipeline")
     shared = {key: defaults[key] for key in SHARED_DEFAULTS if defaults.get(key) is not None}
-    values = {**WIDE_DEFAULTS, **shared, **{key: _convert(key, value, where) for key, value in entry.items() if key in _TYPES}}
+    given = {key: line_value(key, value, where, lambda checked: _TYPES[key].convert(checked, None, None))
+             for key, value in entry.items() if key in _TYPES}
+    values = {**WIDE_DEFAULTS, **shared, **given}
     if "size" in entry:
         if "width" in entry or "height" in entry:
             raise ValueError(f"{where}: give \"size\" or \"width\"/\"height\", not both")

@@ -25,7 +25,7 @@ import click
 
 from syncmotion.motion.script import Script, ScriptError, parse_script
 
-from .batch_images import ImageJob, image_job
+from .batch_images import ImageJob, image_job, line_value
 from .motion import MotionJob, motion_job, read_script
 
 FAILURES = "failures.jsonl"
@@ -96,12 +96,7 @@ def _convert(key: str, value: Any, option: click.Parameter, where: str, ctx: cli
     """A line's `value` for `key`, read by the command's own option as if typed on the command line."""
     if key == "formats" and isinstance(value, list):
         value = ",".join(map(str, value))
-    if value is None or isinstance(value, (dict, list)):
-        raise ValueError(f"{where}: \"{key}\" must be a single value, got {json.dumps(value)}")
-    try:
-        return option.type_cast_value(ctx, value)
-    except click.BadParameter as error:
-        raise ValueError(f"{where}: \"{key}\": {error.format_message()}") from None
+    return line_value(key, value, where, lambda given: option.type_cast_value(ctx, given))
 
 
 def _line_job(number: int, line: str, path: Path, defaults: Mapping[str, Any], seconds: str,
