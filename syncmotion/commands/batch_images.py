@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -104,7 +105,7 @@ def image_job(entry: Mapping[str, Any], where: str, base: Path, defaults: Mappin
         raise ValueError(f"{where}: \"model\" {model} is not a diffusers Stable Diffusion folder (no model_index.json); "
                          "give the folder of a saved pipeline")
     shared = {key: defaults[key] for key in SHARED_DEFAULTS if defaults.get(key) is not None}
-    given = {key: line_value(key, value, where, lambda checked: _TYPES[key].convert(checked, None, None))
+    given = {key: line_value(key, value, where, partial(_TYPES[key].convert, param=None, ctx=None))
              for key, value in entry.items() if key in _TYPES}
     values = {**WIDE_DEFAULTS, **shared, **given}
     if "size" in entry:
