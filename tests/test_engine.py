@@ -387,3 +387,11 @@ def test_an_unknown_solver_or_spacing_is_one_clear_error() -> None:
         scheduler_named(ddim(), "euler")
     with pytest.raises(ValueError, match="unknown timestep spacing 'even'"):
         scheduler_named(ddim(), "ddim", "even")
+
+
+def test_more_steps_than_the_model_was_trained_with_is_one_clear_error_for_every_solver() -> None:
+    layout = temporal_windows(length=16, window=8, overlap=2)
+    for scheduler in (ddim(), scheduler_named(ddim(), "dpmsolver++", "linspace")):
+        with pytest.raises(ValueError, match="999999999 steps are more than the 1000 timesteps the model was trained with"):
+            sample(TinyDenoiser(1, 8), scheduler, layout, [0] * layout.num_windows, latent_shape=(1,), steps=999_999_999,
+                   progress=False)

@@ -79,6 +79,12 @@ def sample(
         raise ValueError(f"got {len(conds)} conditions for {layout.num_windows} windows; give exactly one per window")
     if steps <= 0:
         raise ValueError(f"steps must be positive, got {steps}")
+    # Checked here for every solver: some (DPM-Solver++) would first build a schedule of `steps` entries, which for a
+    # huge value exhausts memory instead of failing.
+    trained = scheduler.config.num_train_timesteps
+    if steps > trained:
+        raise ValueError(f"{steps} steps are more than the {trained} timesteps the model was trained with; "
+                         f"use --steps {trained} or fewer")
     if max_batch is not None and max_batch <= 0:
         raise ValueError(f"max_batch must be positive or None, got {max_batch}")
     if stitch not in STITCH_MODES:
