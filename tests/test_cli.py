@@ -15,11 +15,10 @@ from syncmotion.cli import COMMANDS, main
 HEAVY = ("torch", "diffusers", "transformers", "sklearn", "scipy", "matplotlib", "syncmotion.commands")
 
 
-def fresh_interpreter(*arguments: str) -> tuple[str, list[str]]:
-    """Output of `syncmotion ARGUMENTS` in a new interpreter, and which HEAVY modules it imported."""
+def fresh_interpreter(*arguments: str, watched: tuple[str, ...] = HEAVY) -> tuple[str, list[str]]:
+    """Output of `syncmotion ARGUMENTS` in a new interpreter, and which `watched` modules it imported."""
     script = ("import json, sys\nfrom syncmotion.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-              f"print(json.dumps(sorted({{m.split('.')[0] if m.split('.')[0] != 'syncmotion' else m for m in sys.modules}}"
-              f" & set({list(HEAVY)!r}))))")
+              f"print(json.dumps(sorted(set(sys.modules) & set({list(watched)!r}))))")
     result = subprocess.run([sys.executable, "-c", script, *arguments], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     output, _, imported = result.stdout.rstrip("\n").rpartition("\n")
@@ -33,6 +32,15 @@ def test_help_and_version_import_no_command(option):
     if option != "--version":
         for name, command in COMMANDS.items():
             assert f"  {name}" in output and command.short_help.split()[0] in output
+
+
+def test_a_default_motion_imports_no_diffusers_or_slow_scipy(tmp_path):
+    # Each of these took 0.1-1.6 s to import on a 2-core CPU, more than a short motion's sampling (docs/benchmarks.md).
+    slow = ("diffusers", "scipy.signal", "scipy.stats", "snowballstemmer")
+    output, imported = fresh_interpreter("motion", "--text", "a person walks forward", "--seconds", "2", "--steps", "2",
+                                         "--formats", "npy", "--out", str(tmp_path / "out"), watched=(*slow, "torch"))
+    assert (tmp_path / "out" / "results.npy").exists(), output
+    assert imported == ["torch"], f"a default motion imported {imported}"
 
 
 def test_each_listed_help_line_is_the_commands_own():

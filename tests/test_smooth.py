@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from syncmotion.motion.smooth import smooth_positions
+from syncmotion.motion.smooth import savitzky_golay, smooth_positions
 
 
 def test_quadratic_paths_and_planted_joints_are_kept_exactly():
@@ -33,3 +33,20 @@ def test_off_short_and_bad_lengths():
     for bad in (2, 4, -1):
         with pytest.raises(ValueError, match="odd number of frames"):
             smooth_positions(positions, bad)
+
+
+@pytest.mark.parametrize("frames,polyorder,length", [(5, 2, 5), (5, 2, 6), (5, 2, 120), (7, 2, 40), (9, 3, 33), (3, 1, 10)])
+def test_savitzky_golay_matches_scipy(frames, polyorder, length):
+    from scipy.signal import savgol_filter
+
+    values = np.random.default_rng(frames + length).standard_normal((length, 4, 3))
+    expected = savgol_filter(values, frames, polyorder, axis=0, mode="interp")
+    assert np.allclose(savitzky_golay(values, frames, polyorder), expected, rtol=0, atol=1e-12)
+
+
+def test_smoothed_motion_matches_scipy_in_float32():
+    from scipy.signal import savgol_filter
+
+    positions = np.random.default_rng(3).standard_normal((90, 22, 3)).astype(np.float32)
+    expected = savgol_filter(positions.astype(np.float64), 5, 2, axis=0, mode="interp").astype(np.float32)
+    assert np.abs(smooth_positions(positions, 5) - expected).max() <= 1e-6

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from diffusers import DDIMScheduler
 
+from syncmotion.engine.ddim import DDIM
 from syncmotion.motion.features import FEATURE_DIM, Normalizer
 from syncmotion.motion.skeleton import FPS
 from syncmotion.safe_pickle import TORCH_LOAD_ERRORS, torch_load_reason
@@ -53,7 +53,7 @@ class MotionBackend:
     network: MDMNetwork
     text_encoder: Callable[[Sequence[str]], torch.Tensor]
     normalizer: Normalizer
-    scheduler: DDIMScheduler
+    scheduler: DDIM
     window: int
     name: str
     default_steps: int = 50
@@ -66,7 +66,7 @@ class MotionBackend:
         return MDMDenoiser(self.network, self.text_encoder, self.default_guidance if guidance is None else guidance)
 
 
-def diffusion_scheduler(noise_schedule: str, diffusion_steps: int) -> DDIMScheduler:
+def diffusion_scheduler(noise_schedule: str, diffusion_steps: int) -> DDIM:
     """A DDIM scheduler over MDM's training schedule (x0-prediction, no clipping, MDM's step spacing)."""
     if noise_schedule == "cosine":
         betas = {"beta_schedule": "squaredcos_cap_v2"}
@@ -76,8 +76,8 @@ def diffusion_scheduler(noise_schedule: str, diffusion_steps: int) -> DDIMSchedu
         betas = {"beta_schedule": "linear", "beta_start": scale * 0.0001, "beta_end": scale * 0.02}
     else:
         raise ValueError(f"unsupported noise_schedule {noise_schedule!r} in args.json: syncmotion supports cosine and linear")
-    return DDIMScheduler(
-        num_train_timesteps=diffusion_steps, prediction_type="sample", clip_sample=False, set_alpha_to_one=True,
+    return DDIM(
+        num_train_timesteps=diffusion_steps, prediction_type="sample", set_alpha_to_one=True,
         steps_offset=0, timestep_spacing="leading", **betas,
     )
 

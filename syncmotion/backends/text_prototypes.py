@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -10,7 +11,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import snowballstemmer
 import torch
 
 from syncmotion.files import write_atomically
@@ -33,7 +33,6 @@ LEXICAL_WEIGHT = 0.6
 # Words that say who moves or glue a sentence, not how it moves.
 STOP_WORDS = frozenset(("a an the person someone somebody man woman he she character his her their them "
                         "with to and of on in up out at one").split())
-_STEMMER = snowballstemmer.stemmer("english")
 # Word stems of opposite directions. MiniLM barely tells them apart ("makes their way forward on foot" lands nearest
 # "moves back on foot"), so a training wording that says the opposite of the prompt is ranked DIRECTION_PENALTY lower.
 OPPOSITE_DIRECTIONS = ((frozenset({"forward"}), frozenset({"back", "backward"})), (frozenset({"left"}), frozenset({"right"})))
@@ -42,9 +41,18 @@ DIRECTION_PENALTY = 1.0
 SNAPPED_BATCHES = 32
 
 
+@functools.cache
+def _english_stemmer() -> Any:
+    # Imported on first use: snowballstemmer loads every language's stemmer (0.1 s), and a prompt the model was
+    # trained on is read without stemming.
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
 def motion_words(text: str) -> list[str]:
     """Lower-case word stems of `text` without STOP_WORDS ("Kicks twice" -> ["kick", "twice"])."""
-    return _STEMMER.stemWords([word for word in re.findall(r"[a-z]+", text.lower()) if word not in STOP_WORDS])
+    return _english_stemmer().stemWords([word for word in re.findall(r"[a-z]+", text.lower()) if word not in STOP_WORDS])
 
 
 def one_sided_directions(words: set[str]) -> list[bool]:
