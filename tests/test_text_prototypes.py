@@ -10,7 +10,7 @@ from syncmotion.backends.embedded import (
     default_model_path, load_embedded, read_text_prototypes, save_embedded, unsnapped,
 )
 from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
-from syncmotion.backends.text_prototypes import SnappedTextEncoder, TextPrototypes, motion_words
+from syncmotion.backends.text_prototypes import SnappedTextEncoder, TextPrototypes, WordIndex, motion_words
 from syncmotion.cli import main
 
 AXES = {"jumps forward": [0.8, 0.6, 0.0], "walk": [1.0, 0.0, 0.0], "jump": [0.0, 1.0, 0.0], "wave": [0.0, 0.0, 1.0],
@@ -81,6 +81,23 @@ def test_a_training_text_is_read_as_itself_even_beside_a_near_twin() -> None:
 
 def test_motion_words_are_stems_without_who_moves() -> None:
     assert motion_words("A person Kicks twice, then the man is running") == ["kick", "twice", "then", "is", "run"]
+
+
+def test_word_index_is_scikit_learns_tfidf() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = read_text_prototypes(default_model_path()).texts[:400] + ["kicks kicks kicks twice", "the person"]
+    prompts = ["a man strikes forward with the left foot", "someone kicks", "zzz unknown words", "walks walks back"]
+    documents = [motion_words(text) for text in texts]
+    index = WordIndex.fit(documents)
+    vectorizer = TfidfVectorizer(analyzer=motion_words, sublinear_tf=True)
+    expected = vectorizer.fit_transform(texts).toarray()
+    order = [index.vocabulary[word] for word in vectorizer.get_feature_names_out()]
+    assert expected.shape[1] == len(index.vocabulary)
+    assert abs(index.vectors(documents)[:, order] - expected).max() < 1e-12
+    ours = index.vectors([motion_words(prompt) for prompt in prompts])[:, order]
+    assert abs(ours - vectorizer.transform(prompts).toarray()).max() < 1e-12
+    assert not ours[2].any()  # no known word: a zero vector, as scikit-learn gives
 
 
 def test_a_shared_motion_word_outweighs_a_slightly_nearer_embedding() -> None:

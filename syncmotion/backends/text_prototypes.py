@@ -9,14 +9,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import numpy as np
 import torch
 
 from syncmotion.files import write_atomically
-
-if TYPE_CHECKING:
-    from sklearn.feature_extraction.text import TfidfVectorizer
 
 # A few neighbours with a sharp softmax: the embedding lands on the training texts' manifold (where the model
 # learned what embeddings mean) while near-ties between two wordings of one action still blend smoothly.
@@ -50,9 +48,47 @@ def _english_stemmer() -> Any:
     return snowballstemmer.stemmer("english")
 
 
+@functools.lru_cache(maxsize=8192)
+def _stem(word: str) -> str:
+    # Remembered: the training texts use a few hundred distinct words, and stemming is pure Python (0.4 s for all
+    # 13,000 words of the embedded model's 1,780 texts).
+    return _english_stemmer().stemWord(word)
+
+
 def motion_words(text: str) -> list[str]:
     """Lower-case word stems of `text` without STOP_WORDS ("Kicks twice" -> ["kick", "twice"])."""
-    return _english_stemmer().stemWords([word for word in re.findall(r"[a-z]+", text.lower()) if word not in STOP_WORDS])
+    return [_stem(word) for word in re.findall(r"[a-z]+", text.lower()) if word not in STOP_WORDS]
+
+
+@dataclass(frozen=True)
+class WordIndex:
+    """TF-IDF vectors of word lists, as scikit-learn's TfidfVectorizer(sublinear_tf=True) makes them: 1 + log of
+    each word's count, times its smoothed inverse document frequency, scaled to unit length."""
+
+    vocabulary: dict[str, int]
+    idf: np.ndarray
+
+    # Written out rather than taken from scikit-learn, which takes a second to import (longer than reading a
+    # script's prompts); tests/test_text_prototypes.py checks it against TfidfVectorizer.
+    @classmethod
+    def fit(cls, documents: Sequence[Sequence[str]]) -> WordIndex:
+        """The vocabulary and inverse document frequencies of `documents` (lists of words)."""
+        vocabulary = {word: i for i, word in enumerate(sorted({word for words in documents for word in words}))}
+        frequency = np.zeros(len(vocabulary))
+        for words in documents:
+            frequency[[vocabulary[word] for word in set(words)]] += 1
+        return cls(vocabulary, np.log((1 + len(documents)) / (1 + frequency)) + 1)
+
+    def vectors(self, documents: Sequence[Sequence[str]]) -> np.ndarray:
+        """Unit TF-IDF rows [len(documents), vocabulary] (all zero for a document with no known word)."""
+        counts = np.zeros((len(documents), len(self.vocabulary)))
+        for row, words in enumerate(documents):
+            for word in words:
+                if word in self.vocabulary:
+                    counts[row, self.vocabulary[word]] += 1
+        weighted = np.where(counts > 0, 1 + np.log(np.maximum(counts, 1)), 0.0) * self.idf
+        norms = np.linalg.norm(weighted, axis=1, keepdims=True)
+        return weighted / np.where(norms > 0, norms, 1.0)
 
 
 def one_sided_directions(words: set[str]) -> list[bool]:
@@ -123,17 +159,18 @@ class TextPrototypes:
         return {text: i for i, text in enumerate(self.texts)}
 
     @cached_property
-    def _word_index(self) -> tuple[TfidfVectorizer, Any]:
-        # Imported here, not at the top: scikit-learn takes about a second to import, and a run whose prompts are
-        # all training texts never compares words.
-        from sklearn.feature_extraction.text import TfidfVectorizer
+    def _words(self) -> list[list[str]]:
+        # Worked out only when a prompt is not a training text: a run whose prompts all are never compares words.
+        return [motion_words(text) for text in self.texts]
 
-        vectorizer = TfidfVectorizer(analyzer=motion_words, sublinear_tf=True)
-        return vectorizer, vectorizer.fit_transform(self.texts)
+    @cached_property
+    def _word_index(self) -> tuple[WordIndex, np.ndarray]:
+        index = WordIndex.fit(self._words)
+        return index, index.vectors(self._words)
 
     @cached_property
     def _direction_flags(self) -> torch.Tensor:
-        return _flags([set(motion_words(text)) for text in self.texts])
+        return _flags([set(words) for words in self._words])
 
     def contradictions(self, texts: Sequence[str]) -> torch.Tensor:
         """[len(texts), N]: 1 where a prototype names only the opposite of a direction the prompt names, else 0."""
@@ -142,8 +179,8 @@ class TextPrototypes:
 
     def word_similarity(self, texts: Sequence[str]) -> torch.Tensor:
         """Cosine similarity [len(texts), N] of TF-IDF vectors of motion words, prompts against prototypes."""
-        vectorizer, prototypes = self._word_index
-        return torch.from_numpy((vectorizer.transform(list(texts)) @ prototypes.T).toarray()).float()
+        index, prototypes = self._word_index
+        return torch.from_numpy(index.vectors([motion_words(text) for text in texts]) @ prototypes.T).float()
 
 
 @dataclass
@@ -192,7 +229,7 @@ class SnappedTextEncoder:
         best_similarity = similarity.max(dim=1).values
         exact = best_similarity >= EXACT_SIMILARITY
         score = similarity.clone()
-        if not exact.all():  # words only rank the neighbours of a prompt that is not a training text (saves scikit-learn)
+        if not exact.all():  # words only rank the neighbours of a prompt that is not a training text (saves stemming every training text)
             if self.lexical_weight:
                 score += self.lexical_weight * self.prototypes.word_similarity(texts).to(similarity)
             score -= DIRECTION_PENALTY * self.prototypes.contradictions(texts).to(similarity)
