@@ -94,3 +94,25 @@ def test_a_root_path_locks_feet_unless_told_not_to(tmp_path, tiny_embedded) -> N
         assert result.exit_code == 0, result.output
         metas[name] = json.loads((tmp_path / name / "motion.json").read_text())["meta"]
     assert metas["auto"].get("foot_lock") is True and "foot_lock" not in metas["off"]
+
+
+def test_smoothing_after_locking_takes_out_the_release_jolt_and_keeps_the_foot_still() -> None:
+    from syncmotion.motion.finish import finish_positions
+    from syncmotion.motion.smooth import smooth_positions
+
+    positions = sliding_stance(frames=40, slide=0.3)
+    hip, knee, ankle, toe = LEGS[0]
+    # The left foot rests (sliding) for 20 frames, then lifts and swings forward.
+    positions[:, [ankle, toe], 1] += (np.clip((np.arange(40) - 20) / 5, 0, None) * 0.1)[:, None]
+    positions[20:, [ankle, toe], 2] += (np.arange(20) * 0.06)[:, None]
+    finished = finish_positions(positions, FPS, smooth=5, foot_lock=True)
+    locked_last = lock_feet(smooth_positions(positions, 5), FPS)
+
+    def foot_jerk(motion: np.ndarray) -> float:
+        return float(np.abs(np.diff(motion[:, [ankle, toe]], 3, axis=0)).sum(-1).max())
+
+    assert foot_jerk(finished) < 0.6 * foot_jerk(locked_last)
+    step = np.linalg.norm(np.diff(finished[:, toe, [0, 2]], axis=0), axis=1) * FPS
+    assert step[:19].max() < 1e-4  # still while it rests
+    assert skating_steps(finished).mean() < 0.5 * skating_steps(positions).mean()
+    np.testing.assert_array_equal(finish_positions(positions, FPS, smooth=5, foot_lock=False), smooth_positions(positions, 5))

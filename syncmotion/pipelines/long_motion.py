@@ -14,9 +14,9 @@ import torch
 from syncmotion.engine import STRATEGIES, Strategy, make_strategy, sample, strategy_from_options
 from syncmotion.engine.schedulers import SCHEDULERS, scheduler_named
 from syncmotion.motion.features import FEATURE_DIM, features_to_joints
-from syncmotion.motion.foot_lock import lock_feet
 from syncmotion.motion.script import Script, plan_windows
-from syncmotion.motion.smooth import check_smoothing, smooth_positions
+from syncmotion.motion.finish import finish_positions
+from syncmotion.motion.smooth import check_smoothing
 from syncmotion.motion.types import Motion
 
 from .doubletake import second_take
@@ -126,14 +126,6 @@ def check_length(script: Script, num_samples: int, max_seconds: float, backend: 
                      f"shorten it, or raise the limit with --max-seconds {math.ceil(seconds)}")
 
 
-def _locked(motions: list[Motion], settings: LongMotionSettings) -> list[Motion]:
-    """`motions` with their feet locked when `settings` ask for it."""
-    if not settings.foot_lock:
-        return motions
-    return [dataclasses.replace(motion, positions=lock_feet(motion.positions, motion.fps),
-                                meta={**motion.meta, "foot_lock": True}) for motion in motions]
-
-
 def with_scheduler(backend: MotionModel, name: str) -> MotionModel:
     """`backend` sampled by the solver called `name` ("model": the backend itself, with the model's own scheduler)."""
     if name == MODEL_SCHEDULER:
@@ -159,9 +151,7 @@ def generate_motion(script: Script, backend: MotionModel, settings: LongMotionSe
     if script.timeline is not None:  # overlapping body-part tracks or a loop: their own windows (timeline_motion.py)
         from .timeline_motion import generate_timeline_motion
 
-        motions = generate_timeline_motion(script, backend, settings, (guidance, seed, steps), max_batch, progress)
-        # A loop's contacts run across its wrap, which locking span by span would break: loops stay as made.
-        return motions if script.timeline.loop else _locked(motions, settings)
+        return generate_timeline_motion(script, backend, settings, (guidance, seed, steps), max_batch, progress)
     plan = plan_windows(script, backend.window, settings.overlap, settings.align, settings.taper)
     generator = torch.Generator().manual_seed(seed)
     result = sample(
@@ -178,7 +168,8 @@ def generate_motion(script: Script, backend: MotionModel, settings: LongMotionSe
         window_evaluations += second_evaluations
     canvas = canvas[..., :script.num_frames]
     features = backend.normalizer.denormalize(canvas[:, :, 0, :].transpose(1, 2).float())
-    joints = np.stack([smooth_positions(sample, settings.smooth) for sample in features_to_joints(features).numpy()])
+    joints = np.stack([finish_positions(sample, script.fps, settings.smooth, bool(settings.foot_lock))
+                       for sample in features_to_joints(features).numpy()])
     meta = {
         "model": backend.name, "strategy": settings.strategy_name, "inv_lambda": getattr(settings.strategy, "inv_lambda", None),
         "steps": steps, "overlap": settings.overlap, "guidance": guidance, "seed": seed,
@@ -187,9 +178,10 @@ def generate_motion(script: Script, backend: MotionModel, settings: LongMotionSe
         "window_texts": list(plan.texts),
         # Recorded when it is not the model's own, so that default runs keep writing the files they always wrote.
         **({"scheduler": settings.scheduler} if settings.scheduler != MODEL_SCHEDULER else {}),
+        **({"foot_lock": True} if settings.foot_lock else {}),
     }
-    return _locked([
+    return [
         Motion(positions=joints[i], fps=script.fps, segments=list(script.segments), seams=list(plan.seams),
                meta={**meta, "sample": i})
         for i in range(settings.num_samples)
-    ], settings)
+    ]

@@ -15,8 +15,7 @@ import torch
 from syncmotion.engine import sample
 from syncmotion.motion.features import FEATURE_DIM, features_to_joints
 from syncmotion.motion.script import Script
-from syncmotion.motion.loops import smooth_loop
-from syncmotion.motion.smooth import smooth_positions
+from syncmotion.motion.finish import finish_positions
 from syncmotion.motion.timeline import BODY_PARTS, Timeline, plan_tracks
 from syncmotion.motion.types import Motion
 
@@ -49,15 +48,15 @@ def generate_timeline_motion(script: Script, backend: MotionModel, settings: Lon
                     strategy=settings.strategy, steps=steps, batch_size=settings.num_samples, generator=generator,
                     max_batch=max_batch, stitch=settings.stitch, progress=progress)
     features = backend.normalizer.denormalize(result.canvas[:, :, 0, :].transpose(1, 2).float())
-    # A loop is smoothed as it plays, running on into its own start.
-    smooth = smooth_loop if timeline.loop else smooth_positions
-    joints = np.stack([smooth(sample, settings.smooth) for sample in features_to_joints(features).numpy()])
+    joints = np.stack([finish_positions(sample, timeline.fps, settings.smooth, bool(settings.foot_lock), timeline.loop)
+                       for sample in features_to_joints(features).numpy()])
     meta = {
         "model": backend.name, "strategy": settings.strategy_name, "inv_lambda": getattr(settings.strategy, "inv_lambda", None),
         "steps": steps, "overlap": settings.overlap, "guidance": guidance, "seed": seed,
         "window": int(plan.layout.window_dims[0]), "model_calls": result.model_calls,
         "window_evaluations": len(result.timesteps) * plan.layout.num_windows, "stitch": settings.stitch,
         "smooth": settings.smooth, "window_texts": list(plan.texts), "tracks": track_meta(timeline), "loop": timeline.loop,
+        **({"foot_lock": True} if settings.foot_lock and not timeline.loop else {}),
     }
     return [Motion(positions=joints[i], fps=timeline.fps, segments=timeline.segments(), seams=list(plan.seams),
                    meta={**meta, "sample": i})
