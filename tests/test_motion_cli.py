@@ -97,13 +97,16 @@ def test_text_prompts_and_samples(tmp_path, tiny_embedded):
 
 def test_another_solver_samples_with_its_own_steps_and_is_recorded(tmp_path, tiny_embedded):
     metas = {}
-    for name, options in (("model", []), ("dpm", ["--scheduler", "dpmsolver++", "--steps", "4"]),
+    for name, options in (("default", []), ("model", ["--scheduler", "model"]),
+                          ("dpm", ["--scheduler", "dpmsolver++", "--steps", "4"]),
                           ("dpm-again", ["--scheduler", "dpmsolver++", "--steps", "4"])):
         result = CliRunner().invoke(main, ["motion", "--text", "a person walks", "--seconds", "2", "--model", str(tiny_embedded),
                                            "--out", str(tmp_path / name), "--formats", "npy,json", *options])
         assert result.exit_code == 0, result.output
         metas[name] = json.loads((tmp_path / name / "motion.json").read_text())["meta"]
-    assert "scheduler" not in metas["model"] and metas["dpm"]["scheduler"] == "dpmsolver++"
+    # The embedded model's default is DDIM from pure noise; its own DDIM ("model") is not recorded.
+    assert metas["default"]["scheduler"] == "ddim" and "scheduler" not in metas["model"]
+    assert metas["dpm"]["scheduler"] == "dpmsolver++"
     assert metas["dpm"]["model_calls"] == 4 and metas["dpm"]["steps"] == 4
     assert (tmp_path / "dpm" / "results.npy").read_bytes() == (tmp_path / "dpm-again" / "results.npy").read_bytes()
     assert (tmp_path / "dpm" / "results.npy").read_bytes() != (tmp_path / "model" / "results.npy").read_bytes()

@@ -9,7 +9,6 @@ draw of real clips of the same segments; Area Under Jerk's reference is those cl
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -25,7 +24,6 @@ from syncmotion.backends.embedded import unsnapped
 from syncmotion.files import write_atomically
 from syncmotion.pipelines.long_motion import DEFAULT_OVERLAP, MOTION_STRATEGIES
 from syncmotion.motion.script import ALIGNMENTS
-from syncmotion.engine.schedulers import scheduler_named
 from syncmotion.engine.windows import STITCH_MODES
 from syncmotion_lab.benchdoc import BENCHMARKS_MD, markdown_table, write_section
 from syncmotion_lab.eval import Evaluator, load_evaluator
@@ -47,7 +45,7 @@ METRICS = ("top1", "top3", "fid", "diversity", "foot_skate", "peak_jerk", "auj",
 PLOT = Path(__file__).resolve().parent.parent / "docs" / "img" / "seam_jerk.png"
 LONG_PLOT = PLOT.with_name("seam_jerk_long.png")
 # Row modifiers that pick the solver (engine/schedulers.py), followed by the number of steps.
-SOLVER_MODIFIERS = {"ddim": "ddim", "dpm": "dpmsolver++", "unipc": "unipc"}
+SOLVER_MODIFIERS = {"ddim": "ddim", "dpm": "dpmsolver++", "unipc": "unipc", "model": "model"}
 # Where the real row's would-be seams fall when no model is loaded (--real-only): the embedded model's window.
 WINDOW = 80
 
@@ -55,9 +53,9 @@ WINDOW = 80
 def parse_strategy(spec: str) -> tuple[str, float, dict[str, Any]]:
     """'syncsde:5' -> ('syncsde', 5.0, {}); further ':' parts override settings for that row: a stitch mode
     ('syncsde:5:paste'), 'smoothN' (Savitzky-Golay length N), 'gN' (guidance N), 'rawtext' (the prompt's own
-    embedding, no snapping), 'notaper' (SyncSDE's binary mask instead of the tapered one), 'footlock' (feet held
-    while they rest), a solver and its steps
-    spaced linearly from T-1 to 0 ('dpm20': DPM-Solver++ with 20 steps, 'unipc20', 'ddim20')."""
+    embedding, no snapping), 'notaper' (SyncSDE's binary mask instead of the tapered one), 'footlock' / 'nolock' (feet
+    held while they rest, or not), a solver and its steps spaced linearly from T-1 to 0 ('dpm20': DPM-Solver++ with 20
+    steps, 'unipc20', 'ddim20'), or the model's own scheduler and its steps ('model50')."""
     name, _, rest = spec.partition(":")
     value, *modifiers = rest.split(":") if rest else [""]
     overrides: dict[str, Any] = {}
@@ -72,13 +70,14 @@ def parse_strategy(spec: str) -> tuple[str, float, dict[str, Any]]:
             overrides["raw_text"] = True
         elif modifier == "notaper":
             overrides["taper"] = False
-        elif modifier == "footlock":
-            overrides["foot_lock"] = True
+        elif modifier in ("footlock", "nolock"):
+            overrides["foot_lock"] = modifier == "footlock"
         elif _solver_steps(modifier) is not None:
             overrides["scheduler"], overrides["steps"] = _solver_steps(modifier)
         else:
-            raise click.UsageError(f"strategy {spec!r}: {modifier!r} is none of {', '.join(STITCH_MODES)}, smoothN, gN, rawtext, "
-                                   f"notaper, footlock, or a solver with its steps ({', '.join(SOLVER_MODIFIERS)} then N, e.g. dpm20)")
+            raise click.UsageError(f"strategy {spec!r}: {modifier!r} is none of {', '.join(STITCH_MODES)}, smoothN, gN, "
+                                   f"rawtext, notaper, footlock, nolock, or a solver with its steps "
+                                   f"({', '.join(SOLVER_MODIFIERS)} then N, e.g. dpm20)")
     try:
         return name, float(value) if value else 5.0, overrides
     except ValueError:
@@ -153,11 +152,6 @@ def run_benchmark(scripts: list, evaluator: Evaluator, backend: Any | None, stra
         bar.set_postfix(strategy=spec)
         name, inv_lambda, overrides = parse_strategy(spec)
         row_backend = unsnapped(backend) if overrides.pop("raw_text", False) else backend
-        if "scheduler" in overrides:
-            # Spaced as MDM respaces a schedule (from T-1 down to 0 inclusive): with "leading" spacing fewer steps
-            # start ever further from pure noise (t = 950 of 1000 at 20 steps), which the model reads as a still pose.
-            solver = scheduler_named(row_backend.scheduler, overrides.pop("scheduler"), "linspace")
-            row_backend = dataclasses.replace(row_backend, scheduler=solver)
         row_options = {**options, **overrides}
         samples, wall, calls, evaluations, seconds = generated_motions(scripts, row_backend, name, inv_lambda, seeds, row_options, bar)
         scored = [score_long_motions(evaluator, motions, reference) for motions in samples]

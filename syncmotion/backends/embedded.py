@@ -22,6 +22,11 @@ DEFAULT_NAME = "embedded.safetensors"
 FORMAT = "syncmotion.embedded/1"
 PROTOTYPES_KEY = "text_prototypes"
 
+# The embedded model samples DDIM-50 from pure noise (t = 999), not with its DDIM's "leading" spacing (t = 980 first):
+# started at 980 it reads windows as near rest and long walks stop and go (slowest 2 s at 0.03 of the median pace,
+# against 0.45; top-1 0.811 against 0.797 on the benchmark scripts; models/EMBEDDED.md).
+EMBEDDED_SCHEDULER = "ddim"
+
 
 def default_model_path() -> Path:
     """Where the shipped embedded model lives."""
@@ -107,7 +112,7 @@ def load_embedded(path: str | Path | None = None, device: str = "cpu", snap_text
         scheduler=diffusion_scheduler(settings["noise_schedule"], int(settings["diffusion_steps"])),
         window=int(settings["window"]), name=f"embedded:{path.name}", default_steps=int(settings.get("sample_steps", 50)),
         default_guidance=float(settings.get("sample_guidance", 2.5)),
-        info={"settings": settings},
+        default_scheduler=EMBEDDED_SCHEDULER, info={"settings": settings},
     )
 
 

@@ -58,6 +58,7 @@ class MotionBackend:
     name: str
     default_steps: int = 50
     default_guidance: float = 2.5
+    default_scheduler: str = "model"
     fps: float = FPS
     info: dict[str, Any] = field(default_factory=dict)
 

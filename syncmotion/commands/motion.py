@@ -19,7 +19,7 @@ from syncmotion.files import check_output_folder, output_set
 from syncmotion.engine.strategies import LAMBDA_SCHEDULES
 from syncmotion.motion.script import Script
 from syncmotion.pipelines.long_motion import (
-    DEFAULT_OVERLAP, MAX_SECONDS, MODEL_SCHEDULER, MOTION_SCHEDULERS, MOTION_STRATEGIES, LongMotionSettings, check_length,
+    DEFAULT_OVERLAP, MAX_SECONDS, MOTION_SCHEDULERS, MOTION_STRATEGIES, LongMotionSettings, check_length,
 )
 
 from .motion_edit import EDIT_OPTIONS, run_edit, with_constraints
@@ -133,10 +133,11 @@ GENERATION_OPTIONS: dict[str, Callable[[Callable], Callable]] = {
     "lambda_schedule": click.option("--lambda-schedule", type=click.Choice(LAMBDA_SCHEDULES), default="linear", show_default=True,
                                     help="SyncSDE: 1/λ falls linearly with t (the paper's) or stays constant."),
     "steps": click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampling steps (default: the model's, 50)."),
-    "scheduler": click.option("--scheduler", type=click.Choice(MOTION_SCHEDULERS), default=MODEL_SCHEDULER, show_default=True,
-                              help="Solver: the model's own DDIM, or ddim, dpmsolver++, unipc with steps from pure noise "
-                                   "(t = T-1): long walks keep their pace but feet skate more near seams; dpmsolver++ "
-                                   "--steps 20 makes 2.5x fewer model calls (models/EMBEDDED.md)."),
+    "scheduler": click.option("--scheduler", type=click.Choice(MOTION_SCHEDULERS), default=None,
+                              help="Solver: model (the model's own DDIM), or ddim, dpmsolver++, unipc with steps from pure "
+                                   "noise (t = T-1) (default: ddim for the embedded model, whose long walks stop and go "
+                                   "with its own; model for MDM). dpmsolver++ --steps 20 makes 2.5x fewer model calls "
+                                   "(models/EMBEDDED.md)."),
     "overlap": click.option("--overlap", type=click.IntRange(min=0), default=DEFAULT_OVERLAP, show_default=True,
                             help="Frames shared by neighbouring windows."),
     "seed": click.option("--seed", type=SEED, default=None, help="Random seed (default: the script's @seed, else 0)."),
@@ -157,9 +158,9 @@ GENERATION_OPTIONS: dict[str, Callable[[Callable], Callable]] = {
     "smooth": click.option("--smooth", type=click.IntRange(min=0), default=5, show_default=True,
                            help="Savitzky-Golay filter over this many frames on the joint positions, against the model's "
                                 "frame-to-frame tremor (odd; 0: raw model output)."),
-    "foot_lock": click.option("--foot-lock/--no-foot-lock", default=None,
-                              help="Hold each foot still while it rests on the floor, knees bent to reach: far less foot "
-                                   "skating, more jerk (default: on with @path/--path only; not applied to @loop or --edit)."),
+    "foot_lock": click.option("--foot-lock/--no-foot-lock", default=True, show_default=True,
+                              help="Hold each foot still while it rests on the floor, knees bent to reach, then smooth: "
+                                   "half the foot skating (models/EMBEDDED.md); not applied to @loop or --edit."),
     "formats": click.option("--formats", default=DEFAULT_FORMATS, show_default=True, help=f"What to write, from {','.join(FORMATS)}."),
     "smpl": click.option("--smpl", type=click.Path(exists=True, path_type=Path), default=None,
                          help="SMPL body model file or folder (pip install syncmotion[smpl]): also write SMPL parameters "

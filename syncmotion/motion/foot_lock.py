@@ -13,10 +13,12 @@ import numpy as np
 # (hip, knee, ankle, toe) of each leg.
 LEGS: tuple[tuple[int, int, int, int], ...] = ((1, 4, 7, 10), (2, 5, 8, 11))
 # A foot in contact: its lower joint below this height (m) and its middle slower than this (m/s). Looser than the
-# skating measure's 5 cm / 0.5 m/s so that the frames it counts are among those locked; on three generated motions
-# 8 cm / 2 m/s halved their skating (6 cm / 1 m/s: a quarter off; 10 cm / 3 m/s also held swinging feet).
-CONTACT_HEIGHT = 0.08
-CONTACT_SPEED = 2.0
+# skating measure's 5 cm / 0.5 m/s so that the frames it counts are among those locked. 8 cm / 2 m/s took out more
+# skating but also held feet that shuffle through a turn or step in place: on the benchmark scripts (8 x 2 seeds)
+# segment top-1 fell from 0.797 to 0.703 (turns read as walks, waves as hops). 6 cm / 1 m/s keeps top-1 and still
+# halves the skating (0.069 -> 0.034 near seams); 6 cm / 1.5 m/s lost one segment (docs/benchmarks.md).
+CONTACT_HEIGHT = 0.06
+CONTACT_SPEED = 1.0
 BLEND_FRAMES = 4
 _REACH = 0.999  # the farthest the ankle goes from the hip, as a share of thigh + shin
 

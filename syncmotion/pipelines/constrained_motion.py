@@ -69,11 +69,9 @@ def generate_constrained(script: Script, backend: MotionModel, settings: LongMot
         corrections.append(gradient_guidance(on_canvas(key_loss(constraints.keys)), GUIDANCE_STRENGTH, GUIDANCE_ITERATIONS,
                                              spread=GUIDANCE_SPREAD))
     guided = Guided(settings.strategy, corrections)
-    # The model's legs do not follow a held root: without locking, feet skate on half the frame steps of a path
-    # (0.50 against 0.05 locked, on a 30 s walk), so a path locks feet unless the caller said otherwise.
-    foot_lock = settings.foot_lock if settings.foot_lock is not None else constraints.path is not None
-    motions = generate_motion(script, backend, dataclasses.replace(settings, strategy=guided, foot_lock=foot_lock),
-                              max_batch, progress)
+    # The model's legs do not follow a held root: without foot locking (on by default), feet skate on half the frame
+    # steps of a path (0.50 against 0.05 locked, on a 30 s walk).
+    motions = generate_motion(script, backend, dataclasses.replace(settings, strategy=guided), max_batch, progress)
     placed = []
     for motion in motions:
         positions = place(np.asarray(motion.positions, dtype=np.float64), origin, turn).astype(np.float32)

@@ -63,9 +63,10 @@ class LongMotionSettings:
     align: str = "segments"
     taper: bool = True
     smooth: int = 0
-    scheduler: str = MODEL_SCHEDULER  # "model": the model's own scheduler; else a solver of engine.schedulers by name
-    # Hold feet still while they rest on the floor (motion/foot_lock.py); not for loops. None: only with a root path.
-    foot_lock: bool | None = None
+    # "model": the model's own scheduler; else a solver of engine.schedulers by name; None: the model's default.
+    scheduler: str | None = None
+    # Hold feet still while they rest on the floor (motion/foot_lock.py); never for loops.
+    foot_lock: bool = True
 
     @classmethod
     def named(cls, strategy: str = "syncsde", strategy_options: Mapping[str, Any] | None = None,
@@ -126,8 +127,10 @@ def check_length(script: Script, num_samples: int, max_seconds: float, backend: 
                      f"shorten it, or raise the limit with --max-seconds {math.ceil(seconds)}")
 
 
-def with_scheduler(backend: MotionModel, name: str) -> MotionModel:
-    """`backend` sampled by the solver called `name` ("model": the backend itself, with the model's own scheduler)."""
+def with_scheduler(backend: MotionModel, name: str | None) -> MotionModel:
+    """`backend` sampled by the solver called `name` ("model": the backend itself, with the model's own scheduler;
+    None: the backend's default)."""
+    name = name or backend.default_scheduler
     if name == MODEL_SCHEDULER:
         return backend
     return dataclasses.replace(backend, scheduler=scheduler_named(backend.scheduler, name, SOLVER_SPACING))  # type: ignore[type-var]
@@ -136,7 +139,8 @@ def with_scheduler(backend: MotionModel, name: str) -> MotionModel:
 def generate_motion(script: Script, backend: MotionModel, settings: LongMotionSettings = LongMotionSettings(),
                     max_batch: int | None = None, progress: bool = True) -> list[Motion]:
     """`settings.num_samples` continuous motions that follow `script`, one window per model-length stretch, synchronized."""
-    backend = with_scheduler(backend, settings.scheduler)
+    scheduler = settings.scheduler or backend.default_scheduler
+    backend = with_scheduler(backend, scheduler)
     if settings.num_samples <= 0:
         raise ValueError(f"num_samples must be positive, got {settings.num_samples}")
     check_smoothing(settings.smooth)
@@ -177,7 +181,7 @@ def generate_motion(script: Script, backend: MotionModel, settings: LongMotionSe
         "stitch": settings.stitch, "align": settings.align, "smooth": settings.smooth, "taper": settings.taper,
         "window_texts": list(plan.texts),
         # Recorded when it is not the model's own, so that default runs keep writing the files they always wrote.
-        **({"scheduler": settings.scheduler} if settings.scheduler != MODEL_SCHEDULER else {}),
+        **({"scheduler": scheduler} if scheduler != MODEL_SCHEDULER else {}),
         **({"foot_lock": True} if settings.foot_lock else {}),
     }
     return [

@@ -27,6 +27,7 @@ class MotionModel(Protocol):
     window: int  # the most frames it makes at once
     default_steps: int
     default_guidance: float
+    default_scheduler: str  # "model" (its own scheduler) or a solver of engine.schedulers by name
     scheduler: Any  # a diffusers scheduler over the model's training schedule
     normalizer: FeatureNormalizer
     network: torch.nn.Module
