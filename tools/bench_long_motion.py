@@ -10,6 +10,7 @@ draw of real clips of the same segments; Area Under Jerk's reference is those cl
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -352,7 +353,7 @@ def main(num_scripts: int | None, seeds: int, strategies: str, real_only: bool, 
     click.echo("\n" + long_table(result))
     for name in [n.strip() for n in per_action_rows.split(",") if n.strip() in result["rows"]]:
         click.echo(f"\nper action, {name}:\n" + per_action_table(result["rows"][name]))
-    result["command"] = ("python tools/bench_long_motion.py " + " ".join(sys.argv[1:])).strip()
+    result["command"] = ("python tools/bench_long_motion.py " + shlex.join(sys.argv[1:])).strip()
     result["device"] = f"CPU, {torch.get_num_threads()} threads" if device == "cpu" else device
     if json_path is not None:
         write_atomically(json_path, lambda temporary: temporary.write_text(json.dumps(result, indent=1)))

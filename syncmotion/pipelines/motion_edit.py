@@ -25,7 +25,7 @@ from syncmotion.motion.features import FEATURE_DIM, facing_angle, features_to_jo
 from syncmotion.motion.smooth import check_smoothing, smooth_positions
 from syncmotion.motion.types import Motion, Segment
 
-from .long_motion import LongMotionSettings
+from .long_motion import LongMotionSettings, with_scheduler
 from .motion_model import MotionModel
 
 # Strength of the Polyak steps that pull the span's end onto the frames after it (1 would meet them at once; a little
@@ -148,6 +148,9 @@ def edit_motion(motion: Motion, span: tuple[int, int], backend: MotionModel,
     if motion.fps != backend.fps:
         raise ValueError(f"{backend.name} makes {backend.fps:g} fps motion but the motion is {motion.fps:g} fps; "
                          "resample it to the model's rate first")
+    # The span is sampled as generation samples (the model's default solver unless --scheduler says otherwise).
+    scheduler = settings.scheduler or backend.default_scheduler
+    backend = with_scheduler(backend, scheduler)
     guidance = settings.guidance if settings.guidance is not None else backend.default_guidance
     steps = settings.steps or backend.default_steps
     seed = settings.seed if settings.seed is not None else int(motion.meta.get("seed", 0) or 0) + 1
@@ -190,7 +193,8 @@ def edit_motion(motion: Motion, span: tuple[int, int], backend: MotionModel,
     out = positions.copy()
     out[inside] = smoothed[first - around.start:last - around.start].astype(np.float32)
     record = {"span": [plan.start, plan.end], "margin": plan.margin, "text": text, "model": backend.name, "seed": seed,
-              "steps": steps, "guidance": guidance, "windows": plan.layout.num_windows, "sampled": [plan.low, plan.high],
+              "steps": steps, "scheduler": scheduler, "guidance": guidance, "windows": plan.layout.num_windows,
+              "sampled": [plan.low, plan.high],
               "window_evaluations": len(result.timesteps) * plan.layout.num_windows, "model_calls": result.model_calls}
     seams = sorted({s for s in motion.seams if not first <= s < last} | {plan.low + s for s in plan.layout.starts[1:]})
     meta = {**motion.meta, "edits": [*motion.meta.get("edits", []), record]}
