@@ -48,33 +48,62 @@ def commands(scratch: Path) -> list[tuple[str, list[str]]]:
     ]
 
 
-def timed(arguments: list[str], cache: Path) -> float:
-    """Wall seconds of one fresh `syncmotion` process; a failing command stops the benchmark."""
+def timed(arguments: list[str], cache: Path, source: Path | None = None) -> float:
+    """Wall seconds of one fresh `syncmotion` process (imported from the checkout `source` if given); a failing
+    command stops the benchmark."""
     start = time.perf_counter()
     environment = {**os.environ, "TQDM_DISABLE": "1", "SYNCMOTION_CACHE_DIR": str(cache)}
-    result = subprocess.run([*SYNCMOTION, *arguments], capture_output=True, text=True, env=environment)
+    if source is not None:
+        environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source), os.environ.get("PYTHONPATH")]))
+    # Run outside any checkout: `python -c` puts the working folder first on sys.path, ahead of PYTHONPATH.
+    cache.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run([*SYNCMOTION, *arguments], capture_output=True, text=True, env=environment, cwd=cache)
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
         raise click.ClickException(f"syncmotion {' '.join(arguments)} failed: {result.stderr.strip().splitlines()[-1:]}")
     return elapsed
 
 
+def _describe(checkout: Path) -> str:
+    """A checkout as its commit (short hash), or its path when git cannot say."""
+    result = subprocess.run(["git", "-C", str(checkout), "log", "-1", "--format=%h"], capture_output=True, text=True)
+    return f"commit {result.stdout.strip()}" if result.returncode == 0 and result.stdout.strip() else str(checkout)
+
+
 @click.command()
 @click.option("--runs", type=click.IntRange(min=1), default=5, show_default=True, help="Runs of each command.")
 @click.option("--write/--no-write", default=True, show_default=True, help="Update docs/benchmarks.md.")
-def main(runs: int, write: bool) -> None:
+@click.option("--baseline", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="A checkout of another syncmotion version (e.g. `git worktree add /tmp/old COMMIT`): each command "
+                   "also runs from it, interleaved, and the table gives both medians and their ratio.")
+def main(runs: int, write: bool, baseline: Path | None) -> None:
     """Print (and record) wall times of the commands users wait for."""
+    baseline_label = _describe(baseline) if baseline is not None else ""
+    sources: dict[str, Path | None] = {"this": None, **({"baseline": baseline.resolve()} if baseline else {})}
     with tempfile.TemporaryDirectory() as folder:
-        rows = commands(Path(folder))
-        times: dict[str, list[float]] = {label: [] for label, _ in rows}
+        times: dict[str, dict[str, list[float]]] = {}
         for _ in range(runs):
-            for label, arguments in rows:
-                times[label].append(timed(arguments, Path(folder) / "cache"))
-    table = markdown_table(
-        ["command", "min s", "median s", "max s"],
-        [[label, f"{min(t):.2f}", f"{statistics.median(t):.2f}", f"{max(t):.2f}"] for label, t in times.items()],
-    )
+            for version, source in sources.items():
+                # Each version writes and caches in its own folders, so neither reads what the other made.
+                rows = commands(Path(folder) / version)
+                for label, arguments in rows:
+                    times.setdefault(label, {}).setdefault(version, []).append(
+                        timed(arguments, Path(folder) / version / "cache", source))
+    headers = ["command", "min s", "median s", "max s"]
+    if baseline is not None:
+        headers += ["baseline median s", "this / baseline"]
+    lines = []
+    for label, by_version in times.items():
+        now = by_version["this"]
+        line = [label, f"{min(now):.2f}", f"{statistics.median(now):.2f}", f"{max(now):.2f}"]
+        if baseline is not None:
+            before = statistics.median(by_version["baseline"])
+            line += [f"{before:.2f}", f"{statistics.median(now) / before:.2f}"]
+        lines.append(line)
+    table = markdown_table(headers, lines)
     click.echo(table)
+    baseline_note = ("" if baseline is None else
+                     f" Baseline: the same commands from `{baseline_label}` (with its defaults), run interleaved with these.")
     if write:
         write_section("bench_cli", f"""## Command wall times (`tools/bench_cli.py`)
 
@@ -82,7 +111,7 @@ Whole `syncmotion` commands as fresh processes ({runs} runs each, interleaved; s
 count), embedded model, default settings, a text-embedding cache empty before the first run (so the first run of
 a command with new prompts embeds them, later runs read them back), on this machine's {os.cpu_count()}-core CPU
 ({platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads). The CPU may
-be shared with other jobs: compare rows of one run.
+be shared with other jobs: compare rows of one run.{baseline_note}
 
 {table}
 """)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from .foot_lock import lock_feet
+from .foot_lock import CONTACT_HEIGHT, CONTACT_SPEED, lock_feet
 from .loops import smooth_loop
 from .smooth import smooth_positions
 
 
-def finish_positions(joints: np.ndarray, fps: float, smooth: int, foot_lock: bool, loop: bool = False) -> np.ndarray:
-    """Joint positions [T, 22, 3] as a model made them, feet locked if `foot_lock`, then smoothed over `smooth` frames
-    (a loop as it plays, running on into its start; its feet are never locked: its contacts run across the wrap)."""
+def finish_positions(joints: np.ndarray, fps: float, smooth: int, foot_lock: bool, loop: bool = False,
+                     contact: tuple[float, float] = (CONTACT_HEIGHT, CONTACT_SPEED)) -> np.ndarray:
+    """Joint positions [T, 22, 3] as a model made them, feet locked if `foot_lock` (in contact below `contact`'s
+    height and speed), then smoothed over `smooth` frames (a loop as it plays, running on into its start; its feet
+    are never locked: its contacts run across the wrap)."""
     if loop:
         return smooth_loop(joints, smooth)
     # Smoothing comes last: it takes out the jolt where a locked foot lets go (transition Peak Jerk 0.174 when feet
     # are locked after smoothing, 0.084 when smoothed after locking, on the long-segment scripts; docs/benchmarks.md
     # bench_footlock_order), and as a quadratic fit it keeps a still foot still.
-    return smooth_positions(lock_feet(joints, fps) if foot_lock else joints, smooth)
+    return smooth_positions(lock_feet(joints, fps, height=contact[0], speed=contact[1]) if foot_lock else joints, smooth)

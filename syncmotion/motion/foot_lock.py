@@ -19,6 +19,10 @@ LEGS: tuple[tuple[int, int, int, int], ...] = ((1, 4, 7, 10), (2, 5, 8, 11))
 # halves the skating (0.069 -> 0.034 near seams); 6 cm / 1.5 m/s lost one segment (docs/benchmarks.md).
 CONTACT_HEIGHT = 0.06
 CONTACT_SPEED = 1.0
+# Along a root path the model's legs do not follow the held root and planted feet slide fast: there the first,
+# looser thresholds hold them (a 30 s walk on a 4-waypoint path: skating 0.357 unlocked, 0.152 locked at
+# 6 cm / 1 m/s, 0.110 at these).
+PATH_CONTACT = (0.08, 2.0)
 BLEND_FRAMES = 4
 _REACH = 0.999  # the farthest the ankle goes from the hip, as a share of thigh + shin
 

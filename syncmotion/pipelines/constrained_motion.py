@@ -19,6 +19,7 @@ from syncmotion.engine.guidance import Correction, Guided, gradient_guidance, ho
 from syncmotion.motion.constraints import (
     Constraints, PathPlan, key_loss, path_errors, path_loss, place, plan_path, pose_error, read_constraints,
 )
+from syncmotion.motion.foot_lock import PATH_CONTACT
 from syncmotion.motion.features import FEATURE_DIM
 from syncmotion.motion.script import Script, plan_windows
 from syncmotion.motion.types import Motion
@@ -69,9 +70,11 @@ def generate_constrained(script: Script, backend: MotionModel, settings: LongMot
         corrections.append(gradient_guidance(on_canvas(key_loss(constraints.keys)), GUIDANCE_STRENGTH, GUIDANCE_ITERATIONS,
                                              spread=GUIDANCE_SPREAD))
     guided = Guided(settings.strategy, corrections)
-    # The model's legs do not follow a held root: without foot locking (on by default), feet skate on half the frame
-    # steps of a path (0.50 against 0.05 locked, on a 30 s walk).
-    motions = generate_motion(script, backend, dataclasses.replace(settings, strategy=guided), max_batch, progress)
+    # The model's legs do not follow a held root: without foot locking (on by default), feet skate on a third or more
+    # of the frame steps of a path, and they slide too fast for the usual contact test (foot_lock.PATH_CONTACT).
+    contact = PATH_CONTACT if constraints.path is not None else settings.foot_contact
+    motions = generate_motion(script, backend, dataclasses.replace(settings, strategy=guided, foot_contact=contact),
+                              max_batch, progress)
     placed = []
     for motion in motions:
         positions = place(np.asarray(motion.positions, dtype=np.float64), origin, turn).astype(np.float32)

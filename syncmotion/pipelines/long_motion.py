@@ -16,6 +16,7 @@ from syncmotion.engine.schedulers import SCHEDULERS, scheduler_named
 from syncmotion.motion.features import FEATURE_DIM, features_to_joints
 from syncmotion.motion.script import Script, plan_windows
 from syncmotion.motion.finish import finish_positions
+from syncmotion.motion.foot_lock import CONTACT_HEIGHT, CONTACT_SPEED
 from syncmotion.motion.smooth import check_smoothing
 from syncmotion.motion.types import Motion
 
@@ -67,6 +68,7 @@ class LongMotionSettings:
     scheduler: str | None = None
     # Hold feet still while they rest on the floor (motion/foot_lock.py); never for loops.
     foot_lock: bool = True
+    foot_contact: tuple[float, float] = (CONTACT_HEIGHT, CONTACT_SPEED)  # a foot rests below this height (m) and speed (m/s)
 
     @classmethod
     def named(cls, strategy: str = "syncsde", strategy_options: Mapping[str, Any] | None = None,
@@ -172,7 +174,8 @@ def generate_motion(script: Script, backend: MotionModel, settings: LongMotionSe
         window_evaluations += second_evaluations
     canvas = canvas[..., :script.num_frames]
     features = backend.normalizer.denormalize(canvas[:, :, 0, :].transpose(1, 2).float())
-    joints = np.stack([finish_positions(sample, script.fps, settings.smooth, bool(settings.foot_lock))
+    joints = np.stack([finish_positions(sample, script.fps, settings.smooth, settings.foot_lock,
+                                        contact=settings.foot_contact)
                        for sample in features_to_joints(features).numpy()])
     meta = {
         "model": backend.name, "strategy": settings.strategy_name, "inv_lambda": getattr(settings.strategy, "inv_lambda", None),

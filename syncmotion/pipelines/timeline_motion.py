@@ -48,7 +48,8 @@ def generate_timeline_motion(script: Script, backend: MotionModel, settings: Lon
                     strategy=settings.strategy, steps=steps, batch_size=settings.num_samples, generator=generator,
                     max_batch=max_batch, stitch=settings.stitch, progress=progress)
     features = backend.normalizer.denormalize(result.canvas[:, :, 0, :].transpose(1, 2).float())
-    joints = np.stack([finish_positions(sample, timeline.fps, settings.smooth, bool(settings.foot_lock), timeline.loop)
+    joints = np.stack([finish_positions(sample, timeline.fps, settings.smooth, settings.foot_lock, timeline.loop,
+                                        settings.foot_contact)
                        for sample in features_to_joints(features).numpy()])
     meta = {
         "model": backend.name, "strategy": settings.strategy_name, "inv_lambda": getattr(settings.strategy, "inv_lambda", None),
