@@ -126,7 +126,11 @@ def alive(pid: int) -> bool:
 def test_a_stopped_render_leaves_no_process_and_no_file(tmp_path, signum, workers):
     out = tmp_path / "out"
     out.mkdir()
+    # A shell that starts this test in the background (a CI script run with &) hands its children SIGINT ignored;
+    # a user's Ctrl-C reaches a process whose SIGINT is not, so the child takes Python's own handler back.
     program = textwrap.dedent(f"""
+        import signal
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         import numpy as np
         from syncmotion.files import exit_on_sigterm
         from syncmotion.motion.types import Motion
