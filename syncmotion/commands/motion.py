@@ -160,7 +160,7 @@ GENERATION_OPTIONS: dict[str, Callable[[Callable], Callable]] = {
                                 "frame-to-frame tremor (odd; 0: raw model output)."),
     "foot_lock": click.option("--foot-lock/--no-foot-lock", default=True, show_default=True,
                               help="Hold each foot still while it rests on the floor, knees bent to reach, then smooth: "
-                                   "half the foot skating (models/EMBEDDED.md); not applied to @loop or --edit."),
+                                   "a third to a half less foot skating (models/EMBEDDED.md); not applied to @loop or --edit."),
     "formats": click.option("--formats", default=DEFAULT_FORMATS, show_default=True, help=f"What to write, from {','.join(FORMATS)}."),
     "smpl": click.option("--smpl", type=click.Path(exists=True, path_type=Path), default=None,
                          help="SMPL body model file or folder (pip install syncmotion[smpl]): also write SMPL parameters "
