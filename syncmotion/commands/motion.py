@@ -22,7 +22,7 @@ from syncmotion.pipelines.long_motion import (
     DEFAULT_OVERLAP, MAX_SECONDS, MOTION_SCHEDULERS, MOTION_STRATEGIES, LongMotionSettings, check_length,
 )
 
-from .motion_edit import EDIT_OPTIONS, run_edit, with_constraints
+from .motion_edit import edit_options, run_edit, with_constraints
 from .params import DEVICE, POSITIVE, SEED
 
 # Below this cosine similarity to every training text a prompt is unlike anything the embedded model knows
@@ -283,10 +283,7 @@ def check_smpl(smpl: Path | None) -> None:
 @click.option("--out", "--output_dir", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder; default: out/<script name>.")
 @generation_options()
-@EDIT_OPTIONS[0]
-@EDIT_OPTIONS[1]
-@EDIT_OPTIONS[2]
-@EDIT_OPTIONS[3]
+@edit_options
 def motion(script: Path | None, text: str | None, seconds: str, out: Path | None, edit: Path | None, span: str | None,
            keys: tuple[str, ...], path: str | None, **params: Any) -> None:
     """Generate one long motion from SCRIPT (lines `TEXT | 6s`) or from --text, and write it to --out."""

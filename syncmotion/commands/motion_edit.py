@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,13 @@ EDIT_OPTIONS = (
                  help='A path the root follows: waypoints "TIME X Z, ..." in seconds and metres (--path "0s 0 0, 10s 6 0") '
                       "or a CSV file of time,x,z rows (as @path in a script)."),
 )
+
+
+def edit_options(command: Callable) -> Callable:
+    """A decorator that gives a click command EDIT_OPTIONS, in their order."""
+    for option in reversed(EDIT_OPTIONS):
+        command = option(command)
+    return command
 
 
 def with_constraints(script: Script, keys: tuple[str, ...], path: str | None) -> Script:

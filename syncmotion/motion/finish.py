@@ -17,6 +17,6 @@ def finish_positions(joints: np.ndarray, fps: float, smooth: int, foot_lock: boo
     if loop:
         return smooth_loop(joints, smooth)
     # Smoothing comes last: it takes out the jolt where a locked foot lets go (transition Peak Jerk 0.174 when feet
-    # are locked after smoothing, 0.084 when smoothed after locking, on the long-segment scripts; docs/benchmarks.md
-    # bench_footlock_order), and as a quadratic fit it keeps a still foot still.
+    # are locked after smoothing, 0.084 when smoothed after locking, on the long-segment scripts; models/EMBEDDED.md,
+    # "Sampling defaults"), and as a quadratic fit it keeps a still foot still.
     return smooth_positions(lock_feet(joints, fps, height=contact[0], speed=contact[1]) if foot_lock else joints, smooth)

@@ -34,6 +34,7 @@ overlap that starts there).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -148,12 +149,12 @@ def parse_script(source: str | Path) -> Script:
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
-        name_and_argument = line[1:].split(maxsplit=1)
-        if line.startswith("@") and name_and_argument and name_and_argument[0] in CONSTRAINT_LINES:
-            # Constraints are about times, not segments: they may stand anywhere.
-            constraints.append((name_and_argument[0], name_and_argument[1] if len(name_and_argument) > 1 else "", where))
-            continue
         if line.startswith("@"):
+            name_and_argument = line[1:].split(maxsplit=1)
+            if name_and_argument and name_and_argument[0] in CONSTRAINT_LINES:
+                # Constraints are about times, not segments: they may stand anywhere.
+                constraints.append((name_and_argument[0], name_and_argument[1] if len(name_and_argument) > 1 else "", where))
+                continue
             if entries:
                 raise ScriptError(f"{where}: settings must come before the first segment; move {line!r} to the top")
             _setting(line, where, settings)
@@ -176,9 +177,11 @@ def parse_script(source: str | Path) -> Script:
     return Script(segments=segments, fps=fps, seed=seed, source=name, constraints=constraints)
 
 
-def _majority_text(script: Script, start: int, end: int) -> str:
-    covered = [min(end, s.end) - max(start, s.start) for s in script.segments]
-    return script.segments[max(range(len(covered)), key=lambda i: (covered[i], -i))].text
+def majority_text(segments: Sequence[Segment], start: int, end: int) -> str:
+    """The text of the segment covering most of frames [start, end) (the earliest on a tie); "" if none covers any."""
+    covered = [(min(end, s.end) - max(start, s.start), -i, s.text) for i, s in enumerate(segments)]
+    best = max(covered, default=(0, 0, ""))
+    return best[2] if best[0] > 0 else ""
 
 
 ALIGNMENTS = ("segments", "even")
@@ -209,7 +212,7 @@ def _segment_windows(script: Script, window: int, overlap: int) -> list[tuple[in
                 # Segments so short that a window would start no later than the one before share it: it follows
                 # the majority.
                 start = planned[-1][0]
-                planned[-1] = (start, _majority_text(script, start, start + window))
+                planned[-1] = (start, majority_text(script.segments, start, start + window))
             else:
                 planned.append((start, segment.text))
     return planned
@@ -247,6 +250,6 @@ def plan_windows(script: Script, window: int, overlap: int, align: str = "segmen
         texts = [text for _, text in planned]
     else:
         layout = temporal_windows(length, size, overlap if size < length else 0, taper)
-        texts = [_majority_text(script, start, start + size) for start in layout.starts]
+        texts = [majority_text(script.segments, start, start + size) for start in layout.starts]
     # Pasted in order, each later window takes over the canvas from its first frame on.
     return WindowPlan(layout=layout, texts=texts, seams=list(layout.starts[1:]))

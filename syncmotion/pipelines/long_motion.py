@@ -129,10 +129,8 @@ def check_length(script: Script, num_samples: int, max_seconds: float, backend: 
                      f"shorten it, or raise the limit with --max-seconds {math.ceil(seconds)}")
 
 
-def with_scheduler(backend: MotionModel, name: str | None) -> MotionModel:
-    """`backend` sampled by the solver called `name` ("model": the backend itself, with the model's own scheduler;
-    None: the backend's default)."""
-    name = name or backend.default_scheduler
+def with_scheduler(backend: MotionModel, name: str) -> MotionModel:
+    """`backend` sampled by the solver called `name` ("model": the backend itself, with the model's own scheduler)."""
     if name == MODEL_SCHEDULER:
         return backend
     return dataclasses.replace(backend, scheduler=scheduler_named(backend.scheduler, name, SOLVER_SPACING))  # type: ignore[type-var]

@@ -22,6 +22,7 @@ from syncmotion.engine.guidance import Guided, gradient_guidance, hold
 from syncmotion.engine.windows import CropLayout, temporal_windows_at
 from syncmotion.motion.constraints import place
 from syncmotion.motion.features import FEATURE_DIM, facing_angle, features_to_joints, joints_to_features
+from syncmotion.motion.script import majority_text
 from syncmotion.motion.smooth import check_smoothing, smooth_positions
 from syncmotion.motion.types import Motion, Segment
 
@@ -64,12 +65,6 @@ def _keep_weights(low: int, high: int, start: int, end: int, margin: int, frames
     return keep * keep * keep * (keep * (keep * 6 - 15) + 10)
 
 
-def _majority_text(segments: list[Segment], start: int, end: int) -> str:
-    covered = [(min(end, s.end) - max(start, s.start), -i, s.text) for i, s in enumerate(segments)]
-    best = max(covered, default=(0, 0, ""))
-    return best[2] if best[0] > 0 else ""
-
-
 def plan_edit(motion: Motion, span: tuple[int, int], window: int, overlap: int, text: str | None = None) -> EditPlan:
     """The windows that re-generate `span` of `motion`: as few as cover span, margins and `overlap` frames of context."""
     frames = motion.num_frames
@@ -86,7 +81,7 @@ def plan_edit(motion: Motion, span: tuple[int, int], window: int, overlap: int, 
         layout = temporal_windows_at(size, size, [0], taper=True)
     else:
         layout = temporal_windows(high - low, size, overlap, taper=True)
-    texts = [text if text is not None else _majority_text(motion.segments, low + s, low + s + size) for s in layout.starts]
+    texts = [text if text is not None else majority_text(motion.segments, low + s, low + s + size) for s in layout.starts]
     return EditPlan(start, end, low, high, margin, _keep_weights(low, high, start, end, margin, frames), layout, texts)
 
 
