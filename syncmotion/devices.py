@@ -5,6 +5,11 @@ from __future__ import annotations
 import torch
 
 SUPPORTED = ("cpu", "cuda", "mps")
+# How a model's network runs: "auto" picks bfloat16 where the hardware does it natively, else float32.
+PRECISIONS = ("auto", "float32", "bfloat16")
+# CPU flags (Linux /proc/cpuinfo) of instructions that do bfloat16 dot products natively: oneDNN then runs a
+# network's matrix products in bfloat16 at about twice float32's speed. Without them it emulates, for no gain.
+NATIVE_BFLOAT16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
 
 def default_device() -> str:
@@ -32,3 +37,29 @@ def resolve_device(name: str | None) -> str:
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"{name}: Apple's MPS backend is not available here; use --device cpu")
     return str(device)
+
+
+def _cpu_flags() -> frozenset[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def has_native_bfloat16(device: str) -> bool:
+    """Whether networks on `device` run faster in bfloat16 here: a CPU with bfloat16 instructions and oneDNN."""
+    return torch.device(device).type == "cpu" and torch.backends.mkldnn.is_available() and \
+        bool(_cpu_flags() & NATIVE_BFLOAT16_FLAGS)
+
+
+def resolve_precision(name: str, device: str) -> str:
+    """"float32" or "bfloat16" for a `name` of PRECISIONS on `device` ("auto": bfloat16 where it is native on a CPU)."""
+    if name not in PRECISIONS:
+        raise ValueError(f"unknown precision {name!r}; choose one of {', '.join(PRECISIONS)}")
+    if name == "auto":
+        return "bfloat16" if has_native_bfloat16(device) else "float32"
+    return name

@@ -6,7 +6,7 @@ import bvhio
 import numpy as np
 import pytest
 
-from syncmotion.motion.bvh import load_bvh, save_bvh
+from syncmotion.motion.bvh import euler_zyx_degrees, load_bvh, save_bvh
 from syncmotion.motion.io import load_motion
 from syncmotion.motion.skeleton import JOINT_NAMES
 from syncmotion.motion.types import Motion
@@ -24,6 +24,20 @@ def _world_positions(path) -> tuple[np.ndarray, bvhio.BvhContainer]:
         for index, name in enumerate(JOINT_NAMES):
             positions[frame, index] = tuple(joints[name].PositionWorld)
     return positions, container
+
+
+def test_euler_angles_are_scipys():
+    from scipy.spatial.transform import Rotation
+
+    rotations = Rotation.random(2000, random_state=0)
+    # Also the poles (Y at ±90°, gimbal lock) and turns about one axis, which exports of real motion are full of.
+    angles = np.array([[30.0, 90.0, 0.0], [-120.0, -90.0, 0.0], [0.0, 0.0, 179.0], [45.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    matrices = np.concatenate([rotations.as_matrix(), Rotation.from_euler("ZYX", angles, degrees=True).as_matrix()])
+    ours = euler_zyx_degrees(matrices.reshape(-1, 5, 3, 3)).reshape(-1, 3)
+    with pytest.warns(UserWarning, match="Gimbal lock"):  # scipy's own word that the poles are in the test
+        theirs = Rotation.from_matrix(matrices).as_euler("ZYX", degrees=True)
+    np.testing.assert_allclose(ours, theirs, atol=1e-8)
+    np.testing.assert_allclose(ours[-5:], angles, atol=1e-8)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -112,6 +112,23 @@ def test_another_solver_samples_with_its_own_steps_and_is_recorded(tmp_path, tin
     assert (tmp_path / "dpm" / "results.npy").read_bytes() != (tmp_path / "model" / "results.npy").read_bytes()
 
 
+def test_precision_is_chosen_recorded_and_checked(tmp_path, tiny_embedded):
+    metas, motions = {}, {}
+    for precision in ("float32", "bfloat16"):
+        out = tmp_path / precision
+        result = CliRunner().invoke(main, ["motion", "--text", "a person walks", "--seconds", "2", "--model", str(tiny_embedded),
+                                           "--out", str(out), "--formats", "npy,json", "--precision", precision])
+        assert result.exit_code == 0, result.output
+        metas[precision] = json.loads((out / "motion.json").read_text())["meta"]
+        motions[precision] = np.load(out / "results.npy", allow_pickle=True).item()["motion"]
+    assert metas["float32"]["precision"] == "float32" and metas["bfloat16"]["precision"] == "bfloat16"
+    assert not np.array_equal(motions["float32"], motions["bfloat16"])
+    result = CliRunner().invoke(main, ["motion", "--text", "a person walks", "--model", str(tiny_embedded),
+                                       "--out", str(tmp_path / "half"), "--precision", "half"])
+    assert result.exit_code == 2 and "'half' is not one of 'auto', 'float32', 'bfloat16'" in result.output
+    assert not (tmp_path / "half").exists()
+
+
 def test_mdm_checkpoint_through_the_command(tmp_path):
     checkpoint, _ = official_checkpoint(tmp_path / "ckpt")
     meta, clip = save_identity_meta(tmp_path / "meta"), save_clip_text_model(tmp_path / "clip")

@@ -9,6 +9,7 @@ draw of real clips of the same segments; Area Under Jerk's reference is those cl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 import sys
@@ -47,6 +48,7 @@ PLOT = Path(__file__).resolve().parent.parent / "docs" / "img" / "seam_jerk.png"
 LONG_PLOT = PLOT.with_name("seam_jerk_long.png")
 # Row modifiers that pick the solver (engine/schedulers.py), followed by the number of steps.
 SOLVER_MODIFIERS = {"ddim": "ddim", "dpm": "dpmsolver++", "unipc": "unipc", "model": "model"}
+PRECISION_MODIFIERS = {"fp32": "float32", "bf16": "bfloat16"}
 # Where the real row's would-be seams fall when no model is loaded (--real-only): the embedded model's window.
 WINDOW = 80
 
@@ -55,8 +57,9 @@ def parse_strategy(spec: str) -> tuple[str, float, dict[str, Any]]:
     """'syncsde:5' -> ('syncsde', 5.0, {}); further ':' parts override settings for that row: a stitch mode
     ('syncsde:5:paste'), 'smoothN' (Savitzky-Golay length N), 'gN' (guidance N), 'rawtext' (the prompt's own
     embedding, no snapping), 'notaper' (SyncSDE's binary mask instead of the tapered one), 'footlock' / 'nolock' (feet
-    held while they rest, or not), a solver and its steps spaced linearly from T-1 to 0 ('dpm20': DPM-Solver++ with 20
-    steps, 'unipc20', 'ddim20'), or the model's own scheduler and its steps ('model50')."""
+    held while they rest, or not), 'fp32' / 'bf16' (the network in float32 or bfloat16), a solver and its steps
+    spaced linearly from T-1 to 0 ('dpm20': DPM-Solver++ with 20 steps, 'unipc20', 'ddim20'), or the model's own
+    scheduler and its steps ('model50')."""
     name, _, rest = spec.partition(":")
     value, *modifiers = rest.split(":") if rest else [""]
     overrides: dict[str, Any] = {}
@@ -73,11 +76,13 @@ def parse_strategy(spec: str) -> tuple[str, float, dict[str, Any]]:
             overrides["taper"] = False
         elif modifier in ("footlock", "nolock"):
             overrides["foot_lock"] = modifier == "footlock"
+        elif modifier in PRECISION_MODIFIERS:
+            overrides["precision"] = PRECISION_MODIFIERS[modifier]
         elif _solver_steps(modifier) is not None:
             overrides["scheduler"], overrides["steps"] = _solver_steps(modifier)
         else:
             raise click.UsageError(f"strategy {spec!r}: {modifier!r} is none of {', '.join(STITCH_MODES)}, smoothN, gN, "
-                                   f"rawtext, notaper, footlock, nolock, or a solver with its steps "
+                                   f"rawtext, notaper, footlock, nolock, fp32, bf16, or a solver with its steps "
                                    f"({', '.join(SOLVER_MODIFIERS)} then N, e.g. dpm20)")
     try:
         return name, float(value) if value else 5.0, overrides
@@ -153,6 +158,8 @@ def run_benchmark(scripts: list, evaluator: Evaluator, backend: Any | None, stra
         bar.set_postfix(strategy=spec)
         name, inv_lambda, overrides = parse_strategy(spec)
         row_backend = unsnapped(backend) if overrides.pop("raw_text", False) else backend
+        if "precision" in overrides:
+            row_backend = dataclasses.replace(row_backend, precision=overrides.pop("precision"))
         row_options = {**options, **overrides}
         samples, wall, calls, evaluations, seconds = generated_motions(scripts, row_backend, name, inv_lambda, seeds, row_options, bar)
         scored = [score_long_motions(evaluator, motions, reference) for motions in samples]
@@ -355,6 +362,8 @@ def main(num_scripts: int | None, seeds: int, strategies: str, real_only: bool, 
         click.echo(f"\nper action, {name}:\n" + per_action_table(result["rows"][name]))
     result["command"] = ("python tools/bench_long_motion.py " + shlex.join(sys.argv[1:])).strip()
     result["device"] = f"CPU, {torch.get_num_threads()} threads" if device == "cpu" else device
+    if backend is not None:
+        result["device"] += f"; network in {backend.precision} unless the row says fp32 or bf16"
     if json_path is not None:
         write_atomically(json_path, lambda temporary: temporary.write_text(json.dumps(result, indent=1)))
     if doc:

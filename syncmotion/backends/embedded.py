@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from syncmotion.devices import resolve_precision
 from syncmotion.files import write_atomically
 from syncmotion.motion.features import Normalizer
 from syncmotion.resources import resource_dir
@@ -95,10 +96,12 @@ def read_text_prototypes(path: str | Path) -> TextPrototypes | None:
         return TextPrototypes(json.loads(texts), handle.get_tensor(PROTOTYPES_KEY))
 
 
-def load_embedded(path: str | Path | None = None, device: str = "cpu", snap_text: bool = True) -> MotionBackend:
+def load_embedded(path: str | Path | None = None, device: str = "cpu", snap_text: bool = True,
+                  precision: str = "auto") -> MotionBackend:
     """The embedded model (the shipped one by default) as a generation backend.
 
     With `snap_text`, prompts are read as the nearest wordings the model was trained on (when the file lists them).
+    `precision` "auto" runs the network in bfloat16 on CPUs that do it natively (models/EMBEDDED.md, "Precision").
     """
     from .minilm import MiniLMTextEncoder
 
@@ -112,7 +115,7 @@ def load_embedded(path: str | Path | None = None, device: str = "cpu", snap_text
         scheduler=diffusion_scheduler(settings["noise_schedule"], int(settings["diffusion_steps"])),
         window=int(settings["window"]), name=f"embedded:{path.name}", default_steps=int(settings.get("sample_steps", 50)),
         default_guidance=float(settings.get("sample_guidance", 2.5)),
-        default_scheduler=EMBEDDED_SCHEDULER, info={"settings": settings},
+        default_scheduler=EMBEDDED_SCHEDULER, precision=resolve_precision(precision, device), info={"settings": settings},
     )
 
 
@@ -122,6 +125,6 @@ def unsnapped(backend: MotionBackend) -> MotionBackend:
     return dataclasses.replace(backend, text_encoder=encoder.encoder) if isinstance(encoder, SnappedTextEncoder) else backend
 
 
-def load_default(device: str = "cpu") -> MotionBackend:
+def load_default(device: str = "cpu", precision: str = "auto") -> MotionBackend:
     """The shipped embedded model."""
-    return load_embedded(None, device)
+    return load_embedded(None, device, precision=precision)

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from syncmotion.devices import resolve_precision
 from syncmotion.engine.ddim import DDIM
 from syncmotion.motion.features import FEATURE_DIM, Normalizer
 from syncmotion.motion.skeleton import FPS
@@ -26,22 +27,33 @@ class MDMDenoiser:
 
     prediction_type = "sample"
 
-    def __init__(self, network: MDMNetwork, text_encoder: Callable[[Sequence[str]], torch.Tensor], guidance: float = 2.5) -> None:
+    def __init__(self, network: MDMNetwork, text_encoder: Callable[[Sequence[str]], torch.Tensor], guidance: float = 2.5,
+                 precision: str = "float32") -> None:
+        if precision not in ("float32", "bfloat16"):
+            raise ValueError(f"MDMDenoiser runs in float32 or bfloat16, not {precision!r}")
         self.network = network.eval()
         self.text_encoder = text_encoder
         self.guidance = guidance
+        self.precision = precision
+
+    def _network(self, sample: torch.Tensor, timesteps: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        """The network's x0 in float32, its matrix products in bfloat16 when asked (guidance is mixed in float32)."""
+        if self.precision == "float32":
+            return self.network(sample, timesteps, text)
+        with torch.autocast(sample.device.type, dtype=torch.bfloat16):
+            return self.network(sample, timesteps, text).float()
 
     @torch.inference_mode()
     def __call__(self, sample: torch.Tensor, timesteps: torch.Tensor, conds: Sequence[str]) -> torch.Tensor:
         """Guided x0 for windows [B, 263, 1, T] conditioned on one prompt each."""
         # The two ends of the guidance scale need one half of the batch only: the text-free or the text-conditioned.
         if self.guidance == 0.0:  # the prompts are not even embedded (DoubleTake's second take, "" everywhere)
-            return self.network(sample, timesteps, sample.new_zeros(len(conds), self.network.config.text_dim))
+            return self._network(sample, timesteps, sample.new_zeros(len(conds), self.network.config.text_dim))
         text = self.text_encoder(list(conds)).to(sample)
         if self.guidance == 1.0:
-            return self.network(sample, timesteps, text)
-        both = self.network(torch.cat([sample, sample]), torch.cat([timesteps, timesteps]),
-                            torch.cat([text, torch.zeros_like(text)]))
+            return self._network(sample, timesteps, text)
+        both = self._network(torch.cat([sample, sample]), torch.cat([timesteps, timesteps]),
+                             torch.cat([text, torch.zeros_like(text)]))
         conditional, unconditional = both.chunk(2)
         return unconditional + self.guidance * (conditional - unconditional)
 
@@ -59,12 +71,14 @@ class MotionBackend:
     default_steps: int = 50
     default_guidance: float = 2.5
     default_scheduler: str = "model"
+    precision: str = "float32"  # how the network runs: "float32" or "bfloat16" (devices.resolve_precision)
     fps: float = FPS
     info: dict[str, Any] = field(default_factory=dict)
 
     def denoiser(self, guidance: float | None = None) -> MDMDenoiser:
         """The engine's view of this model at a guidance scale (None: its default)."""
-        return MDMDenoiser(self.network, self.text_encoder, self.default_guidance if guidance is None else guidance)
+        return MDMDenoiser(self.network, self.text_encoder, self.default_guidance if guidance is None else guidance,
+                           self.precision)
 
 
 def diffusion_scheduler(noise_schedule: str, diffusion_steps: int) -> DDIM:
@@ -154,8 +168,12 @@ def load_weights(network: MDMNetwork, state: dict[str, torch.Tensor], source: st
     network.load_state_dict({**network.state_dict(), **wanted})
 
 
-def load_mdm(checkpoint: str | Path, meta: str | Path, clip: str | Path, device: str = "cpu") -> MotionBackend:
-    """An official MDM HumanML3D checkpoint with its mean/std folder and a CLIP text model, ready to generate."""
+def load_mdm(checkpoint: str | Path, meta: str | Path, clip: str | Path, device: str = "cpu",
+             precision: str = "float32") -> MotionBackend:
+    """An official MDM HumanML3D checkpoint with its mean/std folder and a CLIP text model, ready to generate.
+
+    `precision` "auto" means float32 here: MDM's quality in bfloat16 has not been measured.
+    """
     from .clip_text import CLIPTextEncoder  # transformers is imported only when a CLIP model is loaded
 
     checkpoint = Path(checkpoint)
@@ -172,5 +190,5 @@ def load_mdm(checkpoint: str | Path, meta: str | Path, clip: str | Path, device:
         network=network.to(device).eval(), text_encoder=text_encoder, normalizer=normalizer,
         scheduler=diffusion_scheduler(args.get("noise_schedule", "cosine"), steps),
         window=MDM_MAX_FRAMES, name=f"mdm:{checkpoint.name}", default_steps=min(50, steps),
-        info={"args": args},
+        precision="float32" if precision == "auto" else resolve_precision(precision, device), info={"args": args},
     )

@@ -18,6 +18,7 @@ class ModelOptions:
     meta: Path | None = None  # MDM: folder with HumanML3D's Mean.npy and Std.npy
     clip: Path | None = None  # MDM: CLIP ViT-B/32
     snap_text: bool = True  # embedded model: read prompts as the nearest trained wordings
+    precision: str = "auto"  # devices.PRECISIONS: how the network runs
 
 
 @dataclass(frozen=True)
@@ -43,18 +44,19 @@ def _load_mdm(path: Path, options: ModelOptions) -> MotionBackend:
                if value is None]
     if options.meta is None or options.clip is None:
         raise ValueError(f"an MDM checkpoint also needs {' and '.join(missing)}; see the README, section 'MDM checkpoints'")
-    return load_mdm(path, options.meta, options.clip, options.device)
+    return load_mdm(path, options.meta, options.clip, options.device, options.precision)
 
 
 register_motion_loader(MotionLoader("embedded", is_embedded_file,
-                                    lambda path, options: load_embedded(path, options.device, options.snap_text)))
+                                    lambda path, options: load_embedded(path, options.device, options.snap_text,
+                                                                                     options.precision)))
 register_motion_loader(MotionLoader("mdm", lambda path: path.suffix in (".pt", ".safetensors"), _load_mdm))
 
 
 def load_motion_model(path: Path | None, options: ModelOptions = ModelOptions()) -> MotionBackend:
     """The motion model in `path` (the shipped embedded model when None), loaded by the first loader that accepts it."""
     if path is None:
-        return load_embedded(None, options.device, options.snap_text)
+        return load_embedded(None, options.device, options.snap_text, options.precision)
     for loader in LOADERS:
         if loader.accepts(path):
             return loader.load(path, options)

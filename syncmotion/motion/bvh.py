@@ -14,7 +14,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from syncmotion.files import write_atomically
 from .ik import CHILDREN
@@ -67,13 +66,25 @@ def _joint_order() -> list[int]:
     return order
 
 
+def euler_zyx_degrees(matrices: np.ndarray) -> np.ndarray:
+    """Z, Y, X intrinsic Euler angles in degrees [..., 3] of rotation matrices [..., 3, 3] (R = Rz·Ry·Rx)."""
+    # scipy's Rotation.as_euler("ZYX") gives the same (tests/test_bvh.py compares them); importing scipy.spatial
+    # costs more than a BVH export's arithmetic. In gimbal lock (Y at ±90°) X is taken as 0, as scipy does.
+    r = np.asarray(matrices, dtype=np.float64)
+    cos_y = np.hypot(r[..., 0, 0], r[..., 1, 0])
+    locked = cos_y < 1e-7
+    z = np.where(locked, np.arctan2(-r[..., 0, 1], r[..., 1, 1]), np.arctan2(r[..., 1, 0], r[..., 0, 0]))
+    y = np.arctan2(-r[..., 2, 0], cos_y)
+    x = np.where(locked, 0.0, np.arctan2(r[..., 2, 1], r[..., 2, 2]))
+    return np.degrees(np.stack([z, y, x], axis=-1))
+
+
 def bvh_text(motion: Motion) -> str:
     """The BVH file contents for `motion`."""
     rig = rigid_animation(motion, "BVH export")
     frames = rig.rotations.shape[0]
     # Z-Y-X intrinsic angles; unwrapped over time so that players interpolate without 360° spins.
-    euler = Rotation.from_matrix(rig.rotations.reshape(-1, 3, 3)).as_euler("ZYX", degrees=True).reshape(frames, NUM_JOINTS, 3)
-    euler = np.unwrap(euler, period=360.0, axis=0)
+    euler = np.unwrap(euler_zyx_degrees(rig.rotations), period=360.0, axis=0)
     columns: list[np.ndarray] = []
     for joint in _joint_order():
         if joint in POSITION_JOINTS:
@@ -145,6 +156,8 @@ def _frames(text: str, columns: int) -> tuple[np.ndarray, float]:
 
 def _rig_from_bvh(joints: list[tuple[str, int, np.ndarray, list[str]]], values: np.ndarray, fps: float) -> RigidAnimation:
     """The rigid animation of parsed BVH joints, in JOINT_NAMES order."""
+    from scipy.spatial.transform import Rotation  # any of the six axis orders; imported only when a file is read
+
     names = [joint[0] for joint in joints]
     if sorted(names) != sorted(JOINT_NAMES):
         raise ValueError(f"its joints are not the 22 of the HumanML3D skeleton ({', '.join(JOINT_NAMES[:3])}, ...)")

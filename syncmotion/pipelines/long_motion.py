@@ -176,7 +176,8 @@ def generate_motion(script: Script, backend: MotionModel, settings: LongMotionSe
                                         contact=settings.foot_contact)
                        for sample in features_to_joints(features).numpy()])
     meta = {
-        "model": backend.name, "strategy": settings.strategy_name, "inv_lambda": getattr(settings.strategy, "inv_lambda", None),
+        "model": backend.name, "precision": backend.precision, "strategy": settings.strategy_name,
+        "inv_lambda": getattr(settings.strategy, "inv_lambda", None),
         "steps": steps, "overlap": settings.overlap, "guidance": guidance, "seed": seed,
         "window": int(plan.layout.window_dims[0]), "model_calls": model_calls, "window_evaluations": window_evaluations,
         "stitch": settings.stitch, "align": settings.align, "smooth": settings.smooth, "taper": settings.taper,

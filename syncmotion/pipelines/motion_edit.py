@@ -187,7 +187,8 @@ def edit_motion(motion: Motion, span: tuple[int, int], backend: MotionModel,
     smoothed = smooth_positions(blended[around], settings.smooth)
     out = positions.copy()
     out[inside] = smoothed[first - around.start:last - around.start].astype(np.float32)
-    record = {"span": [plan.start, plan.end], "margin": plan.margin, "text": text, "model": backend.name, "seed": seed,
+    record = {"span": [plan.start, plan.end], "margin": plan.margin, "text": text, "model": backend.name,
+              "precision": backend.precision, "seed": seed,
               "steps": steps, "scheduler": scheduler, "guidance": guidance, "windows": plan.layout.num_windows,
               "sampled": [plan.low, plan.high],
               "window_evaluations": len(result.timesteps) * plan.layout.num_windows, "model_calls": result.model_calls}

@@ -28,6 +28,7 @@ class MotionModel(Protocol):
     default_steps: int
     default_guidance: float
     default_scheduler: str  # "model" (its own scheduler) or a solver of engine.schedulers by name
+    precision: str  # how the network runs: "float32" or "bfloat16"
     scheduler: Any  # a diffusers scheduler over the model's training schedule
     normalizer: FeatureNormalizer
     network: torch.nn.Module

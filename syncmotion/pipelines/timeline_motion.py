@@ -52,7 +52,8 @@ def generate_timeline_motion(script: Script, backend: MotionModel, settings: Lon
                                         settings.foot_contact)
                        for sample in features_to_joints(features).numpy()])
     meta = {
-        "model": backend.name, "strategy": settings.strategy_name, "inv_lambda": getattr(settings.strategy, "inv_lambda", None),
+        "model": backend.name, "precision": backend.precision, "strategy": settings.strategy_name,
+        "inv_lambda": getattr(settings.strategy, "inv_lambda", None),
         "steps": steps, "overlap": settings.overlap, "guidance": guidance, "seed": seed,
         "window": int(plan.layout.window_dims[0]), "model_calls": result.model_calls,
         "window_evaluations": len(result.timesteps) * plan.layout.num_windows, "stitch": settings.stitch,
