@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import torch
-
 SUPPORTED = ("cpu", "cuda", "mps")
 # How a model's network runs: "auto" picks bfloat16 where the hardware does it natively, else float32.
 PRECISIONS = ("auto", "float32", "bfloat16")
@@ -14,11 +12,15 @@ NATIVE_BFLOAT16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
 def default_device() -> str:
     """The device a model runs on by default: the first GPU when there is one."""
+    import torch  # here, not above: the command line checks --device while reading options, before it needs torch
+
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def resolve_device(name: str | None) -> str:
     """The torch device named `name` ("auto" or None: the default), or a ValueError saying why it cannot be used."""
+    import torch
+
     if name is None or name == "auto":
         return default_device()
     try:
@@ -52,6 +54,8 @@ def _cpu_flags() -> frozenset[str]:
 
 def has_native_bfloat16(device: str) -> bool:
     """Whether networks on `device` run faster in bfloat16 here: a CPU with bfloat16 instructions and oneDNN."""
+    import torch
+
     return torch.device(device).type == "cpu" and torch.backends.mkldnn.is_available() and \
         bool(_cpu_flags() & NATIVE_BFLOAT16_FLAGS)
 

@@ -14,7 +14,7 @@ import numpy as np
 from syncmotion.files import write_atomically
 from syncmotion.safe_pickle import UnsafePickleError, load_npy
 
-from .arrays import check_finite, check_joints, to_tensor
+from .arrays import check_finite, check_joints
 from .skeleton import JOINT_NAMES, KINEMATIC_CHAIN, NUM_JOINTS, PARENTS
 from .types import Motion, Segment
 
@@ -26,7 +26,10 @@ TEXT_SEPARATOR = " / "
 
 def _check_exportable(motion: Motion, purpose: str) -> None:
     """Raise a ValueError unless the motion is [T >= 1, 22, 3] finite positions at a positive frame rate."""
-    positions, _ = to_tensor(motion.positions)
+    try:
+        positions = np.asarray(motion.positions, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{purpose} needs positions as an array of numbers, got {type(motion.positions).__name__}") from None
     if positions.ndim != 3:
         raise ValueError(f"{purpose} needs positions shaped [T, 22, 3], got {tuple(positions.shape)}")
     check_joints(positions, minimum_frames=1)

@@ -41,12 +41,12 @@ from typing import TYPE_CHECKING
 
 import math
 
-from syncmotion.engine.windows import CropLayout, temporal_windows, temporal_windows_at
-
 from .skeleton import FPS
 from .types import Segment
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the engine (and torch) are imported by plan_windows: reading a script needs neither
+    from syncmotion.engine.windows import CropLayout
+
     from .timeline import Timeline
 
 DEFAULT_FPS = FPS
@@ -232,6 +232,8 @@ def plan_windows(script: Script, window: int, overlap: int, align: str = "segmen
 
     `taper`: SyncSDE's pull toward the previous window fades out across each overlap (see CropLayout).
     """
+    from syncmotion.engine.windows import temporal_windows, temporal_windows_at
+
     if window <= 0:
         raise ValueError(f"window must be positive, got {window}")
     if not 0 <= overlap < window:

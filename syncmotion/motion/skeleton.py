@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch is imported by the functions that compute: reading and drawing motion files need none
+    import torch
 
 JOINT_NAMES: tuple[str, ...] = (
     "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
@@ -46,6 +49,8 @@ SHOULDER_JOINTS: tuple[int, int] = (17, 16)  # right, left
 
 def rest_offsets(lengths: torch.Tensor | None = None) -> torch.Tensor:
     """Rest-pose offsets of each joint from its parent, [22, 3] in metres."""
+    import torch
+
     directions = torch.tensor(REST_DIRECTIONS, dtype=torch.float32)
     if lengths is None:
         lengths = torch.tensor(BONE_LENGTHS, dtype=torch.float32)
@@ -56,6 +61,8 @@ def forward_kinematics(
     local_rotations: torch.Tensor, root_positions: torch.Tensor, offsets: torch.Tensor | None = None
 ) -> torch.Tensor:
     """Global joint positions [..., 22, 3] from local rotation matrices [..., 22, 3, 3] and root positions [..., 3]."""
+    import torch
+
     if offsets is None:
         offsets = rest_offsets().to(local_rotations)
     global_rotations: list[torch.Tensor] = [local_rotations[..., 0, :, :]]
