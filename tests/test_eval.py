@@ -222,7 +222,7 @@ def _stand_in_backend():
 
     return MotionBackend(network=network, text_encoder=encode,
                          normalizer=Normalizer(features.mean(0), np.maximum(features.std(0), 1e-3)),
-                         scheduler=diffusion_scheduler("cosine", 1000), window=60, name="stand-in", default_steps=2)
+                         scheduler=diffusion_scheduler("cosine", 1000), window=60, name="stand-in", default_steps=2, model_steps=2)
 
 
 def test_bench_tool_runs_every_row_with_a_stand_in_backend(tmp_path, monkeypatch):

@@ -6,10 +6,11 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 from syncmotion.backends import embedded
-from syncmotion.backends.embedded import load_embedded
+from syncmotion.backends.embedded import EMBEDDED_STEPS, load_embedded, save_embedded
 from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
 from syncmotion.cli import main
 from syncmotion.motion.io import load_motion
@@ -110,6 +111,26 @@ def test_another_solver_samples_with_its_own_steps_and_is_recorded(tmp_path, tin
     assert metas["dpm"]["model_calls"] == 4 and metas["dpm"]["steps"] == 4
     assert (tmp_path / "dpm" / "results.npy").read_bytes() == (tmp_path / "dpm-again" / "results.npy").read_bytes()
     assert (tmp_path / "dpm" / "results.npy").read_bytes() != (tmp_path / "model" / "results.npy").read_bytes()
+
+
+def test_default_steps_follow_the_solver(tmp_path):
+    # Files record the steps of their own DDIM (50 for the shipped model); DDIM from pure noise needs only 30.
+    torch.manual_seed(0)
+    network = MDMNetwork(MDMConfig(latent_dim=16, ff_size=32, layers=1, text_dim=384, max_positions=200))
+    path = tmp_path / "fifty.safetensors"
+    settings = {"window": 40, "noise_schedule": "cosine", "diffusion_steps": 100, "sample_steps": 50}
+    save_embedded(path, network, torch.zeros(263), torch.full((263,), 0.01), settings)
+    backend = load_embedded(path)
+    assert (backend.default_scheduler, backend.default_steps, backend.model_steps) == ("ddim", EMBEDDED_STEPS, 50)
+    steps = {}
+    for name, options in (("default", []), ("model", ["--scheduler", "model"]), ("dpm", ["--scheduler", "dpmsolver++"]),
+                          ("asked", ["--steps", "7"])):
+        result = CliRunner().invoke(main, ["motion", "--text", "a person walks", "--seconds", "2", "--model", str(path),
+                                           "--out", str(tmp_path / name), "--formats", "json", *options])
+        assert result.exit_code == 0, result.output
+        meta = json.loads((tmp_path / name / "motion.json").read_text())["meta"]
+        steps[name] = (meta["steps"], meta["model_calls"])
+    assert steps == {"default": (30, 30), "model": (50, 50), "dpm": (30, 30), "asked": (7, 7)}
 
 
 def test_precision_is_chosen_recorded_and_checked(tmp_path, tiny_embedded):

@@ -68,7 +68,8 @@ class MotionBackend:
     scheduler: DDIM
     window: int
     name: str
-    default_steps: int = 50
+    default_steps: int = 50  # steps of its default sampling (default_scheduler)
+    model_steps: int = 50  # steps with the model's own scheduler ("model")
     default_guidance: float = 2.5
     default_scheduler: str = "model"
     precision: str = "float32"  # how the network runs: "float32" or "bfloat16" (devices.resolve_precision)
@@ -189,6 +190,6 @@ def load_mdm(checkpoint: str | Path, meta: str | Path, clip: str | Path, device:
     return MotionBackend(
         network=network.to(device).eval(), text_encoder=text_encoder, normalizer=normalizer,
         scheduler=diffusion_scheduler(args.get("noise_schedule", "cosine"), steps),
-        window=MDM_MAX_FRAMES, name=f"mdm:{checkpoint.name}", default_steps=min(50, steps),
+        window=MDM_MAX_FRAMES, name=f"mdm:{checkpoint.name}", default_steps=min(50, steps), model_steps=min(50, steps),
         precision="float32" if precision == "auto" else resolve_precision(precision, device), info={"args": args},
     )

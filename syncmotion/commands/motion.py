@@ -20,7 +20,7 @@ from syncmotion.files import check_output_folder, output_set
 from syncmotion.engine.strategies import LAMBDA_SCHEDULES
 from syncmotion.motion.script import Script
 from syncmotion.pipelines.long_motion import (
-    DEFAULT_OVERLAP, MAX_SECONDS, MOTION_SCHEDULERS, MOTION_STRATEGIES, LongMotionSettings, check_length,
+    DEFAULT_OVERLAP, MAX_SECONDS, MOTION_SCHEDULERS, MOTION_STRATEGIES, LongMotionSettings, check_length, sampling_steps,
 )
 
 from .motion_edit import edit_options, run_edit, with_constraints
@@ -133,12 +133,13 @@ GENERATION_OPTIONS: dict[str, Callable[[Callable], Callable]] = {
     "inv_lambda": click.option("--inv-lambda", type=POSITIVE, default=5.0, show_default=True, help="SyncSDE's 1/λ."),
     "lambda_schedule": click.option("--lambda-schedule", type=click.Choice(LAMBDA_SCHEDULES), default="linear", show_default=True,
                                     help="SyncSDE: 1/λ falls linearly with t (the paper's) or stays constant."),
-    "steps": click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampling steps (default: the model's, 50)."),
+    "steps": click.option("--steps", type=click.IntRange(min=1), default=None,
+                          help="Sampling steps (default: 30 for the embedded model, 50 with --scheduler model and for MDM)."),
     "scheduler": click.option("--scheduler", type=click.Choice(MOTION_SCHEDULERS), default=None,
                               help="Solver: model (the model's own DDIM), or ddim, dpmsolver++, unipc with steps from pure "
                                    "noise (t = T-1) (default: ddim for the embedded model, whose long walks stop and go "
-                                   "with its own; model for MDM). dpmsolver++ --steps 20 makes 2.5x fewer model calls "
-                                   "(models/EMBEDDED.md)."),
+                                   "with its own; model for MDM). dpmsolver++ --steps 20 makes fewer model calls but "
+                                   "feet skate more (models/EMBEDDED.md)."),
     "overlap": click.option("--overlap", type=click.IntRange(min=0), default=DEFAULT_OVERLAP, show_default=True,
                             help="Frames shared by neighbouring windows."),
     "seed": click.option("--seed", type=SEED, default=None, help="Random seed (default: the script's @seed, else 0)."),
@@ -205,8 +206,8 @@ class MotionJob:
     def check_length(self, backend: MotionBackend) -> None:
         """A click error, with the time and memory it would take, when the job asks for more than its --max-seconds."""
         try:
-            check_length(self.script, self.settings.num_samples, self.max_seconds, backend, self.settings.steps,
-                         self.settings.overlap)
+            steps = sampling_steps(backend, self.settings.scheduler or backend.default_scheduler, self.settings.steps)
+            check_length(self.script, self.settings.num_samples, self.max_seconds, backend, steps, self.settings.overlap)
         except ValueError as error:
             raise click.ClickException(str(error)) from None
 

@@ -25,7 +25,8 @@ class MotionModel(Protocol):
     name: str
     fps: float
     window: int  # the most frames it makes at once
-    default_steps: int
+    default_steps: int  # steps of its default sampling
+    model_steps: int  # steps with its own scheduler ("model")
     default_guidance: float
     default_scheduler: str  # "model" (its own scheduler) or a solver of engine.schedulers by name
     precision: str  # how the network runs: "float32" or "bfloat16"
