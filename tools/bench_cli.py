@@ -25,8 +25,6 @@ from syncmotion.resources import REPO_ROOT
 from syncmotion_lab.benchdoc import markdown_table, write_section
 
 SYNCMOTION = [sys.executable, "-c", "from syncmotion.cli import main; main()"]
-# The fastest sampling that keeps the default's top-1 on the long-motion benchmark (models/EMBEDDED.md; not the default).
-FEWER_STEPS = ["--scheduler", "dpmsolver++", "--steps", "20"]
 
 
 def commands(scratch: Path) -> list[tuple[str, list[str]]]:
@@ -37,13 +35,8 @@ def commands(scratch: Path) -> list[tuple[str, list[str]]]:
         ("syncmotion --version", ["--version"]),
         ("4 s one-line motion, npy", ["motion", "--text", "a person walks forward", "--seconds", "4", "--formats", "npy",
                                       "--out", str(scratch / "short")]),
-        ("4 s one-line motion, npy, --scheduler dpmsolver++ --steps 20",
-         ["motion", "--text", "a person walks forward", "--seconds", "4", "--formats", "npy", *FEWER_STEPS,
-          "--out", str(scratch / "short-dpm")]),
         ("demo.txt (30 s), npy only", ["motion", demo, "--formats", "npy", "--out", str(scratch / "demo-npy")]),
         ("demo.txt (30 s), all five files", ["motion", demo, "--out", str(scratch / "demo")]),
-        ("demo.txt (30 s), all five files, --scheduler dpmsolver++ --steps 20",
-         ["motion", demo, *FEWER_STEPS, "--out", str(scratch / "demo-dpm")]),
         ("render demo results.npy to mp4", ["render", str(scratch / "demo" / "results.npy"), "--out", str(scratch / "demo.mp4")]),
     ]
 
