@@ -29,6 +29,7 @@ from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from syncmotion.files import write_atomically
+from syncmotion.motion.arrays import check_finite
 from syncmotion.motion.types import Motion
 
 from .frames import FramePainter
@@ -194,8 +195,7 @@ def _check_drawable(motion: Motion, fps: float) -> None:
     for rate, what in ((motion.fps, "the motion's frame rate (fps)"), (fps, "the playback rate")):
         if not (math.isfinite(rate) and rate > 0):
             raise ValueError(f"{what} is {rate:g}; it must be a positive number of frames per second")
-    if not np.isfinite(np.asarray(motion.positions, dtype=np.float64)).all():
-        raise ValueError("the motion has NaN or infinite joint positions; there is no pose to draw")
+    check_finite(np.asarray(motion.positions), "drawing")
 
 
 def render_video(motion: Motion, path: str | Path, fps: float | None = None, size: int = 480, progress: bool = True) -> Path:
