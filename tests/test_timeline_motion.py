@@ -116,6 +116,18 @@ def test_a_clashing_timeline_is_refused_by_the_command_in_one_line(tmp_path, tin
     assert len(result.output.strip().splitlines()) == 1 and not out.exists()
 
 
+def test_timelines_sample_with_the_models_own_ddim_unless_asked(tiny_embedded):
+    backend = load_embedded(tiny_embedded)
+    assert backend.default_scheduler == "ddim"
+    timeline = parse_script(STMC)
+    own = generate_motion(timeline, backend, LongMotionSettings.named("syncsde", seed=0), progress=False)[0]
+    asked = generate_motion(timeline, backend, LongMotionSettings.named("syncsde", seed=0, scheduler="ddim"), progress=False)[0]
+    sequence = generate_motion(parse_script("a person walks | 3s\n"), backend, LongMotionSettings.named("syncsde", seed=0),
+                               progress=False)[0]
+    assert "scheduler" not in own.meta and asked.meta["scheduler"] == "ddim" and sequence.meta["scheduler"] == "ddim"
+    assert not np.array_equal(own.positions, asked.positions)
+
+
 def test_a_loop_of_a_tiny_model_wraps_its_windows(tiny_embedded):
     motion = generate_motion(parse_script("@loop\na person walks | 3s\n"), load_embedded(tiny_embedded),
                              LongMotionSettings.named("syncsde", seed=0), progress=False)[0]

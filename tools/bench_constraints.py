@@ -143,6 +143,12 @@ def bench_keys(backend, scripts: list[Script], sources: list[Motion], settings: 
             "skate_free": float(np.mean(skate_free))}
 
 
+def _span(values: list[float]) -> str:
+    """'0.05-0.07', or '0.13' when the lowest and highest agree to two decimals."""
+    low, high = f"{min(values):.2f}", f"{max(values):.2f}"
+    return low if low == high else f"{low}-{high}"
+
+
 def bench_paths(backend, settings: LongMotionSettings) -> dict:
     """30 s walks along each path against the same walk without one: waypoint error and foot skating."""
     script = parse_script(f"{WALK} | 30s\n")
@@ -213,13 +219,14 @@ positions costs about as much per step as the two windows' model calls; an edit 
 regenerating does not. Keys are met to {100 * keys['mean_error_m']:.1f} cm on average (the check: 5 cm) with
 {keys['skate_keys'] / keys['skate_free']:.2f}x the foot skating of the same script without keys (the check: 1.2x).
 Paths: the root meets every waypoint (its turn and step are held to the spline). The embedded model's legs do not
-follow the held root: they come out nearly as in the free walk, at the model's own pace (0.6-0.8 m/s against the
-0.8-1 m/s these paths ask). Unlocked, the feet skated on 0.48-0.51 of the frame steps in an earlier run of this
-tool. With a path, feet are now locked by default (`--foot-lock`, motion/foot_lock.py): each foot stands still while
-it rests, and where the hips outrun it, it is pulled along at the leg's full stretch. The feet then skate on
-{min(path_skates):.2f}-{max(path_skates):.2f} of the frame steps, against {paths['free_skate']:.2f} for the free walk,
-which is not locked. The 10 cm check is met. A model conditioned on its root would still be better. Not measured:
-MDM checkpoints, none being in reach offline (the tests run the same code on a tiny model in the official layout).
+follow the held root: they come out nearly as in the free walk, at the model's own pace (in an earlier run of this
+tool, with the model's own DDIM: 0.6-0.8 m/s against the 0.8-1 m/s these paths ask). Unlocked, the feet skated on
+0.48-0.51 of the frame steps in that run. Feet are locked by default (`--foot-lock`, motion/foot_lock.py): each foot
+stands still while it rests, and where the hips outrun it, it is pulled along at the leg's full stretch (with a path
+a foot counts as resting below 8 cm and 2 m/s, in free motion below 6 cm and 1 m/s). The feet then skate on
+{_span(path_skates)} of the frame steps, against {paths['free_skate']:.2f} for the free walk. The 10 cm check is met.
+A model conditioned on its root would still be better. Not measured: MDM checkpoints, none being in reach offline
+(the tests run the same code on a tiny model in the official layout).
 """
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import shlex
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,10 @@ from tqdm import tqdm
 from syncmotion.backends.embedded import load_default
 from syncmotion.motion.loops import replay
 from syncmotion.motion.script import parse_script
-from syncmotion.pipelines.long_motion import LongMotionSettings, generate_motion
+from syncmotion.devices import PRECISIONS
+from syncmotion.pipelines.long_motion import (
+    MOTION_SCHEDULERS, LongMotionSettings, default_scheduler, generate_motion, sampling_steps,
+)
 from syncmotion.resources import resource_dir
 from syncmotion_lab.benchdoc import markdown_table, write_section
 from syncmotion_lab.corpus.combined import CombinedClip, draw_combined
@@ -40,6 +45,7 @@ BENCH_SEED = 9000
 JERK_WINDOW = 20
 STRATEGIES = ("syncsde", "multidiffusion", "synctweedies", "independent")
 _BACKEND: Any = None
+_SAMPLING: dict[str, Any] = {}  # LongMotionSettings fields every run takes (--scheduler, --steps, --foot-lock)
 
 
 def timeline_text(clip: CombinedClip) -> str:
@@ -50,13 +56,14 @@ def timeline_text(clip: CombinedClip) -> str:
 
 def _generate(job: tuple[str, str, Path | None]) -> tuple[np.ndarray, float]:
     strategy, text, cache = job
-    key = hashlib.sha256((strategy + "\n" + text).encode()).hexdigest()[:20]
+    key = hashlib.sha256((strategy + "\n" + text + "\n" + repr(sorted(_SAMPLING.items())) + _BACKEND.precision).encode()).hexdigest()[:20]
     stored = cache / f"{key}.npz" if cache else None
     if stored is not None and stored.exists():
         with np.load(stored) as saved:
             return saved["positions"], float(saved["seconds"])
     started = time.perf_counter()
-    motion = generate_motion(parse_script(text), _BACKEND, LongMotionSettings.named(strategy, seed=0), progress=False)[0]
+    motion = generate_motion(parse_script(text), _BACKEND, LongMotionSettings.named(strategy, seed=0, **_SAMPLING),
+                             progress=False)[0]
     seconds = time.perf_counter() - started
     if stored is not None:
         np.savez(stored, positions=motion.positions, seconds=seconds)
@@ -114,15 +121,20 @@ def _wrap_jerk(positions: np.ndarray) -> float:
               help="Folder keeping every generated motion, so a rerun only scores (created if missing).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--write/--no-write", default=True, show_default=True, help="Write the section of docs/benchmarks.md.")
+@click.option("--scheduler", type=click.Choice(MOTION_SCHEDULERS), default=None, help="Solver (default: the model's default).")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampling steps (default: the model's for the solver).")
+@click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True)
+@click.option("--foot-lock/--no-foot-lock", default=True, show_default=True)
 def main(num: int, strategies: str, baseline_num: int | None, loops: int, seed: int, workers: int, cache: Path | None,
-         json_path: Path | None, write: bool) -> None:
+         json_path: Path | None, write: bool, scheduler: str | None, steps: int | None, precision: str, foot_lock: bool) -> None:
     """Score every strategy on --num held-out timelines and --loops looped ones with the embedded model."""
     global _BACKEND
+    _SAMPLING.update(scheduler=scheduler, steps=steps, foot_lock=foot_lock)
     names = [s.strip() for s in strategies.split(",") if s.strip()]
     models = resource_dir("models")
     evaluators = {"legs": load_evaluator(models / "legs_evaluator.safetensors"),
                   "arms": load_evaluator(models / "arms_evaluator.safetensors"), "whole": load_evaluator()}
-    _BACKEND = load_default()
+    _BACKEND = load_default(precision=precision)
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
     clips = [draw_combined(seed, i) for i in range(num)]
@@ -134,7 +146,11 @@ def main(num: int, strategies: str, baseline_num: int | None, loops: int, seed: 
             "mean_jerk": mean_jerk([c.positions for c in clips])}
     real_windows = [w for c in clips for w in transition_windows(c.positions, _boundaries(c), JERK_WINDOW)]
     real["peak_jerk"] = peak_jerk(mean_transition_jerk(real_windows)) if real_windows else float("nan")
-    results: dict[str, Any] = {"real": real, "strategies": {}, "timelines": num, "seed": seed}
+    solver = scheduler or default_scheduler(parse_script(timeline_text(clips[0])), _BACKEND)
+    sampling = (f"{solver} {sampling_steps(_BACKEND, solver, steps)} steps, network in {_BACKEND.precision}, "
+                f"feet {'locked' if foot_lock else 'not locked'}")
+    results: dict[str, Any] = {"real": real, "strategies": {}, "timelines": num, "seed": seed, "sampling": sampling,
+                               "command": "python tools/bench_timelines.py " + shlex.join(sys.argv[1:])}
     for rank, name in enumerate(names):
         subset = clips if rank == 0 else clips[:baseline_num or num]
         generated = _run([(name, timeline_text(c), cache) for c in subset], workers, name)
@@ -184,7 +200,8 @@ def _section(results: dict[str, Any], loops: int) -> str:
     return f"""## Timelines: body-part tracks and loops (`tools/bench_timelines.py`)
 
 {results['timelines']} held-out timelines (combined corpus draw {results['seed']}: a locomotion on the legs, an arm action
-on one or both arms inside it), the embedded model, default settings (50 steps, overlap 10, seed 0), one sample each.
+on one or both arms inside it), the embedded model ({results['sampling']}; overlap 10, seed 0), one sample each:
+`{results['command'].strip()}`.
 Top-1: the legs evaluator on the whole motion, the arms evaluator on the arm track's frames (chance 0.25 and 0.33).
 Foot skate and Peak Jerk (over the {JERK_WINDOW} frames around each arm-track start and end) beside the real combined
 motions; FID in the motion evaluator's features against those real motions (few samples: read it as a ranking).

@@ -20,7 +20,8 @@ from syncmotion.files import check_output_folder, output_set
 from syncmotion.engine.strategies import LAMBDA_SCHEDULES
 from syncmotion.motion.script import Script
 from syncmotion.pipelines.long_motion import (
-    DEFAULT_OVERLAP, MAX_SECONDS, MOTION_SCHEDULERS, MOTION_STRATEGIES, LongMotionSettings, check_length, sampling_steps,
+    DEFAULT_OVERLAP, MAX_SECONDS, MOTION_SCHEDULERS, MOTION_STRATEGIES, LongMotionSettings, check_length, default_scheduler,
+    sampling_steps,
 )
 
 from .motion_edit import edit_options, run_edit, with_constraints
@@ -138,7 +139,7 @@ GENERATION_OPTIONS: dict[str, Callable[[Callable], Callable]] = {
     "scheduler": click.option("--scheduler", type=click.Choice(MOTION_SCHEDULERS), default=None,
                               help="Solver: model (the model's own DDIM), or ddim, dpmsolver++, unipc with steps from pure "
                                    "noise (t = T-1) (default: ddim for the embedded model, whose long walks stop and go "
-                                   "with its own; model for MDM). dpmsolver++ --steps 20 makes fewer model calls but "
+                                   "with its own; model for MDM and for timelines). dpmsolver++ --steps 20 makes fewer model calls but "
                                    "feet skate more (models/EMBEDDED.md)."),
     "overlap": click.option("--overlap", type=click.IntRange(min=0), default=DEFAULT_OVERLAP, show_default=True,
                             help="Frames shared by neighbouring windows."),
@@ -206,7 +207,7 @@ class MotionJob:
     def check_length(self, backend: MotionBackend) -> None:
         """A click error, with the time and memory it would take, when the job asks for more than its --max-seconds."""
         try:
-            steps = sampling_steps(backend, self.settings.scheduler or backend.default_scheduler, self.settings.steps)
+            steps = sampling_steps(backend, self.settings.scheduler or default_scheduler(self.script, backend), self.settings.steps)
             check_length(self.script, self.settings.num_samples, self.max_seconds, backend, steps, self.settings.overlap)
         except ValueError as error:
             raise click.ClickException(str(error)) from None

@@ -32,16 +32,20 @@ def track_meta(timeline: Timeline) -> list[dict]:
             for t in timeline.tracks]
 
 
-def generate_timeline_motion(script: Script, backend: MotionModel, settings: LongMotionSettings, run: tuple[float, int, int],
-                             max_batch: int | None = None, progress: bool = True) -> list[Motion]:
-    """`settings.num_samples` motions of `script.timeline`; generate_motion checked `settings` and gives (guidance, seed, steps)."""
+def generate_timeline_motion(script: Script, backend: MotionModel, settings: LongMotionSettings,
+                             run: tuple[float, int, int, str], max_batch: int | None = None,
+                             progress: bool = True) -> list[Motion]:
+    """`settings.num_samples` motions of `script.timeline`; generate_motion checked `settings` and gives (guidance,
+    seed, steps, the solver's name), `backend` already sampled by that solver."""
     timeline = script.timeline
     if timeline is None:
         raise ValueError(f"{script.source} has no timeline; sequential scripts go through generate_motion")
     if settings.second_take:
         raise ValueError("doubletake regenerates transitions of one chain of windows and does not run on timelines; "
                          "choose another --strategy (syncsde, multidiffusion, synctweedies, ...)")
-    guidance, seed, steps = run
+    from .long_motion import MODEL_SCHEDULER  # here: long_motion imports this module when it meets a timeline
+
+    guidance, seed, steps, scheduler = run
     plan = plan_tracks(timeline, backend.window, settings.overlap)
     generator = torch.Generator().manual_seed(seed)
     result = sample(backend.denoiser(guidance), backend.scheduler, plan.layout, plan.texts, latent_shape=(FEATURE_DIM, 1),
@@ -59,6 +63,7 @@ def generate_timeline_motion(script: Script, backend: MotionModel, settings: Lon
         "window_evaluations": len(result.timesteps) * plan.layout.num_windows, "stitch": settings.stitch,
         "smooth": settings.smooth, "window_texts": list(plan.texts), "tracks": track_meta(timeline), "loop": timeline.loop,
         **({"foot_lock": True} if settings.foot_lock and not timeline.loop else {}),
+        **({"scheduler": scheduler} if scheduler != MODEL_SCHEDULER else {}),
     }
     return [Motion(positions=joints[i], fps=timeline.fps, segments=timeline.segments(), seams=list(plan.seams),
                    meta={**meta, "sample": i})
