@@ -66,4 +66,9 @@ def resolve_precision(name: str, device: str) -> str:
         raise ValueError(f"unknown precision {name!r}; choose one of {', '.join(PRECISIONS)}")
     if name == "auto":
         return "bfloat16" if has_native_bfloat16(device) else "float32"
+    if name == "bfloat16" and device.startswith("cuda"):
+        import torch
+
+        if torch.cuda.is_available() and not torch.cuda.is_bf16_supported():
+            raise ValueError(f"{device} has no bfloat16 arithmetic; use --precision float32")
     return name

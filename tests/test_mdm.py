@@ -351,6 +351,10 @@ def test_precision_auto_is_bfloat16_only_on_cpus_that_have_it(monkeypatch):
     assert devices.resolve_precision("bfloat16", "cpu") == "bfloat16"  # asked for: emulated, slower, still allowed
     with pytest.raises(ValueError, match="unknown precision 'half'"):
         devices.resolve_precision("half", "cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: False)
+    with pytest.raises(ValueError, match="cuda has no bfloat16 arithmetic; use --precision float32"):
+        devices.resolve_precision("bfloat16", "cuda")
 
 
 @pytest.mark.parametrize("steps, first", [(1000, 980), (50, 49)])
