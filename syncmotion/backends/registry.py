@@ -47,16 +47,18 @@ def _load_mdm(path: Path, options: ModelOptions) -> MotionBackend:
     return load_mdm(path, options.meta, options.clip, options.device, options.precision)
 
 
-register_motion_loader(MotionLoader("embedded", is_embedded_file,
-                                    lambda path, options: load_embedded(path, options.device, options.snap_text,
-                                                                                     options.precision)))
+def _load_embedded(path: Path | None, options: ModelOptions) -> MotionBackend:
+    return load_embedded(path, options.device, options.snap_text, options.precision)
+
+
+register_motion_loader(MotionLoader("embedded", is_embedded_file, _load_embedded))
 register_motion_loader(MotionLoader("mdm", lambda path: path.suffix in (".pt", ".safetensors"), _load_mdm))
 
 
 def load_motion_model(path: Path | None, options: ModelOptions = ModelOptions()) -> MotionBackend:
     """The motion model in `path` (the shipped embedded model when None), loaded by the first loader that accepts it."""
     if path is None:
-        return load_embedded(None, options.device, options.snap_text, options.precision)
+        return _load_embedded(None, options)
     for loader in LOADERS:
         if loader.accepts(path):
             return loader.load(path, options)
