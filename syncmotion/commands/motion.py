@@ -94,17 +94,11 @@ def _export(motions, out: Path, formats: set[str], smpl: Path | None) -> list[Pa
 
             written.extend(save_smpl(motion, smpl, stem.with_name(stem.name + "_smpl.npz"),
                                      amass_path=stem.with_name(stem.name + "_amass.npz")))
-        if "png" in formats:
-            from syncmotion.render import render_filmstrip
+        videos = [stem.with_suffix(f".{video}") for video in ("mp4", "gif") if video in formats]
+        if "png" in formats or videos:
+            from syncmotion.render import render_filmstrip_and_videos
 
-            render_filmstrip(motion, stem.with_suffix(".png"))
-            written.append(stem.with_suffix(".png"))
-        for video in ("mp4", "gif"):
-            if video in formats:
-                from syncmotion.render import render_video
-
-                render_video(motion, stem.with_suffix(f".{video}"))
-                written.append(stem.with_suffix(f".{video}"))
+            written.extend(render_filmstrip_and_videos(motion, stem.with_suffix(".png") if "png" in formats else None, videos))
     return written
 
 
