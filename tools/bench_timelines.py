@@ -32,7 +32,7 @@ from syncmotion.motion.loops import replay
 from syncmotion.motion.script import parse_script
 from syncmotion.devices import PRECISIONS
 from syncmotion.pipelines.long_motion import (
-    MOTION_SCHEDULERS, LongMotionSettings, default_scheduler, generate_motion, sampling_steps,
+    MOTION_SCHEDULERS, LongMotionSettings, generate_motion, resolve_sampling,
 )
 from syncmotion.resources import resource_dir
 from syncmotion_lab.benchdoc import markdown_table, write_section
@@ -121,7 +121,7 @@ def _wrap_jerk(positions: np.ndarray) -> float:
               help="Folder keeping every generated motion, so a rerun only scores (created if missing).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--write/--no-write", default=True, show_default=True, help="Write the section of docs/benchmarks.md.")
-@click.option("--scheduler", type=click.Choice(MOTION_SCHEDULERS), default=None, help="Solver (default: the model's default).")
+@click.option("--scheduler", type=click.Choice(MOTION_SCHEDULERS), default=None, help="Solver (default: the one timelines sample with).")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampling steps (default: the model's for the solver).")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True)
 @click.option("--foot-lock/--no-foot-lock", default=True, show_default=True)
@@ -146,8 +146,9 @@ def main(num: int, strategies: str, baseline_num: int | None, loops: int, seed: 
             "mean_jerk": mean_jerk([c.positions for c in clips])}
     real_windows = [w for c in clips for w in transition_windows(c.positions, _boundaries(c), JERK_WINDOW)]
     real["peak_jerk"] = peak_jerk(mean_transition_jerk(real_windows)) if real_windows else float("nan")
-    solver = scheduler or default_scheduler(parse_script(timeline_text(clips[0])), _BACKEND)
-    sampling = (f"{solver} {sampling_steps(_BACKEND, solver, steps)} steps, network in {_BACKEND.precision}, "
+    solver, solver_steps = resolve_sampling(LongMotionSettings(scheduler=scheduler, steps=steps), _BACKEND,
+                                            parse_script(timeline_text(clips[0])))
+    sampling = (f"{solver} {solver_steps} steps, network in {_BACKEND.precision}, "
                 f"feet {'locked' if foot_lock else 'not locked'}")
     results: dict[str, Any] = {"real": real, "strategies": {}, "timelines": num, "seed": seed, "sampling": sampling,
                                "command": "python tools/bench_timelines.py " + shlex.join(sys.argv[1:])}

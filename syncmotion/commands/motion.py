@@ -20,8 +20,7 @@ from syncmotion.files import check_output_folder, output_set
 from syncmotion.engine.strategies import LAMBDA_SCHEDULES
 from syncmotion.motion.script import Script
 from syncmotion.pipelines.long_motion import (
-    DEFAULT_OVERLAP, MAX_SECONDS, MOTION_SCHEDULERS, MOTION_STRATEGIES, LongMotionSettings, check_length, default_scheduler,
-    sampling_steps,
+    DEFAULT_OVERLAP, MAX_SECONDS, MOTION_SCHEDULERS, MOTION_STRATEGIES, LongMotionSettings, check_length, resolve_sampling,
 )
 
 from .motion_edit import edit_options, run_edit, with_constraints
@@ -201,7 +200,7 @@ class MotionJob:
     def check_length(self, backend: MotionBackend) -> None:
         """A click error, with the time and memory it would take, when the job asks for more than its --max-seconds."""
         try:
-            steps = sampling_steps(backend, self.settings.scheduler or default_scheduler(self.script, backend), self.settings.steps)
+            _, steps = resolve_sampling(self.settings, backend, self.script)
             check_length(self.script, self.settings.num_samples, self.max_seconds, backend, steps, self.settings.overlap)
         except ValueError as error:
             raise click.ClickException(str(error)) from None

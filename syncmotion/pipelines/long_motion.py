@@ -140,27 +140,32 @@ def with_scheduler(backend: MotionModel, name: str) -> MotionModel:
     return dataclasses.replace(backend, scheduler=scheduler_named(backend.scheduler, name, SOLVER_SPACING))  # type: ignore[type-var]
 
 
-def default_scheduler(script: Script, backend: MotionModel) -> str:
-    """The solver a script samples with when the user names none: the backend's, except for timelines.
+def resolve_sampling(settings: LongMotionSettings, backend: MotionModel, script: Script | None = None) -> tuple[str, int]:
+    """The solver and the number of steps a run samples with: the settings' where they name them, else the backend's
+    defaults for `script` (None: a span of a finished motion, as edits sample it).
 
     Timelines (body-part tracks, loops) keep the model's own DDIM. From t = 999 the embedded model's arm tracks were
     recognised less often (0.87 against 0.93 of 30 timelines), their starts and ends jerked more (Peak Jerk 0.102
     against 0.069; real 0.083), and loops ran at 1.5 m/s where the real clips go 0.58 (tools/bench_timelines.py).
     """
-    return MODEL_SCHEDULER if script.timeline is not None else backend.default_scheduler
+    timeline = script is not None and script.timeline is not None
+    scheduler = settings.scheduler or (MODEL_SCHEDULER if timeline else backend.default_scheduler)
+    if settings.steps:
+        return scheduler, settings.steps
+    return scheduler, backend.model_steps if scheduler == MODEL_SCHEDULER else backend.default_steps
 
 
-def sampling_steps(backend: MotionModel, scheduler: str, steps: int | None) -> int:
-    """`steps`, or where it is None the backend's count for `scheduler` (its own scheduler's count for "model")."""
-    if steps:
-        return steps
-    return backend.model_steps if scheduler == MODEL_SCHEDULER else backend.default_steps
+def run_record(backend: MotionModel, settings: LongMotionSettings, steps: int, guidance: float, seed: int) -> dict[str, Any]:
+    """How a motion was sampled, as its meta begins, for scripts and timelines alike."""
+    return {"model": backend.name, "precision": backend.precision, "strategy": settings.strategy_name,
+            "inv_lambda": getattr(settings.strategy, "inv_lambda", None), "steps": steps, "overlap": settings.overlap,
+            "guidance": guidance, "seed": seed}
 
 
 def generate_motion(script: Script, backend: MotionModel, settings: LongMotionSettings = LongMotionSettings(),
                     max_batch: int | None = None, progress: bool = True) -> list[Motion]:
     """`settings.num_samples` continuous motions that follow `script`, one window per model-length stretch, synchronized."""
-    scheduler = settings.scheduler or default_scheduler(script, backend)
+    scheduler, steps = resolve_sampling(settings, backend, script)
     backend = with_scheduler(backend, scheduler)
     if settings.num_samples <= 0:
         raise ValueError(f"num_samples must be positive, got {settings.num_samples}")
@@ -172,7 +177,6 @@ def generate_motion(script: Script, backend: MotionModel, settings: LongMotionSe
         raise ValueError(f"{backend.name} makes {backend.fps:g} fps motion but the script asks for @fps {script.fps:g}; "
                          f"remove the @fps line or set it to {backend.fps:g}")
     seed = settings.seed if settings.seed is not None else (script.seed if script.seed is not None else 0)
-    steps = sampling_steps(backend, scheduler, settings.steps)
     if script.timeline is not None:  # overlapping body-part tracks or a loop: their own windows (timeline_motion.py)
         from .timeline_motion import generate_timeline_motion
 
@@ -197,9 +201,7 @@ def generate_motion(script: Script, backend: MotionModel, settings: LongMotionSe
                                         contact=settings.foot_contact)
                        for sample in features_to_joints(features).numpy()])
     meta = {
-        "model": backend.name, "precision": backend.precision, "strategy": settings.strategy_name,
-        "inv_lambda": getattr(settings.strategy, "inv_lambda", None),
-        "steps": steps, "overlap": settings.overlap, "guidance": guidance, "seed": seed,
+        **run_record(backend, settings, steps, guidance, seed),
         "window": int(plan.layout.window_dims[0]), "model_calls": model_calls, "window_evaluations": window_evaluations,
         "stitch": settings.stitch, "align": settings.align, "smooth": settings.smooth, "taper": settings.taper,
         "window_texts": list(plan.texts),

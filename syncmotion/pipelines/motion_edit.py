@@ -26,7 +26,7 @@ from syncmotion.motion.script import majority_text
 from syncmotion.motion.smooth import check_smoothing, smooth_positions
 from syncmotion.motion.types import Motion, Segment
 
-from .long_motion import LongMotionSettings, sampling_steps, with_scheduler
+from .long_motion import LongMotionSettings, resolve_sampling, with_scheduler
 from .motion_model import MotionModel
 
 # Strength of the Polyak steps that pull the span's end onto the frames after it (1 would meet them at once; a little
@@ -144,10 +144,9 @@ def edit_motion(motion: Motion, span: tuple[int, int], backend: MotionModel,
         raise ValueError(f"{backend.name} makes {backend.fps:g} fps motion but the motion is {motion.fps:g} fps; "
                          "resample it to the model's rate first")
     # The span is sampled as generation samples (the model's default solver unless --scheduler says otherwise).
-    scheduler = settings.scheduler or backend.default_scheduler
+    scheduler, steps = resolve_sampling(settings, backend)
     backend = with_scheduler(backend, scheduler)
     guidance = settings.guidance if settings.guidance is not None else backend.default_guidance
-    steps = sampling_steps(backend, scheduler, settings.steps)
     seed = settings.seed if settings.seed is not None else int(motion.meta.get("seed", 0) or 0) + 1
     plan = plan_edit(motion, span, backend.window, settings.overlap, text)
     positions = np.asarray(motion.positions, dtype=np.float32)

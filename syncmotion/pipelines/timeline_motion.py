@@ -43,7 +43,7 @@ def generate_timeline_motion(script: Script, backend: MotionModel, settings: Lon
     if settings.second_take:
         raise ValueError("doubletake regenerates transitions of one chain of windows and does not run on timelines; "
                          "choose another --strategy (syncsde, multidiffusion, synctweedies, ...)")
-    from .long_motion import MODEL_SCHEDULER  # here: long_motion imports this module when it meets a timeline
+    from .long_motion import MODEL_SCHEDULER, run_record  # here: long_motion imports this module for timelines
 
     guidance, seed, steps, scheduler = run
     plan = plan_tracks(timeline, backend.window, settings.overlap)
@@ -56,9 +56,7 @@ def generate_timeline_motion(script: Script, backend: MotionModel, settings: Lon
                                         settings.foot_contact)
                        for sample in features_to_joints(features).numpy()])
     meta = {
-        "model": backend.name, "precision": backend.precision, "strategy": settings.strategy_name,
-        "inv_lambda": getattr(settings.strategy, "inv_lambda", None),
-        "steps": steps, "overlap": settings.overlap, "guidance": guidance, "seed": seed,
+        **run_record(backend, settings, steps, guidance, seed),
         "window": int(plan.layout.window_dims[0]), "model_calls": result.model_calls,
         "window_evaluations": len(result.timesteps) * plan.layout.num_windows, "stitch": settings.stitch,
         "smooth": settings.smooth, "window_texts": list(plan.texts), "tracks": track_meta(timeline), "loop": timeline.loop,

@@ -56,11 +56,16 @@ CHUNK = 8  # frames per message from a worker, at most
 CHUNK_BYTES = 8 << 20  # ... and at most this many bytes (unless one frame is more)
 
 
+def _forking_cores() -> int:
+    """The cores forked drawing processes may use here: 0 where processes are not forked (Linux only)."""
+    if not sys.platform.startswith("linux") or "fork" not in multiprocessing.get_all_start_methods():
+        return 0
+    return len(os.sched_getaffinity(0))
+
+
 def worker_count(num_frames: int) -> int:
     """How many processes draw a video of `num_frames` frames here (1: this one alone); a core is left to ffmpeg."""
-    if not sys.platform.startswith("linux") or "fork" not in multiprocessing.get_all_start_methods():
-        return 1
-    workers = min(MAX_WORKERS, len(os.sched_getaffinity(0)) - 1, num_frames // (4 * CHUNK))
+    workers = min(MAX_WORKERS, _forking_cores() - 1, num_frames // (4 * CHUNK))
     return workers if workers > 1 else 1
 
 
@@ -257,11 +262,17 @@ def keyframes(motion: Motion, count: int) -> list[int]:
     return sorted(chosen)
 
 
-def render_filmstrip(motion: Motion, path: str | Path, num_frames: int = 8, panel: float = 2.2) -> Path:
-    """Write a PNG strip of `num_frames` keyframes with their times and segment texts; returns the path."""
+def _filmstrip_path(path: str | Path) -> Path:
+    """`path` as a Path, or a ValueError unless it names a .png file."""
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise ValueError(f"a filmstrip is a .png image; got {path.name}")
+    return path
+
+
+def render_filmstrip(motion: Motion, path: str | Path, num_frames: int = 8, panel: float = 2.2) -> Path:
+    """Write a PNG strip of `num_frames` keyframes with their times and segment texts; returns the path."""
+    path = _filmstrip_path(path)
     if num_frames < 1:
         raise ValueError(f"a filmstrip needs num_frames >= 1, got {num_frames}")
     _check_drawable(motion, motion.fps)
@@ -280,8 +291,7 @@ def render_filmstrip(motion: Motion, path: str | Path, num_frames: int = 8, pane
 
 def _can_draw_beside() -> bool:
     """Whether a forked process can draw while this one does, on a core of its own."""
-    return (sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
-            and len(os.sched_getaffinity(0)) >= 2)
+    return _forking_cores() >= 2
 
 
 def _draw_in_child(draw: Callable[[], object], writer: int, reader: int) -> None:
@@ -333,9 +343,7 @@ def render_filmstrip_and_videos(motion: Motion, filmstrip: str | Path | None, vi
         return drawn + [render_video(motion, video, progress=progress) for video in videos]
     # The filmstrip is drawn by a second process meanwhile: a video keeps about one core busy drawing and x264 most of
     # another, so the strip's half second mostly disappears (the demo's exports: 2.6-3.0 s against 2.8-4.0 s).
-    filmstrip = Path(filmstrip)
-    if filmstrip.suffix.lower() != ".png":
-        raise ValueError(f"a filmstrip is a .png image; got {filmstrip.name}")
+    filmstrip = _filmstrip_path(filmstrip)
     _check_drawable(motion, motion.fps)  # here, so that a motion that cannot be drawn is a ValueError as in-process
     with _drawing_beside(lambda: render_filmstrip(motion, filmstrip), "filmstrip"):
         drawn = [render_video(motion, video, progress=progress) for video in videos]
