@@ -7,9 +7,12 @@ import functools
 import gc
 import importlib
 import os
+import sys
 from typing import NamedTuple
 
 import click
+
+from syncmotion.command_server import forward
 
 # transformers warns on import about optional image backends (torchvision) that no command here uses;
 # users should see our progress and results, not that. Real errors still show.
@@ -45,6 +48,8 @@ COMMANDS: dict[str, LazyCommand] = {
                           "Render MOTION_FILE (.json, .bvh, .glb/.gltf or MDM results .npy) as an animation or a filmstrip."),
     "convert": LazyCommand("syncmotion.commands.convert:convert",
                            "Convert SOURCE to TARGET, formats by suffix: .npy (MDM results), .json, .bvh, .glb, .gltf."),
+    "server": LazyCommand("syncmotion.commands.server:server",
+                          "Keep a warm syncmotion process so that motion, render and convert start without importing torch."),
     "view": LazyCommand("syncmotion.commands.view:view",
                         "Serve the viewer for PATHS (motion .json/.glb/.gltf/.bvh/results .npy files, or output folders) "
                         "on 127.0.0.1."),
@@ -90,3 +95,11 @@ def _skip_final_collection() -> None:
     collecting (its files are closed by then), and the operating system frees the memory.
     """
     atexit.register(gc.freeze)
+
+
+def entry() -> None:
+    """The `syncmotion` program: a command runs in this installation's warm server where one runs, else here."""
+    code = forward(sys.argv[1:])
+    if code is not None:
+        sys.exit(code)
+    main(prog_name="syncmotion")

@@ -1,10 +1,11 @@
 """Where users wait: whole `syncmotion` commands timed as fresh processes, several runs each (min / median / max).
 
-    python tools/bench_cli.py [--runs 5] [--no-write]
+    python tools/bench_cli.py [--runs 5] [--no-write] [--server] [--baseline CHECKOUT]
 
 Each command runs in a new process, as a user or a script calls it, so start-up (imports, model and text-encoder
 loading) counts. The rows run interleaved (run 1 of every command, then run 2, ...), so a busy moment on a shared
-machine spreads over the rows instead of landing on one.
+machine spreads over the rows instead of landing on one. With --server each command also runs while a
+`syncmotion server` of this checkout is up (started once, before the runs), interleaved with the fresh runs.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import torch
 from syncmotion.resources import REPO_ROOT
 from syncmotion_lab.benchdoc import markdown_table, write_section
 
-SYNCMOTION = [sys.executable, "-c", "from syncmotion.cli import main; main()"]
+# `entry` forwards to a running server; checkouts older than the server have only `main`.
+SYNCMOTION = [sys.executable, "-c", "from syncmotion import cli; getattr(cli, \"entry\", cli.main)()"]
 
 
 def commands(scratch: Path) -> list[tuple[str, list[str]]]:
@@ -41,11 +43,12 @@ def commands(scratch: Path) -> list[tuple[str, list[str]]]:
     ]
 
 
-def timed(arguments: list[str], cache: Path, source: Path | None = None) -> float:
-    """Wall seconds of one fresh `syncmotion` process (imported from the checkout `source` if given); a failing
-    command stops the benchmark."""
+def timed(arguments: list[str], cache: Path, servers: Path, source: Path | None = None) -> float:
+    """Wall seconds of one fresh `syncmotion` process (imported from the checkout `source` if given) that finds its
+    servers in `servers`; a failing command stops the benchmark."""
     start = time.perf_counter()
-    environment = {**os.environ, "TQDM_DISABLE": "1", "SYNCMOTION_CACHE_DIR": str(cache)}
+    environment = {**os.environ, "TQDM_DISABLE": "1", "SYNCMOTION_CACHE_DIR": str(cache),
+                   "SYNCMOTION_SERVER_DIR": str(servers)}
     if source is not None:
         environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source), os.environ.get("PYTHONPATH")]))
     # Run outside any checkout: `python -c` puts the working folder first on sys.path, ahead of PYTHONPATH.
@@ -57,6 +60,16 @@ def timed(arguments: list[str], cache: Path, source: Path | None = None) -> floa
     return elapsed
 
 
+def _start_server(servers: Path) -> float:
+    """Start a `syncmotion server` of this checkout in `servers` and return the seconds `server start` took."""
+    start = time.perf_counter()
+    result = subprocess.run([*SYNCMOTION, "server", "start"], capture_output=True, text=True,
+                            env={**os.environ, "SYNCMOTION_SERVER_DIR": str(servers)})
+    if result.returncode != 0:
+        raise click.ClickException(f"syncmotion server start failed: {result.stderr.strip()}")
+    return time.perf_counter() - start
+
+
 def _describe(checkout: Path) -> str:
     """A checkout as its commit (short hash), or its path when git cannot say."""
     result = subprocess.run(["git", "-C", str(checkout), "log", "-1", "--format=%h"], capture_output=True, text=True)
@@ -66,29 +79,45 @@ def _describe(checkout: Path) -> str:
 @click.command()
 @click.option("--runs", type=click.IntRange(min=1), default=5, show_default=True, help="Runs of each command.")
 @click.option("--write/--no-write", default=True, show_default=True, help="Update docs/benchmarks.md.")
+@click.option("--server", "with_server", is_flag=True,
+              help="Also time each command with a `syncmotion server` of this checkout running.")
 @click.option("--baseline", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="A checkout of another syncmotion version (e.g. `git worktree add /tmp/old COMMIT`): each command "
                    "also runs from it, interleaved, and the table gives both medians and their ratio.")
-def main(runs: int, write: bool, baseline: Path | None) -> None:
+def main(runs: int, write: bool, with_server: bool, baseline: Path | None) -> None:
     """Print (and record) wall times of the commands users wait for."""
     baseline_label = _describe(baseline) if baseline is not None else ""
-    sources: dict[str, Path | None] = {"this": None, **({"baseline": baseline.resolve()} if baseline else {})}
-    with tempfile.TemporaryDirectory() as folder:
-        times: dict[str, dict[str, list[float]]] = {}
-        for _ in range(runs):
-            for version, source in sources.items():
-                # Each version writes and caches in its own folders, so neither reads what the other made.
-                rows = commands(Path(folder) / version)
-                for label, arguments in rows:
-                    times.setdefault(label, {}).setdefault(version, []).append(
-                        timed(arguments, Path(folder) / version / "cache", source))
+    sources: dict[str, Path | None] = {"this": None, **({"server": None} if with_server else {}),
+                                       **({"baseline": baseline.resolve()} if baseline else {})}
+    # A short folder of its own: Unix socket paths are short, and a server the user runs must not answer here.
+    with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryDirectory(prefix="sm", dir="/tmp") as servers:
+        server_start = _start_server(Path(servers) / "server") if with_server else 0.0
+        try:
+            times: dict[str, dict[str, list[float]]] = {}
+            for _ in range(runs):
+                for version, source in sources.items():
+                    # Each version writes and caches in its own folders, so neither reads what the other made.
+                    rows = commands(Path(folder) / version)
+                    for label, arguments in rows:
+                        times.setdefault(label, {}).setdefault(version, []).append(
+                            timed(arguments, Path(folder) / version / "cache", Path(servers) / version, source))
+        finally:
+            if with_server:
+                subprocess.run([*SYNCMOTION, "server", "stop"], capture_output=True,
+                               env={**os.environ, "SYNCMOTION_SERVER_DIR": str(Path(servers) / "server")})
     headers = ["command", "min s", "median s", "max s"]
+    if with_server:
+        headers += ["with server: min s", "median s", "max s", "server / fresh"]
     if baseline is not None:
         headers += ["baseline median s", "this / baseline"]
     lines = []
     for label, by_version in times.items():
         now = by_version["this"]
         line = [label, f"{min(now):.2f}", f"{statistics.median(now):.2f}", f"{max(now):.2f}"]
+        if with_server:
+            warm = by_version["server"]
+            line += [f"{min(warm):.2f}", f"{statistics.median(warm):.2f}", f"{max(warm):.2f}",
+                     f"{statistics.median(warm) / statistics.median(now):.2f}"]
         if baseline is not None:
             before = statistics.median(by_version["baseline"])
             line += [f"{before:.2f}", f"{statistics.median(now) / before:.2f}"]
@@ -97,6 +126,9 @@ def main(runs: int, write: bool, baseline: Path | None) -> None:
     click.echo(table)
     baseline_note = ("" if baseline is None else
                      f" Baseline: the same commands from `{baseline_label}` (with its defaults), run interleaved with these.")
+    if with_server:
+        baseline_note += (f" \"With server\": the same commands while `syncmotion server start` (which took {server_start:.1f} s, "
+                          "once) keeps a warm process that motion, render and convert run in; help and version never use it.")
     if write:
         write_section("bench_cli", f"""## Command wall times (`tools/bench_cli.py`)
 
