@@ -100,6 +100,11 @@ def socket_path() -> Path:
     return server_dir() / f"{fingerprint()}{SUFFIX}"
 
 
+def log_path(socket: Path) -> Path:
+    """Where the server listening at `socket` writes what it has to say (removed when it stops)."""
+    return socket.with_suffix(".log")
+
+
 def _send(connection: socket.socket, message: dict[str, Any]) -> None:
     connection.sendall(json.dumps(message).encode() + b"\n")
 
@@ -304,6 +309,7 @@ def serve(run_command: Callable[[list[str]], int], idle_seconds: float, ready: C
         try:
             if path.stat().st_ino == identity:
                 path.unlink()
+                log_path(path).unlink(missing_ok=True)
         except OSError:
             pass
 

@@ -149,7 +149,7 @@ def test_start_status_stop_and_idle_stop(tmp_path):
         assert "already running" in syncmotion("server", "start", env=env).stdout
         assert "this installation; 0 commands run" in syncmotion("server", "status", env=env).stdout
         assert "stopped 1 server" in syncmotion("server", "stop", env=env).stdout
-        assert status(env) is None and not list((folder / "servers").glob("*.sock"))
+        assert status(env) is None and not list((folder / "servers").iterdir())  # no socket, no log left
         assert "none was running" in syncmotion("server", "stop", env=env).stdout
 
         assert syncmotion("server", "start", "--idle-minutes", "0.02", env=env).returncode == 0

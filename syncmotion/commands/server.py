@@ -14,6 +14,7 @@ import click
 from syncmotion.command_server import (
     FORWARDED,
     ServerError,
+    log_path,
     make_server_dir,
     request,
     serve,
@@ -36,17 +37,25 @@ def server() -> None:
     """Keep a warm syncmotion process so that motion, render and convert start without importing torch."""
 
 
+def _check_platform() -> None:
+    """Refuse where the server is not known to work: it forks a process that has imported torch (Linux only)."""
+    if not sys.platform.startswith("linux"):
+        raise click.ClickException("syncmotion server runs on Linux only; commands run without it everywhere")
+
+
 @server.command()
 @IDLE_OPTION
 def start(idle_minutes: float) -> None:
     """Start the server in the background; `motion`, `render` and `convert` then run in it."""
+    _check_platform()
     path = socket_path()
     running = request(path, {"op": "status"})
     if running is not None:
         click.echo(f"syncmotion server: already running (pid {running['pid']})")
         return
     try:
-        log = make_server_dir() / f"{path.stem}.log"
+        make_server_dir()
+        log = log_path(path)
     except ServerError as error:
         raise click.ClickException(str(error)) from None
     began = time.monotonic()
@@ -107,6 +116,7 @@ def status() -> None:
 @click.pass_context
 def run(ctx: click.Context, idle_minutes: float) -> None:
     """Run the server in this terminal until Ctrl-C, `syncmotion server stop` or the idle time (for service managers)."""
+    _check_platform()
     program = ctx.find_root().command
     assert isinstance(program, click.Group)
     for name in FORWARDED:
