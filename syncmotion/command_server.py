@@ -78,17 +78,26 @@ def make_server_dir() -> Path:
     return directory
 
 
-def fingerprint() -> str:
-    """A name for this installation's code, interpreter and import-time settings: servers only run their own."""
+def code_stamp() -> str:
+    """A name for this installation's code and interpreter: it changes with any edit or upgrade of the package."""
     digest = hashlib.sha256()
     digest.update(f"{sys.executable}\0{sys.version}\0".encode())
     package = Path(__file__).resolve().parent
-    for folder, subfolders, files in sorted(os.walk(package)):
-        subfolders.sort()
+    for folder, _, files in sorted(os.walk(package)):
         for name in sorted(files):
             if name.endswith(".py"):
                 status = os.stat(os.path.join(folder, name))
                 digest.update(f"{folder}/{name}\0{status.st_mtime_ns}\0{status.st_size}\0".encode())
+    return digest.hexdigest()
+
+
+def fingerprint() -> str:
+    """A name for this installation's code, interpreter and import-time settings: servers only run their own.
+
+    A server takes its name before it imports anything (imports set variables of their own: torch's inductor sets
+    TORCHINDUCTOR_CACHE_DIR).
+    """
+    digest = hashlib.sha256(code_stamp().encode())
     for name in sorted(os.environ):
         if name.startswith(IMPORT_TIME_PREFIXES):
             digest.update(f"{name}={os.environ[name]}\0".encode())
@@ -240,10 +249,10 @@ def _encoding(stream: Any) -> list[str] | None:
 
 # The server.
 
-def serve(run_command: Callable[[list[str]], int], idle_seconds: float, ready: Callable[[Path], None]) -> None:
-    """Answer this installation's commands until stopped or `idle_seconds` without one; `ready` is told the socket."""
-    directory = make_server_dir()
-    path = directory / f"{fingerprint()}{SUFFIX}"
+def serve(path: Path, run_command: Callable[[list[str]], int], idle_seconds: float, ready: Callable[[Path], None]) -> None:
+    """Answer commands at `path` until stopped or idle for `idle_seconds`; `ready` is called once it listens."""
+    make_server_dir()
+    stamp = code_stamp()
     if len(os.fsencode(path)) >= 104:
         raise ServerError(f"the socket path {path} is too long for Unix sockets; set {SERVER_DIR_VARIABLE} to a "
                           "shorter folder")
@@ -296,7 +305,7 @@ def serve(run_command: Callable[[list[str]], int], idle_seconds: float, ready: C
                         children -= _reaped(children)
                         _send(connection, {"pid": os.getpid(), "commands": commands_run, "running": len(children),
                                            "idle_seconds_left": max(0.0, idle_seconds - (time.monotonic() - last_activity)),
-                                           "current": path.name == f"{fingerprint()}{SUFFIX}"})
+                                           "current": code_stamp() == stamp})
                 except OSError:
                     continue
                 finally:

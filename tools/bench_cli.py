@@ -29,6 +29,11 @@ from syncmotion_lab.benchdoc import markdown_table, write_section
 SYNCMOTION = [sys.executable, "-c", "from syncmotion import cli; getattr(cli, \"entry\", cli.main)()"]
 
 
+# A prompt that is not one of the model's training texts, timed with an empty text-embedding cache every run: what
+# each new wording costs (the text encoder's import and load).
+NEW_PROMPT_ROW = "4 s motion, a new prompt, npy"
+
+
 def commands(scratch: Path) -> list[tuple[str, list[str]]]:
     """(label, arguments) of each timed command; outputs go under `scratch`."""
     demo = str(REPO_ROOT / "sequences" / "demo.txt")
@@ -37,6 +42,8 @@ def commands(scratch: Path) -> list[tuple[str, list[str]]]:
         ("syncmotion --version", ["--version"]),
         ("4 s one-line motion, npy", ["motion", "--text", "a person walks forward", "--seconds", "4", "--formats", "npy",
                                       "--out", str(scratch / "short")]),
+        (NEW_PROMPT_ROW, ["motion", "--text", "a person hops on one leg, then crawls", "--seconds", "4", "--formats", "npy",
+                          "--out", str(scratch / "new-prompt")]),
         ("demo.txt (30 s), npy only", ["motion", demo, "--formats", "npy", "--out", str(scratch / "demo-npy")]),
         ("demo.txt (30 s), all five files", ["motion", demo, "--out", str(scratch / "demo")]),
         ("render demo results.npy to mp4", ["render", str(scratch / "demo" / "results.npy"), "--out", str(scratch / "demo.mp4")]),
@@ -94,13 +101,14 @@ def main(runs: int, write: bool, with_server: bool, baseline: Path | None) -> No
         server_start = _start_server(Path(servers) / "server") if with_server else 0.0
         try:
             times: dict[str, dict[str, list[float]]] = {}
-            for _ in range(runs):
+            for run in range(runs):
                 for version, source in sources.items():
                     # Each version writes and caches in its own folders, so neither reads what the other made.
                     rows = commands(Path(folder) / version)
                     for label, arguments in rows:
+                        cache = Path(folder) / version / (f"cache-{run}" if label == NEW_PROMPT_ROW else "cache")
                         times.setdefault(label, {}).setdefault(version, []).append(
-                            timed(arguments, Path(folder) / version / "cache", Path(servers) / version, source))
+                            timed(arguments, cache, Path(servers) / version, source))
         finally:
             if with_server:
                 subprocess.run([*SYNCMOTION, "server", "stop"], capture_output=True,

@@ -59,7 +59,9 @@ class MiniLMTextEncoder(CachedTextEncoder):
     @cached_property
     def _loaded(self) -> tuple[Any, Any]:
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging
 
+        logging.disable_progress_bar()  # its "Loading weights" bar would sit between our own lines for 0.1 s
         return AutoTokenizer.from_pretrained(self.path), AutoModel.from_pretrained(self.path).eval().to(self.device)
 
     @property

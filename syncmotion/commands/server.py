@@ -24,9 +24,13 @@ from syncmotion.command_server import (
 
 START_WAIT_S = 120.0
 # What the forwarded commands import inside the functions that need it (tests/test_command_server.py checks that a
-# motion with every output format imports no more of syncmotion in the server's child).
+# motion with every output format and a new prompt imports no more of syncmotion or transformers in the server's
+# child). The last is the architecture of the bundled MiniLM text encoder: its import is 2 s of a new prompt's 3 s.
 WARM_MODULES = ("syncmotion.render", "syncmotion.motion.io", "syncmotion.motion.bvh", "syncmotion.motion.timeline",
-                "syncmotion.pipelines.constrained_motion", "syncmotion.backends.minilm", "syncmotion.commands.inputs")
+                "syncmotion.pipelines.constrained_motion", "syncmotion.backends.minilm", "syncmotion.commands.inputs",
+                "transformers.models.bert.modeling_bert", "transformers.models.bert.tokenization_bert",
+                "transformers.models.auto.tokenization_auto",
+                "transformers.models.align")
 
 IDLE_OPTION = click.option("--idle-minutes", type=click.FloatRange(min=0, min_open=True), default=30.0,
                            show_default=True, help="Stop after this long without a command.")
@@ -117,6 +121,7 @@ def status() -> None:
 def run(ctx: click.Context, idle_minutes: float) -> None:
     """Run the server in this terminal until Ctrl-C, `syncmotion server stop` or the idle time (for service managers)."""
     _check_platform()
+    path = socket_path()  # before the imports below, which set variables of their own
     program = ctx.find_root().command
     assert isinstance(program, click.Group)
     for name in FORWARDED:
@@ -135,6 +140,6 @@ def run(ctx: click.Context, idle_minutes: float) -> None:
         click.echo(f"syncmotion server: listening at {path} (pid {os.getpid()})", err=True)
 
     try:
-        serve(run_command, idle_minutes * 60, ready)
+        serve(path, run_command, idle_minutes * 60, ready)
     except ServerError as error:
         raise click.ClickException(str(error)) from None
