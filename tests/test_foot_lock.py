@@ -65,6 +65,26 @@ def test_a_hip_that_runs_away_pulls_the_foot_along_and_never_stretches_the_leg()
     np.testing.assert_allclose(bone(after, hip, knee), bone(before, hip, knee), atol=1e-5)
 
 
+def test_a_pinned_frame_keeps_its_pose_and_its_span_is_held_where_the_foot_stands_there() -> None:
+    before = sliding_stance(frames=20)
+    hip, knee, ankle, toe = LEGS[0]
+    free = lock_feet(before, FPS)
+    after = lock_feet(before, FPS, pinned=[12])
+    np.testing.assert_array_equal(after[12], before[12])  # a key pose as guidance met it
+    # The foot still stands still through its contact, at its place on the pinned frame, not its mean place.
+    step = np.linalg.norm(np.diff(after[:, toe, [0, 2]], axis=0), axis=1) * FPS
+    assert step.max() < 1e-4
+    np.testing.assert_allclose(after[:, toe, [0, 2]], np.broadcast_to(before[12, toe, [0, 2]], (20, 2)), atol=1e-5)
+    assert np.abs(free[12] - before[12]).max() > 0.05  # without the pin the key's leg would have moved
+    # A pin outside any contact leaves the locking elsewhere as it was, fading in over the frames around it.
+    flying = before.copy()
+    flying[8:, :, 1] += 1.0  # the foot rests for 8 frames, then the body jumps
+    plain, pinned = lock_feet(flying, FPS), lock_feet(flying, FPS, pinned=[10])
+    np.testing.assert_array_equal(pinned[10], flying[10])
+    np.testing.assert_array_equal(pinned[:5], plain[:5])
+    assert np.abs(plain[9] - flying[9]).max() > 0 and np.abs(pinned[9] - flying[9]).max() < np.abs(plain[9] - flying[9]).max()
+
+
 def test_feet_in_the_air_are_left_alone() -> None:
     flying = sliding_stance()
     flying[:, :, 1] += 1.0  # a jump: both feet far above the floor

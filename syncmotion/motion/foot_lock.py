@@ -8,6 +8,8 @@ than the leg reaches pulls the foot along: the leg is never stretched.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 # (hip, knee, ankle, toe) of each leg.
@@ -40,14 +42,18 @@ def contact_spans(foot: np.ndarray, fps: float, height: float = CONTACT_HEIGHT,
     return [(int(start), int(end)) for start, end in zip(edges[::2], edges[1::2]) if end - start >= 2]
 
 
-def _hold_offsets(point: np.ndarray, spans: list[tuple[int, int]], blend: int) -> np.ndarray:
-    """Horizontal offsets [T, 3] that hold `point` at its mean place over each span, fading out over `blend` frames."""
+def _hold_offsets(point: np.ndarray, spans: list[tuple[int, int]], blend: int, pinned: Sequence[int] = ()) -> np.ndarray:
+    """Horizontal offsets [T, 3] that hold `point` over each span, fading out over `blend` frames: at its place on the
+    span's first pinned frame, else at its mean place; pinned frames are not moved, the offsets fading in around them."""
     frames = len(point)
     total, weights = np.zeros((frames, 3)), np.zeros(frames)
+    anchors = set()
     for start, end in spans:
         # Only the span and its fades get a weight: the rest of the motion is left out of the sums.
         low, high = max(0, start - blend), min(frames, end + blend)
-        anchor = point[start:end, [0, 2]].mean(axis=0)
+        inside = [frame for frame in sorted(pinned) if start <= frame < end]
+        anchors.update(inside[:1])
+        anchor = point[inside[0], [0, 2]] if inside else point[start:end, [0, 2]].mean(axis=0)
         held = np.zeros((end - start, 3))
         held[:, [0, 2]] = anchor - point[start:end, [0, 2]]
         offset = held[np.clip(np.arange(low, high), start, end - 1) - start]
@@ -55,7 +61,15 @@ def _hold_offsets(point: np.ndarray, spans: list[tuple[int, int]], blend: int) -
         weight = 1.0 - distance / (blend + 1)
         total[low:high] += weight[:, None] * offset
         weights[low:high] += weight
-    return total / np.maximum(weights, 1.0)[:, None]
+    offsets = total / np.maximum(weights, 1.0)[:, None]
+    # The other pinned frames (in another span's fade, or a second one in a span) fade the offsets out around them.
+    kept = np.zeros(frames)
+    for frame in set(pinned) - anchors:
+        low, high = max(0, frame - blend), min(frames, frame + blend + 1)
+        kept[low:high] = np.maximum(kept[low:high], 1.0 - np.abs(np.arange(low, high) - frame) / (blend + 1))
+    offsets *= (1.0 - kept)[:, None]
+    offsets[list(pinned)] = 0.0  # also where another span's fade reaches an anchor
+    return offsets
 
 
 def _place_knees(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -82,15 +96,16 @@ def _place_knees(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: n
 
 
 def lock_feet(positions: np.ndarray, fps: float, blend: int = BLEND_FRAMES, height: float = CONTACT_HEIGHT,
-              speed: float = CONTACT_SPEED) -> np.ndarray:
-    """`positions` [T, 22, 3] with each foot held still while it rests on the floor, the legs bent to reach."""
+              speed: float = CONTACT_SPEED, pinned: Sequence[int] = ()) -> np.ndarray:
+    """`positions` [T, 22, 3] with each foot held still while it rests on the floor, the legs bent to reach; the
+    frames in `pinned` (key poses) keep their pose, and a foot resting through one is held where it stands there."""
     locked = positions.astype(np.float64, copy=True)
     for hip, knee, ankle, toe in LEGS:
         foot = locked[:, [ankle, toe]]
         spans = contact_spans(foot, fps, height, speed)
         if not spans:
             continue
-        offsets = _hold_offsets(foot.mean(axis=1), spans, blend)
+        offsets = _hold_offsets(foot.mean(axis=1), spans, blend, pinned)
         moved = np.flatnonzero(np.abs(offsets).sum(axis=1) > 0)
         if moved.size == 0:
             continue

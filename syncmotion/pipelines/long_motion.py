@@ -72,6 +72,8 @@ class LongMotionSettings:
     # Hold feet still while they rest on the floor (motion/foot_lock.py); never for loops.
     foot_lock: bool = True
     foot_contact: tuple[float, float] = (CONTACT_HEIGHT, CONTACT_SPEED)  # a foot rests below this height (m) and speed (m/s)
+    # Frames whose poses foot locking leaves as sampled: key poses, which guidance has just met.
+    pinned_frames: tuple[int, ...] = ()
 
     @classmethod
     def named(cls, strategy: str = "syncsde", strategy_options: Mapping[str, Any] | None = None,
@@ -198,7 +200,7 @@ def generate_motion(script: Script, backend: MotionModel, settings: LongMotionSe
     canvas = canvas[..., :script.num_frames]
     features = backend.normalizer.denormalize(canvas[:, :, 0, :].transpose(1, 2).float())
     joints = np.stack([finish_positions(sample, script.fps, settings.smooth, settings.foot_lock,
-                                        contact=settings.foot_contact)
+                                        contact=settings.foot_contact, pinned=settings.pinned_frames)
                        for sample in features_to_joints(features).numpy()])
     meta = {
         **run_record(backend, settings, steps, guidance, seed),

@@ -53,7 +53,7 @@ def generate_timeline_motion(script: Script, backend: MotionModel, settings: Lon
                     max_batch=max_batch, stitch=settings.stitch, progress=progress)
     features = backend.normalizer.denormalize(result.canvas[:, :, 0, :].transpose(1, 2).float())
     joints = np.stack([finish_positions(sample, timeline.fps, settings.smooth, settings.foot_lock, timeline.loop,
-                                        settings.foot_contact)
+                                        settings.foot_contact, settings.pinned_frames)
                        for sample in features_to_joints(features).numpy()])
     meta = {
         **run_record(backend, settings, steps, guidance, seed),
