@@ -109,6 +109,13 @@ def socket_path() -> Path:
     return server_dir() / f"{fingerprint()}{SUFFIX}"
 
 
+def check_socket_path(path: Path) -> None:
+    """ServerError where `path` is too long for a Unix socket (about 104 bytes on Linux and macOS)."""
+    if len(os.fsencode(path)) >= 104:
+        raise ServerError(f"the socket path {path} is too long for Unix sockets; set {SERVER_DIR_VARIABLE} to a "
+                          "shorter folder")
+
+
 def log_path(socket: Path) -> Path:
     """Where the server listening at `socket` writes what it has to say (removed when it stops)."""
     return socket.with_suffix(".log")
@@ -252,10 +259,8 @@ def _encoding(stream: Any) -> list[str] | None:
 def serve(path: Path, run_command: Callable[[list[str]], int], idle_seconds: float, ready: Callable[[Path], None]) -> None:
     """Answer commands at `path` until stopped or idle for `idle_seconds`; `ready` is called once it listens."""
     make_server_dir()
+    check_socket_path(path)
     stamp = code_stamp()
-    if len(os.fsencode(path)) >= 104:
-        raise ServerError(f"the socket path {path} is too long for Unix sockets; set {SERVER_DIR_VARIABLE} to a "
-                          "shorter folder")
     listener = _listen(path)
     identity = path.stat().st_ino
     children: set[int] = set()

@@ -211,3 +211,10 @@ def test_the_server_has_imported_what_its_commands_import(tmp_path, tiny_embedde
     result = subprocess.run([sys.executable, "-c", program], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_socket_path_too_long_is_refused_before_anything_starts(tmp_path):
+    folder = tmp_path / ("a" * 120)
+    started = syncmotion("server", "start", env=environment(folder))
+    assert started.returncode == 1 and "too long for Unix sockets" in started.stderr
+    assert len(started.stderr.strip().splitlines()) == 1 and not folder.exists()

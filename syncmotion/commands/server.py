@@ -14,6 +14,7 @@ import click
 from syncmotion.command_server import (
     FORWARDED,
     ServerError,
+    check_socket_path,
     log_path,
     make_server_dir,
     request,
@@ -58,6 +59,7 @@ def start(idle_minutes: float) -> None:
         click.echo(f"syncmotion server: already running (pid {running['pid']})")
         return
     try:
+        check_socket_path(path)
         make_server_dir()
         log = log_path(path)
     except ServerError as error:
@@ -122,6 +124,10 @@ def run(ctx: click.Context, idle_minutes: float) -> None:
     """Run the server in this terminal until Ctrl-C, `syncmotion server stop` or the idle time (for service managers)."""
     _check_platform()
     path = socket_path()  # before the imports below, which set variables of their own
+    try:
+        check_socket_path(path)
+    except ServerError as error:
+        raise click.ClickException(str(error)) from None
     program = ctx.find_root().command
     assert isinstance(program, click.Group)
     for name in FORWARDED:
