@@ -413,6 +413,7 @@ def _become_command(message: dict[str, Any], descriptors: list[int]) -> None:
     os.chdir(message["cwd"])
     os.environ.clear()
     os.environ.update({str(key): str(value) for key, value in message["env"].items()})
+    time.tzset()  # local times in the command's TZ, as its own process would have read it at start
     os.umask(int(message["umask"]))
     if message.get("affinity") and hasattr(os, "sched_setaffinity"):
         try:
