@@ -213,6 +213,9 @@ def _run_remotely(connection: socket.socket, argv: list[str], working_folder: st
             return None
     except (OSError, ValueError):
         return None  # the child, if any, sees the connection close and stops before it writes anything
+    except KeyboardInterrupt:
+        print("Aborted!", file=sys.stderr)  # as click says it; the child sees the connection close and stops
+        return 1
     connection.settimeout(None)
     forwarded: list[int] = []
 
