@@ -90,14 +90,14 @@ def stop() -> None:
             path.unlink(missing_ok=True)  # nobody listens there any more
             continue
         if request(path, {"op": "stop"}) is not None:
-            _wait_gone(int(status["pid"]), path)
+            _wait_gone(path)
             stopped += 1
     click.echo(f"syncmotion server: stopped {stopped} server{'s' if stopped != 1 else ''}" if stopped
                else "syncmotion server: none was running")
 
 
-def _wait_gone(pid: int, path: Path, timeout: float = 10.0) -> None:
-    """Wait until the server `pid` has closed its socket at `path`."""
+def _wait_gone(path: Path, timeout: float = 10.0) -> None:
+    """Wait until the server at `path` has removed its socket."""
     deadline = time.monotonic() + timeout
     while path.exists() and time.monotonic() < deadline:
         time.sleep(0.02)
