@@ -53,7 +53,8 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(handle)
     try:
-        write(Path(temporary))
+        with keyboard_interrupt_kept():
+            write(Path(temporary))
         # mkstemp makes the file private (0600); an output file gets the usual permissions of new files.
         os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
@@ -97,6 +98,30 @@ def exit_on_sigterm() -> Iterator[None]:
             # (matplotlib's drawing: "Invalid affine transformation matrix"); the process was still told to stop.
             if stopped:
                 raise SystemExit(128 + stopped[0]) from None
+            raise
+
+
+@contextmanager
+def keyboard_interrupt_kept() -> Iterator[None]:
+    """Within the block Ctrl-C stays a KeyboardInterrupt, also where a library turns it into an error of its own."""
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield  # ignored, or a handler of someone else's: theirs to keep
+        return
+
+    interrupted: list[int] = []
+
+    def interrupt(signum: int, frame: object) -> None:
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    with _signal_handler(interrupt, signal.SIGINT):
+        try:
+            yield
+        except Exception:
+            # matplotlib's Agg drawing calls back into Python and turns a KeyboardInterrupt raised there into
+            # "ValueError: Invalid bounding box" (tests/test_render_frames.py saw it once in CI).
+            if interrupted:
+                raise KeyboardInterrupt from None
             raise
 
 

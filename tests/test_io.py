@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 
 import numpy as np
@@ -99,6 +100,25 @@ def test_failed_write_leaves_no_file(tmp_path):
         write_atomically(tmp_path / "out.json", write_half_then_fail)
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
     assert (tmp_path / "out.json").read_text() == "previous"
+
+
+def test_ctrl_c_stays_a_keyboard_interrupt_where_a_library_turns_it_into_an_error(tmp_path):
+    def write(path):
+        try:
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C while a library runs our code
+        except KeyboardInterrupt:
+            raise ValueError("Invalid bounding box") from None  # what matplotlib's Agg drawing makes of it
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, not a background job
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            write_atomically(tmp_path / "motion.png", write)
+        with pytest.raises(ValueError, match="bounding box"):  # a real error of the library stays itself
+            write_atomically(tmp_path / "motion.png", lambda path: (_ for _ in ()).throw(ValueError("bounding box")))
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert not list(tmp_path.iterdir())
 
 
 def test_written_files_get_the_usual_permissions(tmp_path):
