@@ -39,6 +39,10 @@ START_TIMEOUT_S = 10.0  # from connecting until the server says the command's ch
 SUFFIX = ".sock"
 
 
+# Unix sockets that carry file descriptors, and user ids: Linux and the BSDs have them, Windows does not.
+SUPPORTED = hasattr(socket, "AF_UNIX") and hasattr(socket, "send_fds") and hasattr(os, "getuid")
+
+
 class ServerError(RuntimeError):
     """A server could not be used, started or stopped; the message says why and what to do."""
 
@@ -173,6 +177,8 @@ def request(path: Path, message: dict[str, Any], timeout: float = 5.0) -> dict[s
 
 def servers() -> list[tuple[Path, dict[str, Any] | None]]:
     """Each socket in the server folder with its server's status (None: nobody answers there)."""
+    if not SUPPORTED:
+        return []
     directory = server_dir()
     if not _private(directory):
         return []
@@ -183,7 +189,7 @@ def servers() -> list[tuple[Path, dict[str, Any] | None]]:
 
 def forward(argv: list[str]) -> int | None:
     """Run the command `argv` in this installation's server and return its exit code; None where none runs it."""
-    if not argv or argv[0] not in FORWARDED:
+    if not SUPPORTED or not argv or argv[0] not in FORWARDED:
         return None
     directory = server_dir()
     if not _private(directory) or not any(directory.glob(f"*{SUFFIX}")):

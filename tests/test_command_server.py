@@ -218,3 +218,10 @@ def test_a_socket_path_too_long_is_refused_before_anything_starts(tmp_path):
     started = syncmotion("server", "start", env=environment(folder))
     assert started.returncode == 1 and "too long for Unix sockets" in started.stderr
     assert len(started.stderr.strip().splitlines()) == 1 and not folder.exists()
+
+
+def test_where_unix_sockets_are_missing_commands_run_here_without_looking(monkeypatch):
+    monkeypatch.setattr(command_server, "SUPPORTED", False)
+    monkeypatch.setattr(command_server, "server_dir", lambda: pytest.fail("no server folder is looked for"))
+    assert command_server.forward(["motion", "--text", "a person walks"]) is None
+    assert command_server.servers() == []
