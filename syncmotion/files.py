@@ -78,27 +78,36 @@ def _signal_handler(handler: Callable, *signums: int) -> Iterator[None]:
 
 
 @contextmanager
+def _raised_on(signum: int, exception: Callable[[], BaseException]) -> Iterator[None]:
+    """Within the block `signum` raises exception(), also where a library turns what it raised into an error of its own.
+
+    A library that calls back into Python may do that: matplotlib's drawing made SystemExit "Invalid affine
+    transformation matrix" and KeyboardInterrupt "ValueError: Invalid bounding box" (tests/test_render_frames.py saw
+    the latter once in CI); the process was still told to stop.
+    """
+    received: list[int] = []
+
+    def handler(number: int, frame: object) -> None:
+        received.append(number)
+        raise exception()
+
+    with _signal_handler(handler, signum):
+        try:
+            yield
+        except Exception:
+            if received:
+                raise exception() from None
+            raise
+
+
+@contextmanager
 def exit_on_sigterm() -> Iterator[None]:
     """Within the block SIGTERM raises SystemExit(143), so cleanup code runs, instead of killing the process outright."""
     if signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
         yield  # whoever started us asked for SIGTERM to be ignored
         return
-
-    stopped: list[int] = []
-
-    def stop(signum: int, frame: object) -> None:
-        stopped.append(signum)
-        raise SystemExit(128 + signum)
-
-    with _signal_handler(stop, signal.SIGTERM):
-        try:
-            yield
-        except Exception:
-            # A library that calls back into Python may turn the SystemExit raised there into an error of its own
-            # (matplotlib's drawing: "Invalid affine transformation matrix"); the process was still told to stop.
-            if stopped:
-                raise SystemExit(128 + stopped[0]) from None
-            raise
+    with _raised_on(signal.SIGTERM, lambda: SystemExit(128 + signal.SIGTERM)):
+        yield
 
 
 @contextmanager
@@ -107,22 +116,8 @@ def keyboard_interrupt_kept() -> Iterator[None]:
     if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         yield  # ignored, or a handler of someone else's: theirs to keep
         return
-
-    interrupted: list[int] = []
-
-    def interrupt(signum: int, frame: object) -> None:
-        interrupted.append(signum)
-        raise KeyboardInterrupt
-
-    with _signal_handler(interrupt, signal.SIGINT):
-        try:
-            yield
-        except Exception:
-            # matplotlib's Agg drawing calls back into Python and turns a KeyboardInterrupt raised there into
-            # "ValueError: Invalid bounding box" (tests/test_render_frames.py saw it once in CI).
-            if interrupted:
-                raise KeyboardInterrupt from None
-            raise
+    with _raised_on(signal.SIGINT, KeyboardInterrupt):
+        yield
 
 
 @contextmanager
