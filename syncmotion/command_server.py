@@ -39,8 +39,9 @@ START_TIMEOUT_S = 10.0  # from connecting until the server says the command's ch
 SUFFIX = ".sock"
 
 
-# Unix sockets that carry file descriptors, and user ids: Linux and the BSDs have them, Windows does not.
-SUPPORTED = hasattr(socket, "AF_UNIX") and hasattr(socket, "send_fds") and hasattr(os, "getuid")
+# Where the server runs: it forks a process that has imported torch (tested on Linux only) and passes descriptors
+# over Unix sockets to processes of the same user id (Windows has neither). Elsewhere every command runs here.
+SUPPORTED = sys.platform.startswith("linux") and hasattr(socket, "send_fds") and hasattr(os, "getuid")
 
 
 class ServerError(RuntimeError):

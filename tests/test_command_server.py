@@ -19,7 +19,7 @@ import pytest
 
 from syncmotion import command_server
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the server forks and passes descriptors")
+pytestmark = pytest.mark.skipif(not command_server.SUPPORTED, reason="the server runs on Linux only")
 
 def syncmotion(*arguments: str, env: dict[str, str], **options) -> subprocess.CompletedProcess:
     """The `syncmotion` program, as a user's shell runs it."""

@@ -13,6 +13,7 @@ import click
 
 from syncmotion.command_server import (
     FORWARDED,
+    SUPPORTED,
     ServerError,
     check_socket_path,
     log_path,
@@ -43,8 +44,8 @@ def server() -> None:
 
 
 def _check_platform() -> None:
-    """Refuse where the server is not known to work: it forks a process that has imported torch (Linux only)."""
-    if not sys.platform.startswith("linux"):
+    """Refuse where the server does not run (command_server.SUPPORTED)."""
+    if not SUPPORTED:
         raise click.ClickException("syncmotion server runs on Linux only; commands run without it everywhere")
 
 
