@@ -14,7 +14,6 @@ import os
 import platform
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,10 +23,7 @@ import torch
 
 from syncmotion.resources import REPO_ROOT
 from syncmotion_lab.benchdoc import markdown_table, write_section
-
-# `entry` forwards to a running server; checkouts older than the server have only `main`.
-SYNCMOTION = [sys.executable, "-c", "from syncmotion import cli; getattr(cli, \"entry\", cli.main)()"]
-
+from syncmotion_lab.command_timing import SYNCMOTION, timed
 
 # A prompt that is not one of the model's training texts, timed with an empty text-embedding cache every run: what
 # each new wording costs (the text encoder's import and load).
@@ -48,23 +44,6 @@ def commands(scratch: Path) -> list[tuple[str, list[str]]]:
         ("demo.txt (30 s), all five files", ["motion", demo, "--out", str(scratch / "demo")]),
         ("render demo results.npy to mp4", ["render", str(scratch / "demo" / "results.npy"), "--out", str(scratch / "demo.mp4")]),
     ]
-
-
-def timed(arguments: list[str], cache: Path, servers: Path, source: Path | None = None) -> float:
-    """Wall seconds of one fresh `syncmotion` process (imported from the checkout `source` if given) that finds its
-    servers in `servers`; a failing command stops the benchmark."""
-    start = time.perf_counter()
-    environment = {**os.environ, "TQDM_DISABLE": "1", "SYNCMOTION_CACHE_DIR": str(cache),
-                   "SYNCMOTION_SERVER_DIR": str(servers)}
-    if source is not None:
-        environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source), os.environ.get("PYTHONPATH")]))
-    # Run outside any checkout: `python -c` puts the working folder first on sys.path, ahead of PYTHONPATH.
-    cache.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run([*SYNCMOTION, *arguments], capture_output=True, text=True, env=environment, cwd=cache)
-    elapsed = time.perf_counter() - start
-    if result.returncode != 0:
-        raise click.ClickException(f"syncmotion {' '.join(arguments)} failed: {result.stderr.strip().splitlines()[-1:]}")
-    return elapsed
 
 
 def _start_server(servers: Path) -> float:

@@ -17,8 +17,6 @@ from __future__ import annotations
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -34,6 +32,7 @@ from syncmotion.motion.script import parse_script
 from syncmotion.pipelines.long_motion import LongMotionSettings, generate_motion
 from syncmotion.resources import REPO_ROOT
 from syncmotion_lab.benchdoc import markdown_table, write_section
+from syncmotion_lab.command_timing import timed
 
 DEMO = REPO_ROOT / "sequences" / "demo.txt"
 BUDGET_S = 30.0  # issue 21: the README demo with its animation, on this 2-core CPU
@@ -78,19 +77,6 @@ def _sampling_seconds(path: Path) -> float:
     return time.perf_counter() - started
 
 
-def _demo_seconds(folder: Path) -> float:
-    """Wall seconds of the README demo with the shipped model, all five files, as a fresh process."""
-    out = folder / "demo"
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "from syncmotion.cli import main; main()", "motion", str(DEMO), "--out", str(out)],
-                   check=True, capture_output=True, env={**os.environ, "TQDM_DISABLE": "1"})
-    elapsed = time.perf_counter() - started
-    for file in out.iterdir():
-        file.unlink()
-    out.rmdir()
-    return elapsed
-
-
 @click.command()
 @click.option("--runs", type=click.IntRange(min=1), default=3, show_default=True, help="Interleaved runs of every row.")
 @click.option("--write/--no-write", default=True, show_default=True, help="Update docs/benchmarks.md.")
@@ -104,7 +90,8 @@ def main(runs: int, write: bool) -> None:
         demo: list[float] = []
         _sampling_seconds(paths["shipped model"])  # text embeddings and the first bfloat16 kernels, once
         for _ in range(runs):
-            demo.append(_demo_seconds(folder))
+            # The shipped model's whole demo, all five files, a fresh process that no server of the user's answers.
+            demo.append(timed(["motion", str(DEMO), "--out", str(folder / "demo")], folder / "cache", folder / "servers"))
             for label, path in paths.items():
                 sampling[label].append(_sampling_seconds(path))
     shipped = statistics.median(sampling["shipped model"])
