@@ -4,9 +4,9 @@ A FramePainter keeps one figure. Each frame it restores the saved empty backgrou
 artists that move, and pastes the texts from stamps: laying out and rasterising the caption and the clock took
 three quarters of a frame's time. A stamp is a text's coverage, rendered once and blended by Agg's draw_image,
 which blends it as Agg blends glyphs. Captions change only between segments, so each is rendered once. The clock
-changes every frame, but its digits are tabular: all clock strings with one pattern of digit slots
-("  0.00 s   frame 000/000") put every glyph at the same place, so their stamps are put together from renders of
-each digit in each slot (_ClockStamps).
+changes every frame, but its digits are tabular and its fields padded with figure spaces (Scene.clock_text): every
+clock string of a motion has one pattern of digit slots ("00.00 s   frame 000/600") and every glyph at the same
+place, so their stamps are put together from renders of each digit (or blank) in each slot (_ClockStamps).
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from matplotlib.text import Text
 
 from syncmotion.motion.types import Motion
 
+from .scene import FIGURE_SPACE as PADDING
 from .scene import Scene, segment_colour
 
-FIGURE_SPACE = "\u2007"  # a blank exactly as wide as a digit
-_DIGIT = re.compile("[0-9]")
+FIGURE_SPACE = PADDING  # what a blank slot renders as (a test makes it a wider, inked character)
+_SLOT = re.compile(f"[0-9{PADDING}]")  # a digit, or the padding before a number
 RGB = tuple[int, int, int]
 
 
@@ -73,7 +74,7 @@ class _Pattern:
 class _ClockStamps:
     """Stamps of clock strings put together per digit slot, exactly as the whole string renders, or None.
 
-    For a pattern (a string with every digit made 0) it renders the string with every digit slot blank (figure
+    For a pattern (a string with every digit and padding made 0) it renders the string with every digit slot blank (figure
     spaces), and with every other slot (parity 0: the first, third, ...; parity 1: the others) showing one digit and
     the rest blank. Shown digits are never neighbours there, so each slot's ink stands apart: the columns between
     neighbouring slots' zeros split the box into one window per slot. A string's stamp takes each slot's window from
@@ -97,7 +98,7 @@ class _ClockStamps:
 
     def _prepared(self, text: str) -> tuple[_Pattern | None, list[np.ndarray] | None]:
         """The pattern of `text` and the renders its slots take their windows from (rendering what is missing)."""
-        pattern = _DIGIT.sub("0", text)
+        pattern = _SLOT.sub("0", text)
         if pattern not in self._patterns:
             self._patterns[pattern] = self._layout(pattern)
             if self._patterns[pattern] is not None and not self._matches(pattern, text):
@@ -105,7 +106,8 @@ class _ClockStamps:
         layout = self._patterns[pattern]
         if layout is None:
             return None, None
-        digits = [self._digit(layout, pattern, slot % 2, digit) for slot, digit in enumerate(_DIGIT.findall(text))]
+        digits = [self._digit(layout, pattern, slot % 2, FIGURE_SPACE if digit == PADDING else digit)
+                  for slot, digit in enumerate(_SLOT.findall(text))]
         if any(shown is None for shown in digits):
             self._patterns[pattern] = None
             return None, None
@@ -148,6 +150,8 @@ class _ClockStamps:
         return _Pattern(rows, columns, [slice(start, stop) for start, stop in zip(edges, edges[1:])], blank[rows, columns])
 
     def _digit(self, layout: _Pattern, pattern: str, parity: int, digit: str) -> np.ndarray | None:
+        if digit == FIGURE_SPACE:
+            return layout.blank
         if (parity, digit) not in layout.digits:
             render = self._render(self._show(pattern, parity, digit))
             shown = render[layout.rows, layout.columns].copy()

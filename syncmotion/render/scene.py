@@ -20,6 +20,7 @@ HEAD = 15
 BONES = [(chain[i], chain[i + 1], limb) for limb, chain in enumerate(KINEMATIC_CHAIN) for i in range(len(chain) - 1)]
 _BONE_ENDS = np.array([[a, b] for a, b, _ in BONES])
 _GROUND = np.array([1.0, 0.0, 1.0])  # drops a point onto the ground (y = 0)
+FIGURE_SPACE = "\u2007"  # a blank exactly as wide as a digit
 
 
 def segment_colour(index: int) -> str:
@@ -106,7 +107,11 @@ class Scene:
 
     def clock_text(self, frame: int) -> str:
         """The time and frame counter shown in the corner at `frame`."""
-        return f"{frame / self.motion.fps:6.2f} s   frame {frame + 1}/{self.motion.num_frames}"
+        # Right-aligned in fields as wide as the motion's last values, padded with figure spaces (as wide as a digit):
+        # the clock's characters stay in place as it runs, and the video's stamps need one pattern of digit slots.
+        fps, frames = self.motion.fps, self.motion.num_frames
+        seconds = f"{frame / fps:.2f}".rjust(max(5, len(f"{(frames - 1) / fps:.2f}")), FIGURE_SPACE)
+        return f"{seconds} s   frame {str(frame + 1).rjust(len(str(frames)), FIGURE_SPACE)}/{frames}"
 
     def _grid_lines(self, centre: np.ndarray) -> np.ndarray:
         base = np.round(centre / self._grid_step) * self._grid_step
