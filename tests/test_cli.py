@@ -37,7 +37,7 @@ def test_help_and_version_import_no_command(option):
 
 def test_a_default_motion_imports_no_diffusers_or_slow_scipy(tmp_path):
     # Each of these took 0.1-1.6 s to import on a 2-core CPU, more than a short motion's sampling (docs/benchmarks.md).
-    slow = ("diffusers", "scipy.signal", "scipy.stats", "snowballstemmer")
+    slow = ("diffusers", "scipy.signal", "scipy.stats")
     output, imported = fresh_interpreter("motion", "--text", "a person walks forward", "--seconds", "2", "--steps", "2",
                                          "--formats", "npy", "--out", str(tmp_path / "out"), watched=(*slow, "torch"))
     assert (tmp_path / "out" / "results.npy").exists(), output

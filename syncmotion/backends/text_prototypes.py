@@ -9,9 +9,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+import Stemmer
 import torch
 
 from syncmotion.files import write_atomically
@@ -40,18 +40,16 @@ SNAPPED_BATCHES = 32
 
 
 @functools.cache
-def _english_stemmer() -> Any:
-    # Imported on first use: snowballstemmer loads every language's stemmer (0.1 s), and a prompt the model was
-    # trained on is read without stemming.
-    import snowballstemmer
-
-    return snowballstemmer.stemmer("english")
+def _english_stemmer() -> Stemmer.Stemmer:
+    # PyStemmer: Snowball's own C code, the same stems as the pure-Python snowballstemmer (checked on the 3,762
+    # distinct words of the embedded model's texts, the scripts and the code) 80x faster, and it imports in a
+    # millisecond where snowballstemmer imported every language's stemmer (0.1 s).
+    return Stemmer.Stemmer("english")
 
 
 @functools.lru_cache(maxsize=8192)
 def _stem(word: str) -> str:
-    # Remembered: the training texts use a few hundred distinct words, and stemming is pure Python (0.4 s for all
-    # 13,000 words of the embedded model's 1,780 texts).
+    # Remembered: the training texts use a few hundred distinct words.
     return _english_stemmer().stemWord(word)
 
 
