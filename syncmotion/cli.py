@@ -98,8 +98,15 @@ def _skip_final_collection() -> None:
 
 
 def entry() -> None:
-    """The `syncmotion` program: a command runs in this installation's warm server where one runs, else here."""
+    """The `syncmotion` program: a command runs in this installation's warm server where one runs, else here (and a
+    motion that writes a video or filmstrip has it drawn by a process started ahead, syncmotion.render.ahead)."""
     code = forward(sys.argv[1:])
     if code is not None:
         sys.exit(code)
+    from syncmotion.commands.motion_formats import will_draw  # a few lines; the commands themselves stay unimported
+
+    if will_draw(sys.argv[1:]):
+        from syncmotion.render import ahead
+
+        ahead.start()  # before the command imports torch: it gets ready on the core that torch's import leaves idle
     main(prog_name="syncmotion")

@@ -1,8 +1,9 @@
-"""Fast video frames: the painter's frames look like whole-figure draws, workers give the same video, and a failing,
-interrupted or terminated render leaves no drawing process and no file behind."""
+"""Fast video frames: the painter's frames look like whole-figure draws, workers and the drawing process started ahead
+give the same files, and a failing, interrupted or terminated render leaves no drawing process and no file behind."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import signal
@@ -18,6 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from syncmotion.motion.types import Motion, Segment
+from syncmotion.commands.motion_formats import will_draw
 from syncmotion.render import frames, render_video, video
 from syncmotion.render.scene import Scene
 from syncmotion_lab.corpus import generate_clip
@@ -214,3 +216,121 @@ def test_worker_count_leaves_a_core_to_ffmpeg():
     assert video.worker_count(10) == 1
     workers = video.worker_count(10_000)
     assert workers == 1 or 2 <= workers <= min(video.MAX_WORKERS, (os.cpu_count() or 1) - 1)
+
+
+# A program that starts the drawing process ahead (before anything imports torch), makes the test's motion (or a long
+# walk) and runs BODY with it; stdout's last line is JSON.
+AHEAD = """
+import json, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
+from pathlib import Path
+from syncmotion.render import ahead
+assert ahead.start()
+import numpy as np
+from syncmotion.files import exit_on_sigterm
+from syncmotion.motion.types import Motion, Segment
+from syncmotion_lab.corpus import generate_clip
+
+out = Path({out!r})
+short = Motion(generate_clip("wave", None, np.random.default_rng(1)).positions[:40], 20.0,
+               [Segment("a person waves", 0, 12), Segment("a person stands still", 12, 40)], [12])
+clip = generate_clip("walk", None, np.random.default_rng(0)).positions
+long = Motion(np.concatenate([clip] * (2400 // len(clip) + 1))[:2400], 20.0)
+"""
+
+
+def run_ahead(out: Path, body: str) -> tuple[subprocess.CompletedProcess, object]:
+    """Run AHEAD + body in a new interpreter; the process and its last line of output, read as JSON."""
+    program = AHEAD.format(out=str(out)) + textwrap.dedent(body)
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result, json.loads(result.stdout.splitlines()[-1])
+
+
+@forking
+def test_the_drawing_process_ahead_writes_the_same_files_and_the_command_never_imports_matplotlib(tmp_path, motion):
+    ahead_folder, here = tmp_path / "ahead", tmp_path / "here"
+    here.mkdir()
+    _, (names, imported) = run_ahead(ahead_folder, """
+        paths = ahead.render_filmstrip_and_videos(short, out / "m.png", [out / "m.mp4", out / "m.gif"], progress=False)
+        print(json.dumps([[path.name for path in paths], "matplotlib" in sys.modules]))
+    """)
+    assert names == ["m.png", "m.mp4", "m.gif"] and imported is False
+    video.render_filmstrip_and_videos(motion, here / "m.png", [here / "m.mp4", here / "m.gif"], progress=False)
+    for name in names:
+        assert (ahead_folder / name).read_bytes() == (here / name).read_bytes(), name
+
+
+@forking
+def test_an_error_in_the_drawing_process_is_the_error_drawing_here_raises_and_it_draws_on(tmp_path):
+    _, (message, names) = run_ahead(tmp_path, """
+        try:
+            ahead.render_filmstrip_and_videos(short, None, [out / "m.avi"], progress=False)
+        except ValueError as error:
+            message = str(error)
+        paths = ahead.render_filmstrip_and_videos(short, out / "m.png", [], progress=False)
+        print(json.dumps([message, [path.name for path in paths]]))
+    """)
+    assert message == "cannot write a video to m.avi: use a .mp4 or .gif file name"
+    assert names == ["m.png"] and sorted(path.name for path in tmp_path.iterdir()) == ["m.png"]
+
+
+@forking
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=["sigterm", "ctrl-c", "killed"])
+def test_a_command_stopped_while_the_process_ahead_draws_leaves_no_process_and_no_file(tmp_path, signum):
+    out = tmp_path / "out"
+    out.mkdir()
+    program = AHEAD.format(out=str(out)) + textwrap.dedent("""
+        with exit_on_sigterm():
+            ahead.render_filmstrip_and_videos(long, out / "m.png", [out / "m.mp4"], progress=False)
+    """)
+    process = subprocess.Popen([sys.executable, "-c", program], stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        # The drawer, the filmstrip beside it and ffmpeg, with the video's temporary in the folder.
+        while len(descendants(process.pid)) < 3 or not list(out.glob(".m.*.mp4")):
+            assert process.poll() is None and time.monotonic() < deadline, process.stderr.read().decode()
+            time.sleep(0.05)
+        time.sleep(0.3)
+        below = descendants(process.pid)
+        process.send_signal(signum)
+        code = process.wait(timeout=30)
+    finally:
+        process.kill()
+        process.wait()
+    assert code == {signal.SIGTERM: 143, signal.SIGINT: -signal.SIGINT, signal.SIGKILL: -signal.SIGKILL}[signum]
+    # No temporary is left (the filmstrip may have been finished: a whole file, which a command's output set drops).
+    def temporaries() -> list[str]:
+        return [path.name for path in out.iterdir() if path.name.startswith(".")]
+
+    deadline = time.monotonic() + 10  # killed outright, the command leaves the drawer to end on its own signal
+    while ([pid for pid in below if alive(pid)] or temporaries()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in below if alive(pid)]
+    assert not temporaries() and not list(out.glob("*.mp4"))
+
+
+@forking
+def test_syncmotion_motion_draws_in_the_process_started_ahead(tmp_path):
+    program = ("import sys\nfrom syncmotion.cli import entry\ntry:\n    entry()\nexcept SystemExit as exit:\n"
+               "    assert not exit.code, exit.code\nprint('matplotlib' in sys.modules)")
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, "-c", program, "motion", "--text", "a person walks forward", "--seconds", "2",
+                             "--steps", "2", "--formats", "npy,png", "--out", str(out)], capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "SYNCMOTION_SERVER_DIR": str(tmp_path / "no-server")})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "False" and (out / "motion.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["motion", "demo.txt"], True),
+    (["motion", "demo.txt", "--formats", "npy,mp4"], True),
+    (["motion", "demo.txt", "--formats=gif"], True),
+    (["motion", "demo.txt", "--formats", "npy,json"], False),
+    (["motion", "demo.txt", "--formats", "png", "--formats", "npy"], False),  # click takes the last
+    (["motion", "--help"], False),
+    (["render", "m.json", "--out", "m.mp4"], False),
+    ([], False),
+])
+def test_which_command_lines_start_a_drawing_process_ahead(args, expected):
+    assert will_draw(args) is expected

@@ -24,13 +24,12 @@ from syncmotion.pipelines.long_motion import (
 )
 
 from .motion_edit import edit_options, run_edit, with_constraints
+from .motion_formats import DEFAULT_FORMATS, FORMATS
 from .params import DEVICE, POSITIVE, SEED
 
 # Below this cosine similarity to every training text a prompt is unlike anything the embedded model knows
 # (measured: 95% of the held-out paraphrases of its actions score above 0.49; "a person swims" scores 0.35).
 UNFAMILIAR_SIMILARITY = 0.45
-FORMATS = ("npy", "json", "bvh", "glb", "gltf", "mp4", "gif", "png")
-DEFAULT_FORMATS = "npy,json,bvh,mp4,png"
 
 
 def _script_from_prompts(text: str, seconds: str) -> str:
@@ -95,7 +94,7 @@ def _export(motions, out: Path, formats: set[str], smpl: Path | None) -> list[Pa
                                      amass_path=stem.with_name(stem.name + "_amass.npz")))
         videos = [stem.with_suffix(f".{video}") for video in ("mp4", "gif") if video in formats]
         if "png" in formats or videos:
-            from syncmotion.render import render_filmstrip_and_videos
+            from syncmotion.render.ahead import render_filmstrip_and_videos
 
             written.extend(render_filmstrip_and_videos(motion, stem.with_suffix(".png") if "png" in formats else None, videos))
     return written

@@ -15,12 +15,11 @@ stopped the same way.
 from __future__ import annotations
 
 import fcntl
+import io
 import math
 import multiprocessing
 import os
-import signal
 import sys
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,10 +30,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from syncmotion.files import write_atomically
+from syncmotion.files import exit_on_sigterm, write_atomically
 from syncmotion.motion.arrays import check_finite
-from syncmotion.motion.types import Motion
+from syncmotion.motion.types import Motion, Segment
 
+from .forking import as_child, forking_cores, start_forked
 from .frames import FramePainter
 from .scene import Scene, segment_colour
 
@@ -56,16 +56,9 @@ CHUNK = 8  # frames per message from a worker, at most
 CHUNK_BYTES = 8 << 20  # ... and at most this many bytes (unless one frame is more)
 
 
-def _forking_cores() -> int:
-    """The cores forked drawing processes may use here: 0 where processes are not forked (Linux only)."""
-    if not sys.platform.startswith("linux") or "fork" not in multiprocessing.get_all_start_methods():
-        return 0
-    return len(os.sched_getaffinity(0))
-
-
 def worker_count(num_frames: int) -> int:
     """How many processes draw a video of `num_frames` frames here (1: this one alone); a core is left to ffmpeg."""
-    workers = min(MAX_WORKERS, _forking_cores() - 1, num_frames // (4 * CHUNK))
+    workers = min(MAX_WORKERS, forking_cores() - 1, num_frames // (4 * CHUNK))
     return workers if workers > 1 else 1
 
 
@@ -99,31 +92,12 @@ def _chunk_length(size: int) -> int:
     return max(1, min(CHUNK, CHUNK_BYTES // (size * size * 4)))
 
 
-def _start_forked(process: multiprocessing.process.BaseProcess) -> None:
-    """Start a forked drawing process with SIGINT and SIGTERM blocked across the fork (it takes its own, _as_child)."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
-        with warnings.catch_warnings():
-            # Python 3.12+ warns of fork() in a process with threads (torch's); the child runs only our drawing.
-            warnings.filterwarnings("ignore", message=".*use of fork\\(\\) may lead to deadlocks", category=DeprecationWarning)
-            process.start()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-def _as_child() -> None:
-    """In a forked drawing process: the parent stops it with SIGTERM and takes Ctrl-C for it."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
-
-
 def _draw_chunks(painter: FramePainter, size: int, starts: Sequence[int], writer: int, others: list[int]) -> None:
     """A worker: draw the chunks of frames beginning at `starts`, each sent as b"F" + its RGBA images to `writer`.
 
     A failure is sent as b"E" + 4 bytes of length + a message. `others` are the parent's pipe ends to close.
     """
-    _as_child()
+    as_child()
     for descriptor in others:
         os.close(descriptor)
     try:
@@ -168,7 +142,7 @@ def _drawn_frames(motion: Motion, size: int, workers: int) -> Iterator[Iterator[
             process = context.Process(target=_draw_chunks, args=(painter, size, starts[index::workers], writer, list(readers)),
                                       name=f"syncmotion-render-{index}", daemon=True)
             try:
-                _start_forked(process)
+                start_forked(process)
             finally:
                 os.close(writer)
             processes.append(process)
@@ -248,6 +222,17 @@ def render_video(motion: Motion, path: str | Path, fps: float | None = None, siz
     return path
 
 
+def warm_up() -> None:
+    """Load what a first drawing needs (fonts, the Agg canvas, the PNG writer, ffmpeg's path), so a real one starts at once."""
+    motion = Motion(np.zeros((2, 22, 3), np.float32), segments=[Segment("warming up", 0, 2)])
+    FramePainter(motion, MIN_SIZE).paint(1)
+    figure = Figure(figsize=(1, 1), dpi=MIN_SIZE)
+    FigureCanvasAgg(figure)
+    figure.text(0.5, 0.5, "0.0 s", fontsize=8)
+    figure.savefig(io.BytesIO(), format="png")
+    imageio_ffmpeg.get_ffmpeg_exe()
+
+
 def keyframes(motion: Motion, count: int) -> list[int]:
     """`count` frames spread over the motion, the middle of every segment among them when there is room."""
     count, last = min(count, motion.num_frames), motion.num_frames - 1
@@ -291,15 +276,19 @@ def render_filmstrip(motion: Motion, path: str | Path, num_frames: int = 8, pane
 
 def _can_draw_beside() -> bool:
     """Whether a forked process can draw while this one does, on a core of its own."""
-    return _forking_cores() >= 2
+    return forking_cores() >= 2
 
 
 def _draw_in_child(draw: Callable[[], object], writer: int, reader: int) -> None:
-    """A forked process: run `draw`; a failure is written to `writer` as a short message and the exit code is 1."""
-    _as_child()
+    """A forked process: run `draw`; a failure is written to `writer` as a short message and the exit code is 1.
+
+    Stopped by SIGTERM, it removes the file it was writing (and exits with 143).
+    """
+    as_child()
     os.close(reader)
     try:
-        draw()
+        with exit_on_sigterm():
+            draw()
     except Exception as error:
         # Short enough for the pipe's buffer: the parent reads it only after this process has ended.
         _write_all(writer, memoryview(f"{type(error).__name__}: {error}".encode()[:4000]))
@@ -316,7 +305,7 @@ def _drawing_beside(draw: Callable[[], object], what: str) -> Iterator[None]:
     process = multiprocessing.get_context("fork").Process(target=_draw_in_child, args=(draw, writer, reader),
                                                           name=f"syncmotion-{what}", daemon=True)
     try:
-        _start_forked(process)
+        start_forked(process)
     finally:
         os.close(writer)
     try:
