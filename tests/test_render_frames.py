@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -168,6 +169,25 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def stopped_while_drawing(program: str, signum: int, drawing: Callable[[set[int]], bool]) -> tuple[int, set[int], str]:
+    """Run `program`, send it `signum` once drawing(its descendants) holds (and 0.3 s more): its exit code, the
+    processes that were below it then, and its stderr."""
+    process = subprocess.Popen([sys.executable, "-c", program], stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not drawing(descendants(process.pid)):
+            assert process.poll() is None and time.monotonic() < deadline, process.stderr.read().decode()
+            time.sleep(0.05)
+        time.sleep(0.3)
+        below = descendants(process.pid)
+        process.send_signal(signum)
+        code = process.wait(timeout=30)
+    finally:
+        process.kill()
+        process.wait()
+    return code, below, process.stderr.read().decode()
+
+
 @forking
 @pytest.mark.parametrize("workers", [1, 2], ids=["drawn-here", "workers"])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
@@ -192,21 +212,10 @@ def test_a_stopped_render_leaves_no_process_and_no_file(tmp_path, signum, worker
         with exit_on_sigterm():
             render_video(motion, {str(out / "m.mp4")!r}, progress=False)
     """)
-    process = subprocess.Popen([sys.executable, "-c", program], stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        # write_atomically's temporary exists once the drawing starts; ffmpeg and the workers run under it.
-        while len(descendants(process.pid)) < 1 + (workers if workers > 1 else 0) or not list(out.iterdir()):
-            assert process.poll() is None and time.monotonic() < deadline, process.stderr.read().decode()
-            time.sleep(0.05)
-        time.sleep(0.3)
-        below = descendants(process.pid)
-        process.send_signal(signum)
-        code = process.wait(timeout=30)
-    finally:
-        process.kill()
-        process.wait()
-    assert code == (143 if signum == signal.SIGTERM else -signal.SIGINT), process.stderr.read().decode()
+    # write_atomically's temporary exists once the drawing starts; ffmpeg and the workers run under it.
+    code, below, errors = stopped_while_drawing(program, signum, lambda below: len(below) >= 1 + (workers if workers > 1 else 0)
+                                                and bool(list(out.iterdir())))
+    assert code == (143 if signum == signal.SIGTERM else -signal.SIGINT), errors
     time.sleep(0.2)
     assert not [pid for pid in below if alive(pid)]
     assert not list(out.iterdir())
@@ -284,21 +293,9 @@ def test_a_command_stopped_while_the_process_ahead_draws_leaves_no_process_and_n
         with exit_on_sigterm():
             ahead.render_filmstrip_and_videos(long, out / "m.png", [out / "m.mp4"], progress=False)
     """)
-    process = subprocess.Popen([sys.executable, "-c", program], stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        # The drawer, the filmstrip beside it and ffmpeg, with the video's temporary in the folder.
-        while len(descendants(process.pid)) < 3 or not list(out.glob(".m.*.mp4")):
-            assert process.poll() is None and time.monotonic() < deadline, process.stderr.read().decode()
-            time.sleep(0.05)
-        time.sleep(0.3)
-        below = descendants(process.pid)
-        process.send_signal(signum)
-        code = process.wait(timeout=30)
-    finally:
-        process.kill()
-        process.wait()
-    assert code == {signal.SIGTERM: 143, signal.SIGINT: -signal.SIGINT, signal.SIGKILL: -signal.SIGKILL}[signum]
+    # The drawer, the filmstrip beside it and ffmpeg, with the video's temporary in the folder.
+    code, below, errors = stopped_while_drawing(program, signum, lambda below: len(below) >= 3 and bool(list(out.glob(".m.*.mp4"))))
+    assert code == {signal.SIGTERM: 143, signal.SIGINT: -signal.SIGINT, signal.SIGKILL: -signal.SIGKILL}[signum], errors
     # No temporary is left (the filmstrip may have been finished: a whole file, which a command's output set drops).
     def temporaries() -> list[str]:
         return [path.name for path in out.iterdir() if path.name.startswith(".")]
