@@ -17,7 +17,9 @@ from torch import nn
 
 from syncmotion.backends import clip_text
 from syncmotion.backends.clip_text import CLIP_BPE, CLIPTextEncoder, find_clip_bpe, openai_tokenizer
-from syncmotion.backends.mdm import MDMDenoiser, diffusion_scheduler, load_mdm, load_weights, read_mdm_args, read_state_dict
+from syncmotion.backends.mdm import (
+    MDMDenoiser, diffusion_scheduler, load_mdm, load_weights, read_mdm_args, read_state_dict, with_bfloat16_matrices,
+)
 from syncmotion.backends.mdm_network import MDMConfig, MDMNetwork
 from syncmotion_lab.tiny_models.tiny_mdm import save_clip_text_model, save_identity_meta, save_official_checkpoint
 
@@ -337,6 +339,19 @@ def test_bfloat16_runs_the_network_under_autocast_and_guides_in_float32():
     assert (half - full).norm() / full.norm() < 0.03
     with pytest.raises(ValueError, match="float32 or bfloat16"):
         MDMDenoiser(network, encode, precision="auto")
+
+
+def test_bfloat16_matrices_stored_once_give_what_autocast_gives_and_leave_the_network_as_it_was():
+    torch.manual_seed(0)
+    network = MDMNetwork(MDMConfig(latent_dim=64, layers=2, text_dim=8)).eval()
+    before = {name: parameter.clone() for name, parameter in network.state_dict().items()}
+    stored = with_bfloat16_matrices(network)
+    x, t, text = torch.randn(4, 263, 1, 12), torch.tensor([999, 500, 20, 0]), torch.randn(4, 8)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.equal(stored(x, t, text), network(x, t, text))
+    assert {parameter.dtype for parameter in stored.parameters()} == {torch.float32, torch.bfloat16}
+    assert all(torch.equal(network.state_dict()[name], value) for name, value in before.items())
+    assert {parameter.dtype for parameter in network.parameters()} == {torch.float32}
 
 
 def test_precision_auto_is_bfloat16_only_on_cpus_that_have_it(monkeypatch):
