@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import gc
 import multiprocessing
 import os
 import signal
@@ -118,6 +119,10 @@ def _serve(connection: Connection, parents_end: Connection, parent: int) -> None
     from . import video
 
     video.warm_up()
+    # Forked from a command that collects no garbage while it imports (cli.entry): this process collects from here
+    # on, leaving out what it imported.
+    gc.freeze()
+    gc.enable()
     while True:
         try:
             motion, filmstrip, videos, progress = connection.recv()
