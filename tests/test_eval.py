@@ -277,6 +277,7 @@ def test_bench_tool_runs_every_row_with_a_stand_in_backend(tmp_path, monkeypatch
     with pytest.raises(Exception, match="1/λ must be a number"):
         tool.parse_strategy("syncsde:x")
     assert tool.parse_strategy("syncsde:5:dpm20") == ("syncsde", 5.0, {"scheduler": "dpmsolver++", "steps": 20})
+    assert tool.parse_strategy("syncsde:5:ov20") == ("syncsde", 5.0, {"overlap": 20})
     with pytest.raises(Exception, match="or a solver with its steps"):
         tool.parse_strategy("syncsde:5:dpm0")
 

@@ -57,7 +57,8 @@ def parse_strategy(spec: str) -> tuple[str, float, dict[str, Any]]:
     """'syncsde:5' -> ('syncsde', 5.0, {}); further ':' parts override settings for that row: a stitch mode
     ('syncsde:5:paste'), 'smoothN' (Savitzky-Golay length N), 'gN' (guidance N), 'rawtext' (the prompt's own
     embedding, no snapping), 'notaper' (SyncSDE's binary mask instead of the tapered one), 'footlock' / 'nolock' (feet
-    held while they rest, or not), 'fp32' / 'bf16' (the network in float32 or bfloat16), a solver and its steps
+    held while they rest, or not), 'fp32' / 'bf16' (the network in float32 or bfloat16), 'ovN' (windows overlapping
+    by N frames instead of --overlap), a solver and its steps
     spaced linearly from T-1 to 0 ('dpm20': DPM-Solver++ with 20 steps, 'unipc20', 'ddim20'), or the model's own
     scheduler and its steps ('model50')."""
     name, _, rest = spec.partition(":")
@@ -76,13 +77,15 @@ def parse_strategy(spec: str) -> tuple[str, float, dict[str, Any]]:
             overrides["taper"] = False
         elif modifier in ("footlock", "nolock"):
             overrides["foot_lock"] = modifier == "footlock"
+        elif modifier.startswith("ov") and modifier[len("ov"):].isdigit():
+            overrides["overlap"] = int(modifier[len("ov"):])
         elif modifier in PRECISION_MODIFIERS:
             overrides["precision"] = PRECISION_MODIFIERS[modifier]
         elif _solver_steps(modifier) is not None:
             overrides["scheduler"], overrides["steps"] = _solver_steps(modifier)
         else:
             raise click.UsageError(f"strategy {spec!r}: {modifier!r} is none of {', '.join(STITCH_MODES)}, smoothN, gN, "
-                                   f"rawtext, notaper, footlock, nolock, fp32, bf16, or a solver with its steps "
+                                   f"rawtext, notaper, footlock, nolock, fp32, bf16, ovN, or a solver with its steps "
                                    f"({', '.join(SOLVER_MODIFIERS)} then N, e.g. dpm20)")
     try:
         return name, float(value) if value else 5.0, overrides
@@ -252,7 +255,7 @@ def document(result: dict[str, Any], command: str, device: str, title: str | Non
           if only_real else []),
         f"`{command}` ({device}; {len(result['scripts'])} scripts of sequences/{'bench_long' if long_segments else 'bench'}/ "
         f"x {result['seeds']} seeds; "
-        f"steps {options.get('steps') or 'model default'}, overlap {options['overlap']}, "
+        f"steps {options.get('steps') or 'model default'}, overlap {options['overlap']} (`ovN` rows: N), "
         f"guidance {options['guidance'] or 'model default'}, "
         f"stitch {options.get('stitch', 'crossfade')} unless the row says otherwise, "
         f"windows aligned to {options.get('align', 'segments')}, smoothing {options.get('smooth', 0) or 'none'}). "
