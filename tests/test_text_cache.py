@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import torch
 from click.testing import CliRunner
 
 from syncmotion.backends import minilm
+from syncmotion.backends.bert import BertConfig
 from syncmotion.backends.embedded import default_model_path, read_text_prototypes
 from syncmotion.backends.minilm import MiniLMTextEncoder
 from syncmotion.backends.text_cache import CachedTextEncoder, EmbeddingStore, cache_root
@@ -112,6 +114,32 @@ def test_minilm_loads_its_model_only_for_a_new_text(monkeypatch):
     monkeypatch.setattr(MiniLMTextEncoder, "_encode_new", lambda self, texts: pytest.fail(f"encoded {texts}"))
     assert torch.equal(again(["a person strolls"]), first) and "_loaded" not in again.__dict__
     assert not list(Path(os.environ["SYNCMOTION_CACHE_DIR"]).rglob(".*"))  # no temporaries left behind
+
+
+def test_minilm_embeds_as_transformers_bert_model_does():
+    # bert.py's forward pass and tokenizers' split, against transformers' BertModel and tokenizer (the reference).
+    from transformers import AutoModel, AutoTokenizer
+
+    texts = ["a person walks forward", "Someone HOPS on one leg, then crawls!", "naïve café jump", "x", "a person " * 100]
+    encoder = MiniLMTextEncoder()
+    ours = encoder._encode_new(texts)
+    tokenizer, model = AutoTokenizer.from_pretrained(encoder.path), AutoModel.from_pretrained(encoder.path).eval()
+    with torch.inference_mode():
+        batch = tokenizer(texts, padding=True, truncation=True, max_length=128, return_tensors="pt")
+        hidden = model(**batch).last_hidden_state
+    assert [encoding.ids for encoding in encoder.tokenizer.encode_batch(texts)] == batch["input_ids"].tolist()
+    mask = batch["attention_mask"][..., None].float()
+    reference = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
+    torch.testing.assert_close(ours, reference, atol=1e-5, rtol=0)
+
+
+def test_a_model_folder_that_is_not_bert_is_refused_in_one_line(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "roberta", "hidden_size": 8}))
+    with pytest.raises(ValueError, match="is not a BERT model"):
+        BertConfig.read(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    with pytest.raises(ValueError, match="lacks a BERT size"):
+        BertConfig.read(tmp_path)
 
 
 def test_the_cache_key_follows_the_model_files(tmp_path):

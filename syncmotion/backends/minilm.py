@@ -9,9 +9,11 @@ from typing import Any
 
 import torch
 
+from .bert import BertEncoder
 from .text_cache import CachedTextEncoder, EmbeddingStore, cache_root
 
 EMBEDDING_DIM = 384
+MAX_TOKENS = 128  # sentence-transformers' max_seq_length for all-MiniLM-L6-v2 is 256; 128 as before, which prompts never reach
 
 
 def bundled_model_path() -> Path:
@@ -29,8 +31,9 @@ def bundled_model_path() -> Path:
 class MiniLMTextEncoder(CachedTextEncoder):
     """Mean-pooled, L2-normalized all-MiniLM-L6-v2 sentence embeddings [B, 384], cached per text.
 
-    transformers and the weights are loaded on the first text to embed (about a second): a run whose prompts are all
-    training texts of the embedded model, or were embedded before (with `disk_cache`), never needs them.
+    The tokenizer and the weights are loaded on the first text to embed (a fraction of a second; the forward pass is
+    bert.py's, not transformers', whose import took 2.4 s): a run whose prompts are all training texts of the
+    embedded model, or were embedded before (with `disk_cache`), never needs them.
     """
 
     def __init__(self, model_path: str | Path | None = None, device: str | torch.device = "cpu",
@@ -52,17 +55,21 @@ class MiniLMTextEncoder(CachedTextEncoder):
         files = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in self.path.iterdir() if p.is_file())
         device = (torch.backends.cpu.get_cpu_capability() if self.device.type == "cpu"
                   else torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else self.device.type)
-        return json.dumps({"encoder": "all-MiniLM-L6-v2 mean-pooled/1", "path": str(self.path.resolve()), "files": files,
-                           "torch": torch.__version__, "transformers": version("transformers"),
+        return json.dumps({"encoder": "all-MiniLM-L6-v2 mean-pooled/2", "path": str(self.path.resolve()), "files": files,
+                           "torch": torch.__version__, "tokenizers": version("tokenizers"),
                            "device": [self.device.type, device]})
 
     @cached_property
-    def _loaded(self) -> tuple[Any, Any]:
-        from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging
+    def _loaded(self) -> tuple[Any, BertEncoder]:
+        import tokenizers
 
-        logging.disable_progress_bar()  # its "Loading weights" bar would sit between our own lines for 0.1 s
-        return AutoTokenizer.from_pretrained(self.path), AutoModel.from_pretrained(self.path).eval().to(self.device)
+        if not (self.path / "tokenizer.json").is_file():
+            raise FileNotFoundError(f"no tokenizer.json in {self.path}: a sentence-transformer folder saved by "
+                                    "transformers 4 or later has one")
+        tokenizer = tokenizers.Tokenizer.from_file(str(self.path / "tokenizer.json"))
+        tokenizer.enable_truncation(MAX_TOKENS)
+        tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]") or 0, pad_token="[PAD]")
+        return tokenizer, BertEncoder.load(self.path, self.device)
 
     @property
     def tokenizer(self) -> Any:
@@ -70,14 +77,16 @@ class MiniLMTextEncoder(CachedTextEncoder):
         return self._loaded[0]
 
     @property
-    def model(self) -> Any:
+    def model(self) -> BertEncoder:
         """The transformer (loaded on first use)."""
         return self._loaded[1]
 
     @torch.inference_mode()
     def _encode_new(self, texts: list[str]) -> torch.Tensor:
-        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=128, return_tensors="pt").to(self.device)
-        hidden = self.model(**batch).last_hidden_state
-        mask = batch["attention_mask"][..., None].to(hidden.dtype)
+        encodings = self.tokenizer.encode_batch(texts)
+        ids = torch.tensor([encoding.ids for encoding in encodings], device=self.device)
+        attention = torch.tensor([encoding.attention_mask for encoding in encodings], device=self.device)
+        hidden = self.model(ids, attention)
+        mask = attention[..., None].to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         return torch.nn.functional.normalize(pooled, dim=-1)

@@ -27,13 +27,11 @@ from syncmotion.command_server import (
 START_WAIT_S = 120.0
 # What the forwarded commands import inside the functions that need it (tests/test_command_server.py checks that a
 # motion with every output format and a new prompt imports no more of syncmotion or transformers in the server's
-# child). The last is the architecture of the bundled MiniLM text encoder: its import is 2 s of a new prompt's 3 s.
+# child). The last two are what the bundled MiniLM text encoder loads for a new prompt.
 WARM_MODULES = ("syncmotion.render.ahead", "syncmotion.render.video", "syncmotion.motion.io", "syncmotion.motion.bvh",
                 "syncmotion.motion.timeline",
                 "syncmotion.pipelines.constrained_motion", "syncmotion.backends.minilm", "syncmotion.commands.inputs",
-                "transformers.models.bert.modeling_bert", "transformers.models.bert.tokenization_bert",
-                "transformers.models.auto.tokenization_auto",
-                "transformers.models.align")
+                "tokenizers", "safetensors.torch")
 
 IDLE_OPTION = click.option("--idle-minutes", type=click.FloatRange(min=0, min_open=True), default=30.0,
                            show_default=True, help="Stop after this long without a command.")
