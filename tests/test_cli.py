@@ -135,3 +135,30 @@ def test_syncmotion_ends_with_the_commands_code_after_its_output_and_exit_functi
                             env={**environment, "SYNCMOTION_SERVER_DIR": "/nonexistent-syncmotion-server"})
     assert result.returncode == 3, result.stderr
     assert result.stdout == "y" * 200_000 + "\n" + "exit function ran"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+@pytest.mark.parametrize("kept", [True, False])
+def test_freed_memory_stays_with_the_process_for_reuse_once_syncmotion_starts(kept):
+    # cli._keep_freed_memory: torch's per-step activations are then reused, not faulted in again every step.
+    script = textwrap.dedent(f"""
+        import ctypes
+        from syncmotion import cli
+
+        class MallInfo2(ctypes.Structure):
+            _fields_ = [(name, ctypes.c_size_t) for name in
+                        ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+        libc = ctypes.CDLL(None)
+        if {kept}:
+            cli._keep_freed_memory()
+        block = bytearray(64 << 20)
+        del block
+        libc.mallinfo2.restype = MallInfo2
+        print(libc.mallinfo2().fordblks >= 64 << 20)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    if "undefined symbol: mallinfo2" in result.stderr:
+        pytest.skip("this C library has no mallinfo2 (glibc 2.33 or later)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(kept)]
