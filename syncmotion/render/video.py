@@ -9,7 +9,8 @@ takes the chunks in order. The workers are forked before ffmpeg starts, so that 
 open, and are stopped in a finally: an error, Ctrl-C or SIGTERM leaves none of them behind.
 
 A motion's filmstrip is drawn by one more forked process while its videos are drawn (render_filmstrip_and_videos),
-stopped the same way.
+stopped the same way. `syncmotion motion` runs all of this in the drawing process it started before importing torch
+(ahead.py), so "this process" above is that one there.
 """
 
 from __future__ import annotations
