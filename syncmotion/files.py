@@ -183,14 +183,26 @@ def running_writer(target: str | Path) -> str | None:
 
 
 @contextmanager
+def _refused_as_value_error(place: Path) -> Iterator[None]:
+    """Within the block (setting up a run's output, before its work) an OSError is a ValueError one-liner."""
+    # _check_location asks os.access first, which says yes to root everywhere, also where nothing can be made
+    # (/proc, a read-only mount): the error then comes from making the lock or staging folder.
+    try:
+        yield
+    except OSError as error:
+        raise ValueError(f"cannot write to {place}: {error.strerror or error}; choose another --out") from None
+
+
+@contextmanager
 def _locked(target: Path) -> Iterator[None]:
     """Hold the lock of `target` within the block; a ValueError one-liner when another run holds it."""
     path = _lock_path(target)
     deadline = time.monotonic() + _LOCK_PATIENCE
-    while (handle := _try_lock(path)) is None:
-        if time.monotonic() > deadline:
-            raise ValueError(_locked_message(target, running_writer(target) or ""))
-        time.sleep(0.05)
+    with _refused_as_value_error(target.parent):
+        while (handle := _try_lock(path)) is None:
+            if time.monotonic() > deadline:
+                raise ValueError(_locked_message(target, running_writer(target) or ""))
+            time.sleep(0.05)
     try:
         os.ftruncate(handle, 0)
         os.write(handle, f"{os.getpid()}\n".encode())
@@ -253,10 +265,12 @@ def _staging(target: Path, folder: bool) -> Iterator[Path]:
     """A fresh hidden folder beside `target`, under `target`'s lock; it is removed when the block ends, however it ends."""
     with exit_on_sigterm():
         _check_location(target, folder)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_staging(target.parent)
+        with _refused_as_value_error(target.parent):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _remove_stale_staging(target.parent)
         with _locked(target):
-            staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.staging-"))
+            with _refused_as_value_error(target.parent):
+                staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.staging-"))
             try:
                 yield staging
             finally:

@@ -302,3 +302,17 @@ def test_a_sigterm_that_a_library_turns_into_its_own_error_still_stops_the_proce
     assert stopped.value.code == 143
     with pytest.raises(ValueError, match="no signal here"), exit_on_sigterm():
         raise ValueError("no signal here")
+
+
+@pytest.mark.parametrize("failing", ["tempfile.mkdtemp", "syncmotion.files._try_lock"])
+def test_an_output_folder_whose_lock_or_staging_cannot_be_made_is_one_line_and_nothing_runs(tmp_path, monkeypatch, failing):
+    # os.access answers yes to root where nothing can be made (/proc, a read-only mount): the error comes later.
+    def refuse(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(failing, refuse)
+    ran = []
+    with pytest.raises(ValueError, match=f"^cannot write to {tmp_path}: No space left on device; choose another --out$"):
+        with output_set(tmp_path / "out", {}):
+            ran.append(True)
+    assert not ran and not [path for path in tmp_path.iterdir() if path.name.startswith(".out.staging-")]
