@@ -6,6 +6,8 @@ Each command runs in a new process, as a user or a script calls it, so start-up 
 loading) counts. The rows run interleaved (run 1 of every command, then run 2, ...), so a busy moment on a shared
 machine spreads over the rows instead of landing on one. With --server each command also runs while a
 `syncmotion server` of this checkout is up (started once, before the runs), interleaved with the fresh runs.
+Every checkout's bytecode is written before the runs, as a user's first run leaves it (a machine that sets
+PYTHONDONTWRITEBYTECODE would otherwise compile the package in every run).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +26,7 @@ import torch
 
 from syncmotion.resources import REPO_ROOT
 from syncmotion_lab.benchdoc import markdown_table, write_section
-from syncmotion_lab.command_timing import SYNCMOTION, timed
+from syncmotion_lab.command_timing import SYNCMOTION, compile_sources, timed, user_environment
 
 # A prompt that is not one of the model's training texts, timed with an empty text-embedding cache every run: what
 # each new wording costs (the text encoder's import and load).
@@ -50,10 +53,19 @@ def _start_server(servers: Path) -> float:
     """Start a `syncmotion server` of this checkout in `servers` and return the seconds `server start` took."""
     start = time.perf_counter()
     result = subprocess.run([*SYNCMOTION, "server", "start"], capture_output=True, text=True,
-                            env={**os.environ, "SYNCMOTION_SERVER_DIR": str(servers)})
+                            env=user_environment(SYNCMOTION_SERVER_DIR=str(servers)))
     if result.returncode != 0:
         raise click.ClickException(f"syncmotion server start failed: {result.stderr.strip()}")
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    # The timed commands must find this server: one started under other import-time variables has another name
+    # (the probe imports cli, as the commands do, for the variables cli sets).
+    probe = subprocess.run([sys.executable, "-c", "from syncmotion import cli, command_server; print(command_server.socket_path())"],
+                           capture_output=True, text=True, check=True,
+                           env=user_environment(TQDM_DISABLE="1", SYNCMOTION_SERVER_DIR=str(servers)))
+    if not Path(probe.stdout.strip()).exists():
+        raise click.ClickException("the timed commands would not find the server started for them; "
+                                   "check the variables user_environment sets")
+    return elapsed
 
 
 def _describe(checkout: Path) -> str:
@@ -75,6 +87,8 @@ def main(runs: int, write: bool, with_server: bool, baseline: Path | None) -> No
     baseline_label = _describe(baseline) if baseline is not None else ""
     sources: dict[str, Path | None] = {"this": None, **({"server": None} if with_server else {}),
                                        **({"baseline": baseline.resolve()} if baseline else {})}
+    for source in sources.values():
+        compile_sources(source)
     # A short folder of its own: Unix socket paths are short, and a server the user runs must not answer here.
     with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryDirectory(prefix="sm", dir="/tmp") as servers:
         server_start = _start_server(Path(servers) / "server") if with_server else 0.0
@@ -91,7 +105,7 @@ def main(runs: int, write: bool, with_server: bool, baseline: Path | None) -> No
         finally:
             if with_server:
                 subprocess.run([*SYNCMOTION, "server", "stop"], capture_output=True,
-                               env={**os.environ, "SYNCMOTION_SERVER_DIR": str(Path(servers) / "server")})
+                               env=user_environment(SYNCMOTION_SERVER_DIR=str(Path(servers) / "server")))
     headers = ["command", "min s", "median s", "max s"]
     if with_server:
         headers += ["with server: min s", "median s", "max s", "server / fresh"]
@@ -121,7 +135,8 @@ def main(runs: int, write: bool, with_server: bool, baseline: Path | None) -> No
 
 Whole `syncmotion` commands as fresh processes ({runs} runs each, interleaved; start-up, model loading and writing
 count), embedded model, default settings, a text-embedding cache empty before the first run (so the first run of
-a command with new prompts embeds them, later runs read them back), on this machine's {os.cpu_count()}-core CPU
+a command with new prompts embeds them, later runs read them back), the package's bytecode written beforehand (as
+a user's first run leaves it), on this machine's {os.cpu_count()}-core CPU
 ({platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads). The CPU may
 be shared with other jobs: compare rows of one run.{baseline_note}
 
