@@ -85,7 +85,7 @@ def test_workers_draw_the_same_frames_and_videos_come_out_the_same_every_time(tm
 def test_a_filmstrip_drawn_beside_the_video_is_the_one_drawn_alone(tmp_path, motion, monkeypatch):
     written = {}
     for beside in (True, False):
-        monkeypatch.setattr(video, "_can_draw_beside", lambda beside=beside: beside)
+        monkeypatch.setattr(video, "can_draw_beside", lambda beside=beside: beside)
         folder = tmp_path / str(beside)
         folder.mkdir()
         paths = video.render_filmstrip_and_videos(motion, folder / "m.png", [folder / "m.mp4", folder / "m.gif"], progress=False)
@@ -99,7 +99,7 @@ def test_a_failing_filmstrip_beside_the_video_is_one_error_and_leaves_no_process
     def disk_full(motion, path):
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(video, "_can_draw_beside", lambda: True)
+    monkeypatch.setattr(video, "can_draw_beside", lambda: True)
     monkeypatch.setattr(video, "render_filmstrip", disk_full)  # the forked process inherits it
     with pytest.raises(RuntimeError, match="drawing the filmstrip failed: OSError: No space left on device"):
         video.render_filmstrip_and_videos(motion, tmp_path / "m.png", [tmp_path / "m.mp4"], progress=False)
@@ -118,7 +118,7 @@ def test_a_failing_video_stops_the_filmstrip_beside_it(tmp_path, motion, monkeyp
         assert started.wait(30)
         raise ValueError("cannot write a video here")
 
-    monkeypatch.setattr(video, "_can_draw_beside", lambda: True)
+    monkeypatch.setattr(video, "can_draw_beside", lambda: True)
     monkeypatch.setattr(video, "render_filmstrip", slow_filmstrip)
     monkeypatch.setattr(video, "render_video", broken_video)
     began = time.monotonic()

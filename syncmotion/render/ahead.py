@@ -23,7 +23,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .forking import as_child, forking_cores, start_forked
+from .forking import as_child, can_draw_beside, start_forked
 
 if TYPE_CHECKING:
     from syncmotion.motion.types import Motion
@@ -37,7 +37,7 @@ def start() -> bool:
     global _drawer
     if _drawer is not None:
         return True
-    if "torch" in sys.modules or forking_cores() < 2:
+    if "torch" in sys.modules or not can_draw_beside():
         return False
     context = multiprocessing.get_context("fork")
     ours, theirs = context.Pipe()

@@ -20,6 +20,11 @@ def forking_cores() -> int:
     return len(os.sched_getaffinity(0))
 
 
+def can_draw_beside() -> bool:
+    """Whether a forked process can draw while this one works, on a core of its own."""
+    return forking_cores() >= 2
+
+
 def start_forked(process: multiprocessing.process.BaseProcess) -> None:
     """Start a forked drawing process with SIGINT and SIGTERM blocked across the fork (it takes its own, as_child)."""
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})

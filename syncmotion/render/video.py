@@ -35,7 +35,7 @@ from syncmotion.files import exit_on_sigterm, write_atomically
 from syncmotion.motion.arrays import check_finite
 from syncmotion.motion.types import Motion, Segment
 
-from .forking import as_child, forking_cores, start_forked
+from .forking import as_child, can_draw_beside, forking_cores, start_forked
 from .frames import FramePainter
 from .scene import Scene, segment_colour
 
@@ -275,11 +275,6 @@ def render_filmstrip(motion: Motion, path: str | Path, num_frames: int = 8, pane
     return path
 
 
-def _can_draw_beside() -> bool:
-    """Whether a forked process can draw while this one does, on a core of its own."""
-    return forking_cores() >= 2
-
-
 def _draw_in_child(draw: Callable[[], object], writer: int, reader: int) -> None:
     """A forked process: run `draw`; a failure is written to `writer` as a short message and the exit code is 1.
 
@@ -328,7 +323,7 @@ def render_filmstrip_and_videos(motion: Motion, filmstrip: str | Path | None, vi
                                 progress: bool = True) -> list[Path]:
     """Write a motion's filmstrip and videos (either may be absent); returns the paths, the filmstrip first."""
     videos = [Path(video) for video in videos]
-    if filmstrip is None or not videos or not _can_draw_beside():
+    if filmstrip is None or not videos or not can_draw_beside():
         drawn = [render_filmstrip(motion, filmstrip)] if filmstrip is not None else []
         return drawn + [render_video(motion, video, progress=progress) for video in videos]
     # The filmstrip is drawn by a second process meanwhile: a video keeps about one core busy drawing and x264 most of
