@@ -359,3 +359,21 @@ def test_long_bench_scripts_match_their_index_and_score_one_segment_scripts():
     assert np.isnan(scores["peak_jerk"]) and np.isnan(curve).all()
     assert scores["steady_cv"] < 0.05 and scores["slowest"] > 0.9 and scores["top1_long"] == scores["top1"]
     assert np.isnan(scores["top1_short"]) and np.isfinite(scores["skate_seam"]) and np.isfinite(scores["skate_away"])
+
+
+def test_root_speeds_average_over_half_a_second_and_band_the_skating_by_pace():
+    frames = 100
+    positions = np.zeros((frames, 22, 3))
+    positions[:, :, 1] = 0.5
+    positions[:, metrics.FOOT_JOINTS, 1] = 0.01
+    # Walks at 1 m/s for 50 frames with feet sliding along (skating), then stands still with feet still.
+    positions[:50, :, 2] += (np.arange(50) / 20.0)[:, None]
+    positions[50:, :, 2] += 49 / 20.0
+    speeds = metrics.root_speeds(positions)
+    assert len(speeds) == frames - 1
+    assert np.allclose(speeds[:40], 1.0) and np.allclose(speeds[60:], 0.0)
+    # The 0.5 s average blurs the stop over 10 steps, and no step is averaged with frames beyond the ends.
+    assert 0.0 < speeds[49] < 1.0 and np.allclose(speeds[0], 1.0)
+    steps = metrics.skating_steps(positions)
+    walking = (speeds >= 0.6) & (speeds < 1.6)
+    assert steps[walking].mean() == 1.0 and not steps[speeds < 0.3].any()

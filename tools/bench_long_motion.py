@@ -42,8 +42,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 DEFAULT_STRATEGIES = ("independent", "multidiffusion", "synctweedies", "doubletake", "syncsde:2", "syncsde:5", "syncsde:10",
                       "syncsde:5:paste", "syncsde:5:rawtext", "syncsde:5:g7.5", "syncsde:5:smooth5", "syncsde:5:notaper:smooth5",
                       "independent::smooth5")
-METRICS = ("top1", "top3", "fid", "diversity", "foot_skate", "peak_jerk", "auj", "skate_seam", "skate_away", "steady_cv",
-           "slowest", "top1_short", "top1_mid", "top1_long")
+METRICS = ("top1", "top3", "fid", "diversity", "foot_skate", "peak_jerk", "auj", "skate_seam", "skate_away", "skate_walking",
+           "skate_running", "mean_speed", "steady_cv", "slowest", "top1_short", "top1_mid", "top1_long")
 PLOT = Path(__file__).resolve().parent.parent / "docs" / "img" / "seam_jerk.png"
 LONG_PLOT = PLOT.with_name("seam_jerk_long.png")
 # Row modifiers that pick the solver (engine/schedulers.py), followed by the number of steps.
@@ -186,19 +186,21 @@ def per_action_table(row: dict[str, Any]) -> str:
 
 
 def _cell(row: dict[str, Any], key: str, digits: int) -> str:
-    value = row["metrics"][key]
-    if not np.isfinite(value["mean"]):
+    value = row["metrics"].get(key)  # None: a result saved before the metric existed
+    if value is None or not np.isfinite(value["mean"]):
         return "—"
     return f"{value['mean']:.{digits}f} ± {value['std']:.{digits}f}"
 
 
 def long_table(result: dict[str, Any]) -> str:
     """The markdown table of what users see in long motions: accuracy by segment length, foot skating near window
-    seams and away from them, and the steadiness of walks and runs."""
+    seams, away from them and at a walking or running pace, the mean root speed, and the steadiness of walks and runs."""
     headers = ["strategy", "top-1, segments < 70 frames", "70-139", "140+", "foot skate near seams ↓", "away from seams ↓",
-               "pace CV of walks/runs ↓", "slowest 2 s / median ↑"]
+               "skate at 0.6-1.6 m/s ↓", "above 1.6 m/s ↓", "mean root speed m/s", "pace CV of walks/runs ↓",
+               "slowest 2 s / median ↑"]
     return markdown_table(headers, [[name, _cell(row, "top1_short", 3), _cell(row, "top1_mid", 3), _cell(row, "top1_long", 3),
-                                     _cell(row, "skate_seam", 3), _cell(row, "skate_away", 3), _cell(row, "steady_cv", 3),
+                                     _cell(row, "skate_seam", 3), _cell(row, "skate_away", 3), _cell(row, "skate_walking", 3),
+                                     _cell(row, "skate_running", 3), _cell(row, "mean_speed", 2), _cell(row, "steady_cv", 3),
                                      _cell(row, "slowest", 2)]
                                     for name, row in result["rows"].items()])
 
@@ -285,7 +287,10 @@ def document(result: dict[str, Any], command: str, device: str, title: str | Non
         "",
         "What users see in long motions: segment top-1 by segment length; foot skating (as above) over the frame steps "
         "within 5 frames of a window seam (the middle of an overlap) and over all others (for real rows, where 80-frame "
-        "windows would meet); pace of walk and run segments: root speed averaged over 2 s stretches (2 s left out at each "
+        "windows would meet), and over the frame steps where the root moves at 0.6-1.6 m/s (walking) or faster than "
+        "1.6 m/s (running; root speed averaged over 0.5 s): real feet slide more the faster the body goes, so these "
+        "compare feet at the same pace; the mean root speed over all frames; "
+        "pace of walk and run segments: root speed averaged over 2 s stretches (2 s left out at each "
         "end of a segment), its coefficient of variation (mean over segments) and the slowest stretch over the median "
         "one (worst segment of a seed). — where a row has nothing to measure.",
         "",

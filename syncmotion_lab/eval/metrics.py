@@ -32,6 +32,11 @@ STRETCH_SECONDS = 2.0
 STEADY_MARGIN = 2.0
 # Actions whose root should keep moving at a pace: where steadiness is measured.
 LOCOMOTION = ("walk", "run", "walk_backward", "walk_turn")
+# Skating at a matched pace: real feet slide more the faster the body moves (toe-off, landing), so a motion that
+# walks more skates more in total; counted within these root-speed bands (m/s), motions compare at the same pace.
+PACE_BANDS = {"skate_walking": (0.6, 1.6), "skate_running": (1.6, float("inf"))}
+# Root speed for the bands: averaged over this many seconds, so a stride's sway does not move a step between bands.
+SPEED_SMOOTHING_SECONDS = 0.5
 
 
 def top_k_accuracy(logits: np.ndarray, labels: Sequence[int], k: int = 1) -> float:
@@ -132,6 +137,15 @@ def skating_steps(positions: np.ndarray, fps: float = 20.0, height: float = SKAT
     low = (feet[1:, :, 1] < height) & (feet[:-1, :, 1] < height)
     slide = np.linalg.norm(feet[1:, :, [0, 2]] - feet[:-1, :, [0, 2]], axis=-1) * fps
     return (low & (slide > speed)).any(axis=1)
+
+
+def root_speeds(positions: np.ndarray, fps: float = 20.0, smoothing: float = SPEED_SMOOTHING_SECONDS) -> np.ndarray:
+    """Per frame step [T-1]: the root's horizontal speed (m/s), averaged over `smoothing` seconds around the step."""
+    root = positions[:, 0][:, [0, 2]]
+    speed = np.linalg.norm(np.diff(root, axis=0), axis=-1) * fps
+    kernel = np.ones(max(1, int(round(smoothing * fps))))
+    # Divided by the kernel's overlap with the motion, so the first and last steps are not averaged with zeros.
+    return np.convolve(speed, kernel, "same") / np.convolve(np.ones_like(speed), kernel, "same")
 
 
 def near_frames(steps: int, centres: Sequence[int], radius: int = SEAM_RADIUS) -> np.ndarray:

@@ -43,10 +43,10 @@ def make_reference(evaluator: Evaluator, clips: list[np.ndarray]) -> Reference:
 def score_long_motions(evaluator: Evaluator, motions: list[LongMotion], reference: Reference,
                        fps: float = 20.0) -> tuple[dict[str, float], np.ndarray, list[tuple[str, str]]]:
     """Metrics of `motions` (accuracy overall and by segment length, FID, diversity, foot skating overall, near seams
-    and away from them, steadiness of locomotion, Peak Jerk, AUJ), their mean transition jerk curve and every
-    segment's (asked, made) action, made being the evaluator's top-1. A metric with nothing to measure (no transitions,
-    no locomotion) is NaN."""
-    segments, labels, windows, skating, near, steady = [], [], [], [], [], []
+    and away from them and within root-speed bands, mean root speed, steadiness of locomotion, Peak Jerk, AUJ), their
+    mean transition jerk curve and every segment's (asked, made) action, made being the evaluator's top-1. A metric
+    with nothing to measure (no transitions, no locomotion, no step in a speed band) is NaN."""
+    segments, labels, windows, skating, near, speeds, steady = [], [], [], [], [], [], []
     for motion in motions:
         if len(motion.ranges) != len(motion.actions):
             raise ValueError(f"{len(motion.ranges)} segment ranges but {len(motion.actions)} actions; give one action per segment")
@@ -56,13 +56,14 @@ def score_long_motions(evaluator: Evaluator, motions: list[LongMotion], referenc
         steps = metrics.skating_steps(motion.positions, fps)
         skating.append(steps)
         near.append(metrics.near_frames(len(steps), motion.seams))
+        speeds.append(metrics.root_speeds(motion.positions, fps))
         for (start, end), action in zip(motion.ranges, motion.actions):
-            speeds = metrics.stretch_speeds(motion.positions, start, end, fps)
-            if action in metrics.LOCOMOTION and len(speeds) >= 2:
-                steady.append(metrics.steadiness(speeds))
+            stretches = metrics.stretch_speeds(motion.positions, start, end, fps)
+            if action in metrics.LOCOMOTION and len(stretches) >= 2:
+                steady.append(metrics.steadiness(stretches))
     features, logits = evaluator.encode(segments)
     curve = metrics.mean_transition_jerk(windows) if windows else np.full(metrics.TRANSITION_FRAMES - 3, np.nan)
-    all_steps, all_near = np.concatenate(skating), np.concatenate(near)
+    all_steps, all_near, all_speeds = np.concatenate(skating), np.concatenate(near), np.concatenate(speeds)
     lengths = np.array([len(segment) for segment in segments])
     hits = logits.argmax(1) == np.asarray(labels)
     scores = {
@@ -75,6 +76,9 @@ def score_long_motions(evaluator: Evaluator, motions: list[LongMotion], referenc
         "auj": metrics.area_under_jerk(curve, reference.jerk),
         "skate_seam": float(all_steps[all_near].mean()) if all_near.any() else float("nan"),
         "skate_away": float(all_steps[~all_near].mean()) if (~all_near).any() else float("nan"),
+        "mean_speed": float(all_speeds.mean()),
+        **{name: float(all_steps[(all_speeds >= low) & (all_speeds < high)].mean())
+           if ((all_speeds >= low) & (all_speeds < high)).any() else float("nan") for name, (low, high) in metrics.PACE_BANDS.items()},
         "steady_cv": float(np.mean([cv for cv, _ in steady])) if steady else float("nan"),
         "slowest": float(np.min([slowest for _, slowest in steady])) if steady else float("nan"),
         **{name: float(hits[(lengths >= low) & (lengths < high)].mean()) if ((lengths >= low) & (lengths < high)).any()
