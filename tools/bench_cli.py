@@ -87,7 +87,7 @@ def main(runs: int, write: bool, with_server: bool, baseline: Path | None) -> No
     baseline_label = _describe(baseline) if baseline is not None else ""
     sources: dict[str, Path | None] = {"this": None, **({"server": None} if with_server else {}),
                                        **({"baseline": baseline.resolve()} if baseline else {})}
-    for source in sources.values():
+    for source in set(sources.values()):  # "this" and "server" are the same checkout
         compile_sources(source)
     # A short folder of its own: Unix socket paths are short, and a server the user runs must not answer here.
     with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryDirectory(prefix="sm", dir="/tmp") as servers:

@@ -139,10 +139,14 @@ def skating_steps(positions: np.ndarray, fps: float = 20.0, height: float = SKAT
     return (low & (slide > speed)).any(axis=1)
 
 
+def _root_step_speeds(positions: np.ndarray, fps: float) -> np.ndarray:
+    """Per frame step [T-1]: the root's horizontal speed (m/s) between the two frames."""
+    return np.linalg.norm(np.diff(positions[:, 0][:, [0, 2]], axis=0), axis=-1) * fps
+
+
 def root_speeds(positions: np.ndarray, fps: float = 20.0, smoothing: float = SPEED_SMOOTHING_SECONDS) -> np.ndarray:
     """Per frame step [T-1]: the root's horizontal speed (m/s), averaged over `smoothing` seconds around the step."""
-    root = positions[:, 0][:, [0, 2]]
-    speed = np.linalg.norm(np.diff(root, axis=0), axis=-1) * fps
+    speed = _root_step_speeds(positions, fps)
     kernel = np.ones(max(1, int(round(smoothing * fps))))
     # Divided by the kernel's overlap with the motion, so the first and last steps are not averaged with zeros.
     return np.convolve(speed, kernel, "same") / np.convolve(np.ones_like(speed), kernel, "same")
@@ -165,9 +169,7 @@ def stretch_speeds(positions: np.ndarray, start: int, end: int, fps: float = 20.
     count = max(0, (last - first) // size)
     if count == 0:
         return np.zeros(0)
-    root = positions[first:first + count * size + 1, 0, :][:, [0, 2]]
-    speed = np.linalg.norm(np.diff(root, axis=0), axis=-1) * fps
-    return speed.reshape(count, size).mean(1)
+    return _root_step_speeds(positions[first:first + count * size + 1], fps).reshape(count, size).mean(1)
 
 
 def steadiness(speeds: np.ndarray) -> tuple[float, float]:

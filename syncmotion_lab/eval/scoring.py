@@ -40,6 +40,11 @@ def make_reference(evaluator: Evaluator, clips: list[np.ndarray]) -> Reference:
     return Reference(features=features, jerk=metrics.mean_jerk(clips))
 
 
+def _mean_where(values: np.ndarray, where: np.ndarray) -> float:
+    """The mean of `values` where `where` holds; NaN where it holds nowhere (nothing to measure)."""
+    return float(values[where].mean()) if where.any() else float("nan")
+
+
 def score_long_motions(evaluator: Evaluator, motions: list[LongMotion], reference: Reference,
                        fps: float = 20.0) -> tuple[dict[str, float], np.ndarray, list[tuple[str, str]]]:
     """Metrics of `motions` (accuracy overall and by segment length, FID, diversity, foot skating overall, near seams
@@ -74,15 +79,14 @@ def score_long_motions(evaluator: Evaluator, motions: list[LongMotion], referenc
         "foot_skate": float(np.mean([steps.mean() for steps in skating])),
         "peak_jerk": metrics.peak_jerk(curve),
         "auj": metrics.area_under_jerk(curve, reference.jerk),
-        "skate_seam": float(all_steps[all_near].mean()) if all_near.any() else float("nan"),
-        "skate_away": float(all_steps[~all_near].mean()) if (~all_near).any() else float("nan"),
+        "skate_seam": _mean_where(all_steps, all_near),
+        "skate_away": _mean_where(all_steps, ~all_near),
         "mean_speed": float(all_speeds.mean()),
-        **{name: float(all_steps[(all_speeds >= low) & (all_speeds < high)].mean())
-           if ((all_speeds >= low) & (all_speeds < high)).any() else float("nan") for name, (low, high) in metrics.PACE_BANDS.items()},
+        **{name: _mean_where(all_steps, (all_speeds >= low) & (all_speeds < high))
+           for name, (low, high) in metrics.PACE_BANDS.items()},
         "steady_cv": float(np.mean([cv for cv, _ in steady])) if steady else float("nan"),
         "slowest": float(np.min([slowest for _, slowest in steady])) if steady else float("nan"),
-        **{name: float(hits[(lengths >= low) & (lengths < high)].mean()) if ((lengths >= low) & (lengths < high)).any()
-           else float("nan") for name, (low, high) in LENGTH_BINS.items()},
+        **{name: _mean_where(hits, (lengths >= low) & (lengths < high)) for name, (low, high) in LENGTH_BINS.items()},
     }
     predictions = [(evaluator.actions[label], evaluator.actions[int(made)]) for label, made in zip(labels, logits.argmax(1))]
     return scores, curve, predictions
